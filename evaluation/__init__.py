@@ -1,0 +1,1 @@
+"""Metrics and plots for anomaly scores (larger score = more anomalous, always)."""

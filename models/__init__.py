@@ -1,0 +1,1 @@
+"""Model zoo: one model family per file; `models.registry` maps command-line names to them."""

@@ -1,0 +1,190 @@
+"""The project's one HDF5 sample format.
+
+Every source of jets (generated here or converted from a public file) is written once in this
+format; nothing downstream parses anything else.
+
+Layout of a sample file::
+
+    /constituents     (N, P, 4) float32  (E, px, py, pz) in GeV, pT-descending, zero padded
+    /n_constituents   (N,)      int32    number of real constituents per jet
+    /labels           (N,)      int32    index into the attribute ``label_names``
+    /event            (N,)      int64    event number within the file (jets of one event share it)
+    /jets/<name>      (N,)      float32  jet kinematics and observables: pt, eta, phi, mass, energy, ...
+    attrs: format="anomalous-jet-sample", format_version, label_names (JSON list),
+           provenance (JSON: generator settings, seeds, code version, creation time, ...)
+
+Files are written to a temporary name in the same folder and renamed when complete, so a
+reader never sees a half-written sample.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import tempfile
+
+import h5py
+import numpy as np
+
+from preprocessing.errors import DataError
+
+FORMAT_NAME = "anomalous-jet-sample"
+FORMAT_VERSION = 1
+REQUIRED_JET_FIELDS = ("pt", "eta", "phi", "mass", "energy")
+
+
+@dataclasses.dataclass
+class JetSample:
+    """Jets in memory, exactly the content of one sample file."""
+
+    constituents: np.ndarray  # (jets, particles, 4)
+    n_constituents: np.ndarray  # (jets,)
+    labels: np.ndarray  # (jets,)
+    event: np.ndarray  # (jets,)
+    jets: dict  # name -> (jets,)
+    label_names: list
+    provenance: dict
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, index):
+        """The jets at `index` (an integer array or boolean mask), same label table and provenance."""
+        return JetSample(self.constituents[index], self.n_constituents[index], self.labels[index],
+                         self.event[index], {k: v[index] for k, v in self.jets.items()},
+                         list(self.label_names), dict(self.provenance))
+
+    def label_of(self, name):
+        """Integer label of class `name`; DataError if the sample has no such class."""
+        if name not in self.label_names:
+            raise DataError(f"sample has no class {name!r}; its classes are {self.label_names}")
+        return self.label_names.index(name)
+
+
+def atomic_path(path):
+    """A temporary sibling of `path` to write to before renaming (same filesystem, hidden name)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    return pathlib.Path(tmp)
+
+
+def write_sample(path, sample):
+    """Write `sample` to `path` atomically (temporary file, then rename)."""
+    _validate(sample, str(path))
+    tmp = atomic_path(path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT_NAME
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["label_names"] = json.dumps(list(sample.label_names))
+            f.attrs["provenance"] = json.dumps(sample.provenance, default=str)
+            f.create_dataset("constituents", data=sample.constituents.astype(np.float32),
+                             compression="gzip", compression_opts=4, shuffle=True,
+                             chunks=(min(max(len(sample), 1), 256),) + sample.constituents.shape[1:])
+            f.create_dataset("n_constituents", data=sample.n_constituents.astype(np.int32))
+            f.create_dataset("labels", data=sample.labels.astype(np.int32))
+            f.create_dataset("event", data=sample.event.astype(np.int64))
+            grp = f.create_group("jets")
+            for name, values in sample.jets.items():
+                grp.create_dataset(name, data=np.asarray(values, dtype=np.float32))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return pathlib.Path(path)
+
+
+def read_sample(path):
+    """Read and validate a sample file; every problem is a DataError naming the file and field."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such sample file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT_NAME:
+            raise DataError(f"{path}: not an {FORMAT_NAME} file (attribute 'format' is "
+                            f"{f.attrs.get('format')!r}); convert public files with preprocessing.convert")
+        version = int(f.attrs.get("format_version", -1))
+        if version > FORMAT_VERSION:
+            raise DataError(f"{path}: format_version {version} is newer than this code ({FORMAT_VERSION})")
+        for key in ("constituents", "n_constituents", "labels", "event", "jets"):
+            if key not in f:
+                raise DataError(f"{path}: missing dataset '/{key}'")
+        for key in REQUIRED_JET_FIELDS:
+            if key not in f["jets"]:
+                raise DataError(f"{path}: missing dataset '/jets/{key}'")
+        try:
+            sample = JetSample(
+                constituents=f["constituents"][...],
+                n_constituents=f["n_constituents"][...],
+                labels=f["labels"][...],
+                event=f["event"][...],
+                jets={k: f["jets"][k][...] for k in f["jets"]},
+                label_names=json.loads(f.attrs["label_names"]),
+                provenance=json.loads(f.attrs.get("provenance", "{}")),
+            )
+        except (OSError, KeyError, ValueError) as err:
+            raise DataError(f"{path}: corrupt or truncated sample ({err})") from None
+    _validate(sample, str(path))
+    return sample
+
+
+def _validate(sample, where):
+    n = len(sample.labels)
+    c = sample.constituents
+    if c.ndim != 3 or c.shape[-1] != 4:
+        raise DataError(f"{where}: '/constituents' must have shape (jets, particles, 4), got {c.shape}")
+    arrays = {"constituents": c, "n_constituents": sample.n_constituents, "event": sample.event}
+    arrays.update({f"jets/{k}": v for k, v in sample.jets.items()})
+    for name, arr in arrays.items():
+        if len(arr) != n:
+            raise DataError(f"{where}: '/{name}' has {len(arr)} entries but '/labels' has {n}")
+    if not np.all(np.isfinite(c)):
+        bad = int(np.argwhere(~np.isfinite(c))[0][0])
+        raise DataError(f"{where}: '/constituents' contains NaN or infinity (first at jet {bad})")
+    for name, arr in sample.jets.items():
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise DataError(f"{where}: '/jets/{name}' contains NaN or infinity (first at jet {bad})")
+    if n and (sample.n_constituents.min() < 0 or sample.n_constituents.max() > c.shape[1]):
+        raise DataError(f"{where}: '/n_constituents' outside [0, {c.shape[1]}]")
+    if n and (sample.labels.min() < 0 or sample.labels.max() >= len(sample.label_names)):
+        raise DataError(f"{where}: '/labels' outside the label table {sample.label_names}")
+
+
+def concatenate(samples):
+    """Join samples into one, merging their label tables by class name.
+
+    Padding is widened to the largest particle count; provenance keeps each source under 'sources'.
+    """
+    if not samples:
+        raise DataError("no samples to concatenate")
+    names = []
+    for s in samples:
+        names += [n for n in s.label_names if n not in names]
+    width = max(s.constituents.shape[1] for s in samples)
+    common = set.intersection(*(set(s.jets) for s in samples))
+    parts, offset = [], 0
+    for s in samples:
+        c = np.zeros((len(s), width, 4), np.float32)
+        c[:, : s.constituents.shape[1]] = s.constituents
+        remap = np.array([names.index(n) for n in s.label_names], dtype=np.int32)
+        # event numbers stay unique after joining: shift each source past the previous ones
+        ev = s.event.astype(np.int64) + offset
+        offset = int(ev.max()) + 1 if len(ev) else offset
+        parts.append((c, s.n_constituents, remap[s.labels] if len(s) else s.labels, ev,
+                      {k: s.jets[k] for k in common}))
+    return JetSample(
+        constituents=np.concatenate([p[0] for p in parts]),
+        n_constituents=np.concatenate([p[1] for p in parts]),
+        labels=np.concatenate([p[2] for p in parts]).astype(np.int32),
+        event=np.concatenate([p[3] for p in parts]),
+        jets={k: np.concatenate([p[4][k] for p in parts]) for k in sorted(common)},
+        label_names=names,
+        provenance={"sources": [s.provenance for s in samples]},
+    )

@@ -1,0 +1,1 @@
+"""Command lines to fit, export and score taggers."""

@@ -1,0 +1,116 @@
+"""Export taggers as SavedModels in TF Serving's layout and load them back.
+
+    <base>/<model>/<version>/saved_model.pb, variables/, assets.extra/model_card.json (+ figures)
+
+A new export takes the next free integer version and never touches an existing one: it is
+written to a hidden temporary folder (ignored by TF Serving, which only reads integer names)
+and renamed into place when complete.
+
+Signatures: ``serving_default`` maps the named model input (e.g. ``jet_image``) to
+``anomaly_score`` (the tagger's default score) and every named score; ``encode`` maps it to the
+latent variables, where the model has them.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+
+import keras
+import tensorflow as tf
+
+from preprocessing.errors import DataError
+
+CARD_PATH = pathlib.Path("assets.extra") / "model_card.json"
+
+
+def versions(model_dir):
+    """Sorted integer versions present in `model_dir`."""
+    model_dir = pathlib.Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
+    """Export `model` as the next version under `model_dir`; returns the version's path.
+
+    Args:
+        model: a tagger with `anomaly_scores(inputs)` and `default_score` (and optionally `latent`).
+        input_shapes: {input name: per-jet shape}, in the order of the serving inputs.
+        model_dir: <base>/<model name>.
+        card: JSON-serialisable model card, written to assets.extra/model_card.json.
+        write_extras: optional callable(folder) writing more files (figures) into assets.extra.
+    """
+    model_dir = pathlib.Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    names = list(input_shapes)
+    specs = [tf.TensorSpec((None,) + tuple(shape), tf.float32, name=name) for name, shape in input_shapes.items()]
+
+    def _inputs(args):
+        return args[0] if len(args) == 1 else dict(zip(names, args))
+
+    def serve(*args):
+        scores = model.anomaly_scores(_inputs(args))
+        return {"anomaly_score": scores[model.default_score], **scores}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
+    if hasattr(model, "latent"):
+        archive.add_endpoint(name="encode", fn=lambda *args: model.latent(_inputs(args)), input_signature=specs)
+
+    version = (versions(model_dir) or [0])[-1] + 1
+    tmp = model_dir / f".tmp-{version}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        extra = tmp / CARD_PATH.parent
+        extra.mkdir(exist_ok=True)
+        card = {**card, "version": version}
+        (tmp / CARD_PATH).write_text(json.dumps(card, indent=2, default=str))
+        if write_extras is not None:
+            write_extras(extra)
+        final = model_dir / str(version)
+        if final.exists():
+            raise FileExistsError(f"{final} appeared while exporting; not overwriting it")
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def resolve_version(path):
+    """A version folder: `path` itself if it holds saved_model.pb, else its newest integer version."""
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    found = versions(path)
+    if not found:
+        raise DataError(f"{path}: neither a SavedModel (no saved_model.pb) nor a folder of integer versions")
+    return path / str(found[-1])
+
+
+def load_tagger(path):
+    """(serving function, model card, version folder) of an exported tagger; clear errors otherwise."""
+    folder = resolve_version(path)
+    card_file = folder / CARD_PATH
+    if not card_file.is_file():
+        raise DataError(f"{folder}: no {CARD_PATH}; not an export of this project")
+    try:
+        card = json.loads(card_file.read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{card_file}: malformed model card ({err})") from None
+    try:
+        loaded = tf.saved_model.load(str(folder))
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        raise DataError(f"{folder}: cannot load SavedModel ({err})") from None
+    if "serving_default" not in loaded.signatures:
+        raise DataError(f"{folder}: SavedModel has no 'serving_default' signature "
+                        f"(has {sorted(loaded.signatures)})")
+    fn = loaded.signatures["serving_default"]
+    if "anomaly_score" not in fn.structured_outputs:
+        raise DataError(f"{folder}: 'serving_default' has no 'anomaly_score' output "
+                        f"(has {sorted(fn.structured_outputs)})")
+    return fn, card, folder, loaded

@@ -1,0 +1,95 @@
+"""Score jets with an exported tagger.
+
+    python -m training.score --model exported/dvae [--version N] --data jets.h5 --out scores.h5
+
+Loads the SavedModel (the newest version unless one is named) through its ``serving_default``
+signature, rebuilds the inputs its model card names from the sample file, and writes every
+named score per jet (plus labels and event numbers) to OUT atomically. When the sample has both
+the card's signal class and other jets, the AUC of every score is printed as JSON.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+from preprocessing.errors import DataError
+
+
+def score_sample(fn, card, sample, source="input", batch_size=4096):
+    """{output name: (jets,) array} from a loaded serving function for a JetSample."""
+    import tensorflow as tf
+
+    from preprocessing import representations
+
+    rep = card["representation"]
+    inputs = representations.build(rep["name"], sample, rep.get("params"), source=source)
+    expected = set(fn.structured_input_signature[1])
+    if set(inputs) != expected:
+        raise DataError(f"model expects inputs {sorted(expected)} but representation "
+                        f"{rep['name']!r} builds {sorted(inputs)}")
+    n = len(sample)
+    parts = []
+    for start in range(0, n, batch_size):
+        feed = {k: tf.constant(v[start:start + batch_size], tf.float32) for k, v in inputs.items()}
+        parts.append({k: v.numpy() for k, v in fn(**feed).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.score", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="export folder: <base>/<model> or <base>/<model>/<version>")
+    parser.add_argument("--version", type=int, help="version to load (default: newest)")
+    parser.add_argument("--data", required=True, help="sample file (.h5, the project's format)")
+    parser.add_argument("--out", required=True, help="output .h5 with one dataset per named score")
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args):
+    import h5py
+
+    from evaluation import metrics
+    from preprocessing.sample import atomic_path, read_sample
+    from training.export import load_tagger
+
+    sample = read_sample(args.data)  # check the data before the slow model load
+    path = pathlib.Path(args.model) / str(args.version) if args.version is not None else args.model
+    fn, card, folder, _ = load_tagger(path)
+    scores = score_sample(fn, card, sample, source=str(args.data))
+
+    tmp = atomic_path(args.out)
+    try:
+        with h5py.File(tmp, "w") as f:
+            for name, values in scores.items():
+                f.create_dataset(f"scores/{name}", data=values.astype(np.float32))
+            f.create_dataset("labels", data=sample.labels)
+            f.create_dataset("event", data=sample.event)
+            f.attrs["label_names"] = json.dumps(sample.label_names)
+            f.attrs["model"] = str(folder)
+            f.attrs["default_score"] = card.get("default_score", "")
+            f.attrs["score_direction"] = "larger = more anomalous"
+        os.replace(tmp, args.out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+    result = {"model": str(folder), "data": str(args.data), "out": str(args.out), "n_jets": len(sample)}
+    signal = card.get("signal_label")
+    if signal in sample.label_names and len(np.unique(sample.labels)) > 1:
+        is_signal = sample.labels == sample.label_of(signal)
+        result["auc"] = {name: round(metrics.summary(s, is_signal)["auc"], 5) for name, s in scores.items()}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
