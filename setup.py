@@ -18,7 +18,7 @@ setup(
     "exported as SavedModels for TF Serving",
     long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
-    python_requires=">=3.11,<3.12",
+    python_requires=">=3.10",
     packages=find_packages(include=["models", "losses", "preprocessing", "training", "evaluation"]),
     install_requires=REQUIREMENTS,
     extras_require={"test": ["pytest"]},

@@ -2,7 +2,7 @@
 
     epsilon_S = signal efficiency (true-positive rate), epsilon_B = background efficiency,
     AUC  = area under the ROC curve (epsilon_B vs epsilon_S),
-    R50  = 1 / epsilon_B at epsilon_S = 0.5 (linear interpolation along the ROC curve),
+    R50  = 1 / epsilon_B at epsilon_S = 0.5 (the smallest epsilon_B of any cut keeping >= 50 % of signal),
     SIC  = epsilon_S / sqrt(epsilon_B).
 
 Scores are used as they are: a score whose AUC is below 0.5 is reported below 0.5.
@@ -18,10 +18,9 @@ def roc(scores, is_signal):
     return fpr, tpr
 
 
-def background_efficiency_at(scores, is_signal, signal_efficiency=0.5):
-    """epsilon_B at a given epsilon_S, interpolated along the ROC curve."""
-    fpr, tpr = roc(scores, is_signal)
-    return float(np.interp(signal_efficiency, tpr, fpr))
+def background_efficiency_at(fpr, tpr, signal_efficiency=0.5):
+    """Smallest epsilon_B among cuts with epsilon_S >= signal_efficiency."""
+    return float(fpr[tpr >= signal_efficiency].min())
 
 
 def summary(scores, is_signal):
@@ -36,7 +35,7 @@ def summary(scores, is_signal):
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores contain NaN or infinity")
     fpr, tpr = roc(scores, is_signal)
-    eb50 = float(np.interp(0.5, tpr, fpr))
+    eb50 = background_efficiency_at(fpr, tpr, 0.5)
     ok = fpr > 0
     sic = tpr[ok] / np.sqrt(fpr[ok])
     # ignore the noisy tail where fewer than 20 background jets survive

@@ -16,9 +16,11 @@ Usage::
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import multiprocessing
+import os
 import sys
 
 import numpy as np
@@ -121,10 +123,10 @@ def _last_copy(idx, ids, d1, d2, offsets_of):
 
 
 def top_partons(prt):
-    """Per event, up to two hard tops with their decay quarks, as (eta, phi) arrays.
+    """Per event, up to two hard tops (just before decay) and their decay quarks (b, q, q').
 
-    Returns (top_eta, top_phi) of shape (events, 2) and (quark_eta, quark_phi) of shape
-    (events, 2, 3); missing entries are NaN so every comparison with them is False.
+    Returns four-vectors (E, px, py, pz): tops of shape (events, 2, 4) and quarks of shape
+    (events, 2, 3, 4); missing entries are NaN so every comparison with them is False.
     """
     import awkward as ak
 
@@ -139,14 +141,12 @@ def top_partons(prt):
     offsets_of = offsets[ev_of]
 
     n_ev = len(counts)
-    top_eta = np.full((n_ev, 2), np.nan)
-    top_phi = np.full((n_ev, 2), np.nan)
-    q_eta = np.full((n_ev, 2, 3), np.nan)
-    q_phi = np.full((n_ev, 2, 3), np.nan)
+    top_p4 = np.full((n_ev, 2, 4), np.nan)
+    quark_p4 = np.full((n_ev, 2, 3, 4), np.nan)
 
     tops = np.nonzero((np.abs(ids) == 6) & (status == -22))[0]
     if len(tops) == 0:
-        return top_eta, top_phi, q_eta, q_phi
+        return top_p4, quark_p4
     tops = _last_copy(tops, ids, d1, d2, offsets_of)
     off = offsets_of[tops]
     da, db = d1[tops] + off, d2[tops] + off
@@ -164,11 +164,9 @@ def top_partons(prt):
     ev, slot = ev[keep], slot[keep]
     t = tops[keep]
     quarks = np.stack([b[keep], qa[keep], qb[keep]], axis=1)  # (tops, 3)
-    top_eta[ev, slot] = physics.eta(p4[t])
-    top_phi[ev, slot] = physics.phi(p4[t])
-    q_eta[ev, slot] = physics.eta(p4[quarks])
-    q_phi[ev, slot] = physics.phi(p4[quarks])
-    return top_eta, top_phi, q_eta, q_phi
+    top_p4[ev, slot] = p4[t]
+    quark_p4[ev, slot] = p4[quarks]
+    return top_p4, quark_p4
 
 
 def select_jets(batch, process, sel):
@@ -201,10 +199,10 @@ def select_jets(batch, process, sel):
     keep = (jpt > sel.pt_min) & (jpt < sel.pt_max) & (np.abs(jeta) < sel.abs_eta_max)
 
     if process.matching == "top":
-        t_eta, t_phi, q_eta, q_phi = top_partons(prt)
-        e = event
-        dr_top = physics.delta_r(jeta[:, None], jphi[:, None], t_eta[e], t_phi[e])  # (jets, 2)
-        dr_q = physics.delta_r(jeta[:, None, None], jphi[:, None, None], q_eta[e], q_phi[e])  # (jets, 2, 3)
+        tops, quarks = top_partons(prt)
+        tops, quarks = tops[event], quarks[event]  # (jets, 2, 4), (jets, 2, 3, 4)
+        dr_top = physics.delta_r(jeta[:, None], jphi[:, None], physics.eta(tops), physics.phi(tops))
+        dr_q = physics.delta_r(jeta[:, None, None], jphi[:, None, None], physics.eta(quarks), physics.phi(quarks))
         with np.errstate(invalid="ignore"):
             matched = (dr_top < sel.match_radius) & np.all(dr_q < sel.match_radius, axis=-1)
         keep &= np.any(matched, axis=-1)
@@ -230,22 +228,39 @@ def select_jets(batch, process, sel):
     }
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send C/C++ output on file descriptor 1 (Pythia's and FastJet's banners) to stderr.
+
+    Commands keep stdout for their results (the fit command's JSON summary)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def generate_shard(task):
     """Worker entry: generate `n_jets` selected jets for one shard. Returns (arrays, n_events)."""
     process_name, n_jets, seed, shard, sel, batch_events = task
     process = PROCESSES[process_name]
-    py = _make_pythia(process, seed)
     parts, have, n_events = [], 0, 0
-    while have < n_jets:
-        batch = py.nextBatch(batch_events)
-        got = select_jets(batch, process, sel)
-        got["event"] += n_events + shard * 10**9
-        n_events += len(batch)
-        parts.append(got)
-        have += len(got["event"])
-        if have == 0 and n_events >= 200 * batch_events:
-            raise DataError(f"process {process_name!r}: no jet passed the selection in {n_events} events "
-                            f"({sel}); the cuts select nothing")
+    with _stdout_to_stderr():  # Pythia and FastJet print banners from C++
+        py = _make_pythia(process, seed)
+        while have < n_jets:
+            batch = py.nextBatch(batch_events)
+            got = select_jets(batch, process, sel)
+            got["event"] += n_events + shard * 10**9
+            n_events += len(batch)
+            parts.append(got)
+            have += len(got["event"])
+            if have == 0 and n_events >= 200 * batch_events:
+                raise DataError(f"process {process_name!r}: no jet passed the selection in {n_events} events "
+                                f"({sel}); the cuts select nothing")
     out = {k: np.concatenate([p[k] for p in parts])[:n_jets] for k in parts[0]}
     return out, n_events
 

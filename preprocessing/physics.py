@@ -15,11 +15,9 @@ def pt(p4):
 
 
 def eta(p4):
-    """Pseudorapidity; 0 for a vector with no transverse momentum (padding)."""
+    """Pseudorapidity; 0 for a vector with no transverse momentum (padding), NaN stays NaN."""
     pt_ = pt(p4)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.arcsinh(np.where(pt_ > 0, p4[..., 3] / np.where(pt_ > 0, pt_, 1.0), 0.0))
-    return out
+    return np.arcsinh(p4[..., 3] / np.where(pt_ > 0, pt_, np.inf))
 
 
 def phi(p4):

@@ -12,7 +12,7 @@ from preprocessing.sample import concatenate, read_sample, write_sample
 
 # the default dataset: (process, seed) pairs; jets are split evenly between them
 DEFAULT_PROCESSES = (("qcd", 1001), ("top", 2002))
-DEFAULT_N_JETS = 40_000
+DEFAULT_N_JETS = 60_000
 
 
 def cache_dir():

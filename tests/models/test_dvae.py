@@ -1,0 +1,102 @@
+"""Dirichlet-VAE: architecture, interpretable decoder, scores, the anomalous-component rule."""
+
+import keras
+import numpy as np
+import pytest
+
+from models.dvae import PRESETS, DirichletVAE
+
+
+def _images(n, seed=0, spread=2.0):
+    """Unit-sum blobs: a Gaussian of width `spread` pixels at the centre."""
+    rows, cols = np.mgrid[0:40, 0:40] - 19.5
+    rng = np.random.default_rng(seed)
+    width = spread * (1 + 0.2 * rng.random((n, 1, 1)))
+    img = np.exp(-(rows**2 + cols**2)[None] / (2 * width**2))
+    return (img / img.sum((1, 2), keepdims=True)).astype(np.float32)
+
+
+def test_decoder_is_one_bias_free_dense_layer():
+    m = DirichletVAE(alpha=[1.0, 0.25, 0.1])
+    dense = [layer for layer in m.decoder.layers]
+    assert len(dense) == 1 and not dense[0].use_bias
+    assert tuple(dense[0].kernel.shape) == (3, 1600)
+    assert [w.name for w in m.decoder.weights] == ["kernel"]
+
+
+def test_mixture_images_are_decoder_outputs_of_pure_components():
+    m = DirichletVAE(alpha=[1.0, 0.25, 0.1])
+    comps = m.mixture_images()
+    assert comps.shape == (3, 40, 40)
+    np.testing.assert_allclose(comps.sum((1, 2)), 1.0, rtol=1e-5)
+    pure = np.exp(keras.ops.convert_to_numpy(m._log_probs(np.eye(3, dtype="float32"))))
+    np.testing.assert_allclose(pure.reshape(3, 40, 40), comps, rtol=1e-4, atol=1e-9)
+
+
+def test_scores_shapes_ranges_and_selector():
+    m = DirichletVAE(alpha=[1.0, 0.25])
+    x = _images(16)
+    s = {k: keras.ops.convert_to_numpy(v) for k, v in m.anomaly_scores(x).items()}
+    r = keras.ops.convert_to_numpy(m.mixture_weights(x))
+    assert set(s) == {"mixture_weight", "reconstruction", "kl"}
+    assert all(v.shape == (16,) for v in s.values())
+    np.testing.assert_allclose(r.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(s["mixture_weight"], r[:, 1], rtol=1e-6)  # alpha_2 = 0.25 is the rarer
+    assert np.all(s["kl"] >= 0) and np.all(s["reconstruction"] > 0)
+
+
+def test_rule_uses_prior_hierarchy_when_alpha_is_imbalanced():
+    assert DirichletVAE(alpha=[1.0, 0.25]).choose_anomalous_component() == 1
+    assert DirichletVAE(alpha=[0.1, 1.0, 0.25]).choose_anomalous_component() == 0
+    assert DirichletVAE(alpha=[1.0, 1.0], anomalous_component=0).choose_anomalous_component() == 0
+
+
+@pytest.mark.parametrize("wide", [0, 1])
+def test_rule_picks_wider_mixture_image_when_alpha_is_balanced(wide):
+    m = DirichletVAE(alpha=[1.0, 1.0])
+    narrow_img, wide_img = _images(1, spread=1.5)[0], _images(1, spread=6.0)[0]
+    kernel = np.zeros((2, 1600), np.float32)
+    kernel[wide] = np.log(wide_img.ravel() + 1e-12)
+    kernel[1 - wide] = np.log(narrow_img.ravel() + 1e-12)
+    m.decoder.layers[0].kernel.assign(kernel)
+    assert m.choose_anomalous_component() == wide
+    assert m.anomalous_index() == wide
+
+
+def _prongs(n, positions, seed):
+    """Unit-sum images with pT split at random between a few fixed pixels (toy 1- or 3-prong jets)."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((n, 40, 40), np.float32)
+    w = rng.dirichlet(np.full(len(positions), 5.0), size=n)
+    for k, (r, c) in enumerate(positions):
+        img[:, r, c] += w[:, k]
+    img[:, 20, 20] += 0.05  # a common core
+    return img / img.sum((1, 2), keepdims=True)
+
+
+def test_training_lowers_the_loss_and_separates_classes():
+    keras.utils.set_random_seed(0)
+    x = np.concatenate([_prongs(300, [(20, 20), (21, 20)], 1), _prongs(300, [(20, 20), (32, 22), (24, 33)], 2)])
+    y = np.repeat([0, 1], 300)
+    m = DirichletVAE(alpha=[1.0, 1.0])
+    m.compile(optimizer=keras.optimizers.Adam(5e-3, beta_2=0.99))
+    h = m.fit(x, epochs=40, batch_size=20, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0] - 0.5
+    assert set(h.history) == {"loss", "reconstruction", "kl"}
+    m.choose_anomalous_component()
+    score = keras.ops.convert_to_numpy(m.anomaly_scores(x)["mixture_weight"])
+    # the three-prong toys get the larger weight of the anomalous (wider) component
+    assert score[y == 1].mean() > score[y == 0].mean() + 0.2
+
+
+def test_config_round_trip_and_validation():
+    m = DirichletVAE(**PRESETS["hierarchical3"]["config"], beta_kl=0.2)
+    cfg = m.get_config()
+    again = DirichletVAE.from_config(cfg)
+    assert again.get_config() == cfg and cfg["alpha"] == [1.0, 0.25, 0.1]
+    with pytest.raises(ValueError, match="alpha"):
+        DirichletVAE(alpha=[1.0])
+    with pytest.raises(ValueError, match="anomalous_component"):
+        DirichletVAE(alpha=[1.0, 1.0], anomalous_component=2)
+    with pytest.raises(TypeError):
+        DirichletVAE(alhpa=[1.0, 1.0])
