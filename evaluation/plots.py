@@ -16,7 +16,7 @@ def _save(fig, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    fig.savefig(tmp, dpi=120)
     plt.close(fig)
     os.replace(tmp, path)
     return path
@@ -28,7 +28,7 @@ def plot_roc(curves, path, title=""):
     Args:
         curves: {label: (scores, is_signal)}.
     """
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig, ax = plt.subplots(figsize=(5, 4.2), layout="constrained")
     for label, (scores, is_signal) in curves.items():
         fpr, tpr = roc(scores, is_signal)
         ok = fpr > 0
@@ -48,7 +48,7 @@ def plot_roc(curves, path, title=""):
 def plot_images(images, titles, path, suptitle="", log=True):
     """A row of 2-D images (e.g. DVAE mixture components or average jet images)."""
     n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 3.4), squeeze=False, layout="constrained")
     for ax, img, title in zip(axes[0], images, titles):
         data = np.log10(np.maximum(img, 1e-8)) if log else img
         im = ax.imshow(data, origin="lower", cmap="viridis", vmin=data.max() - 5 if log else None)
@@ -62,7 +62,7 @@ def plot_images(images, titles, path, suptitle="", log=True):
 
 def plot_score_distributions(scores, labels, label_names, path, xlabel="score"):
     """Normalised histograms of one score per class."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
     bins = np.histogram_bin_edges(scores, bins=50)
     for k, name in enumerate(label_names):
         sel = labels == k

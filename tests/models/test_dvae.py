@@ -98,5 +98,5 @@ def test_config_round_trip_and_validation():
         DirichletVAE(alpha=[1.0])
     with pytest.raises(ValueError, match="anomalous_component"):
         DirichletVAE(alpha=[1.0, 1.0], anomalous_component=2)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="alhpa"):
         DirichletVAE(alhpa=[1.0, 1.0])

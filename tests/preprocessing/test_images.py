@@ -56,10 +56,11 @@ def test_rotation_and_translation_invariance(small_samples):
 
 
 def test_pixels_accumulate_pt():
-    # three massless constituents: two share a pixel, one far away with a quarter of the pT
+    # three massless constituents: two in one direction (one pixel), one far away with a quarter of the pT;
+    # filling by assignment instead of accumulation would give 3/8 and 1/4
     pt = np.array([[100.0, 100.0, 66.6667]])
-    eta = np.array([[0.0, 0.001, 0.3]])
-    phi = np.array([[0.0, 0.001, 0.0]])
+    eta = np.array([[0.0, 0.0, 0.3]])
+    phi = np.array([[0.0, 0.0, 0.0]])
     c = physics.from_pt_eta_phi(pt, eta, phi)
     img = jet_images(c, np.array([3]))[0]
     assert np.count_nonzero(img) == 2

@@ -1,0 +1,77 @@
+"""Throughput of the DVAE path: jet images, training, in-memory scoring and SavedModel scoring.
+
+    python -m training.benchmark [--data FILE ...] [--n-jets 20000] [--epochs 3]
+
+Without --data it uses the cached default dataset (generating it if needed). Prints a table and a
+final JSON line with jets/s for each stage.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+")
+    parser.add_argument("--n-jets", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from models.dvae import DirichletVAE
+    from preprocessing.images import jet_images
+    from training import data as datasets
+    from training.export import export_tagger, load_tagger
+
+    paths = args.data or datasets.default_dataset()
+    sample = datasets.load(paths)
+    if args.n_jets < len(sample):
+        sample = sample.subset(np.random.default_rng(0).choice(len(sample), args.n_jets, replace=False))
+    n = len(sample)
+    result = {"n_jets": n, "epochs": args.epochs, "batch_size": args.batch_size}
+
+    start = time.perf_counter()
+    x = jet_images(sample.constituents, sample.n_constituents)
+    result["images_jets_per_s"] = n / (time.perf_counter() - start)
+
+    keras.utils.set_random_seed(0)
+    model = DirichletVAE()
+    model.compile(optimizer=keras.optimizers.Adam(5e-3, beta_2=0.99))
+    model.fit(x[: args.batch_size], epochs=1, batch_size=args.batch_size, verbose=0)  # trace once
+    start = time.perf_counter()
+    model.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
+    result["train_jets_per_s"] = n * args.epochs / (time.perf_counter() - start)
+
+    score = tf.function(model.anomaly_scores)
+    score(x[:4096])
+    start = time.perf_counter()
+    for i in range(0, n, 4096):
+        score(x[i:i + 4096])
+    result["score_in_memory_jets_per_s"] = n / (time.perf_counter() - start)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", {"representation": {"name": "jet_image"}})
+        fn, _, _, _ = load_tagger(f"{tmp}/dvae")
+        fn(jet_image=tf.constant(x[:4096]))
+        start = time.perf_counter()
+        for i in range(0, n, 4096):
+            fn(jet_image=tf.constant(x[i:i + 4096]))
+        result["score_saved_model_jets_per_s"] = n / (time.perf_counter() - start)
+
+    result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
+    for k, v in result.items():
+        print(f"{k:<32}{v}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
