@@ -2,7 +2,10 @@
 
 - categorical cross-entropy of a unit-sum target x against predicted log-probabilities:
   CE = - sum_p x_p log q_p  (dillon2021 DVAE: the image as a distribution over pixels);
-- mean squared error over all features: MSE = mean_p (x_p - y_p)^2.
+- mean squared error over all features: MSE = mean_p (x_p - y_p)^2;
+- squared error summed over all features: SE = sum_p (x_p - y_p)^2 (a Gaussian likelihood
+  per jet; the (V)AE and GMVAE of dillon2021 on unit-sum images, where a per-pixel mean
+  would make the reconstruction term negligible against beta_KL * KL).
 """
 
 import tensorflow as tf
@@ -20,3 +23,8 @@ def categorical_cross_entropy(target, log_probs):
 def mean_squared_error(target, prediction):
     """Mean squared error per jet over all trailing axes."""
     return tf.reduce_mean(tf.square(_flatten(target) - _flatten(prediction)), axis=-1)
+
+
+def squared_error(target, prediction):
+    """Squared error summed over all trailing axes, per jet."""
+    return tf.reduce_sum(tf.square(_flatten(target) - _flatten(prediction)), axis=-1)

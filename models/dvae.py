@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from losses import categorical_cross_entropy, dirichlet_laplace_kl
+from models.base import Tagger, image_spread
 
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021)"
 
@@ -51,11 +52,10 @@ PRESETS = {
     },
 }
 
-SCORES = ("mixture_weight", "reconstruction", "kl")
 
 
 @keras.saving.register_keras_serializable(package="anomalous_jets")
-class DirichletVAE(keras.Model):
+class DirichletVAE(Tagger):
     """Dirichlet-VAE on unit-sum jet images.
 
     Args:
@@ -100,7 +100,6 @@ class DirichletVAE(keras.Model):
                                         trainable=False, name="anomalous_selector")
         self.selector.assign(np.eye(self.n_components, dtype="float32")[self._prior_choice()])
         self.noise = keras.random.SeedGenerator(self.seed)
-        self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "reconstruction", "kl")}
         self.built = True  # both networks are built from their Input shapes
 
     # -- networks ---------------------------------------------------------------------------
@@ -137,16 +136,16 @@ class DirichletVAE(keras.Model):
         return p.reshape((self.n_components,) + self.image_shape)
 
     # -- losses and scores ------------------------------------------------------------------
-    def loss_terms(self, images, sample=True):
-        """Per-jet reconstruction and KL, each (batch,)."""
+    def loss_terms(self, images):
+        """Per-jet reconstruction (one sample of z) and KL, each (batch,)."""
         mean, log_var = self.encode(images)
-        z = mean
-        if sample:
-            eps = keras.random.normal(tf.shape(mean), seed=self.noise)
-            z = mean + tf.exp(0.5 * log_var) * eps
+        eps = keras.random.normal(tf.shape(mean), seed=self.noise)
+        z = mean + tf.exp(0.5 * log_var) * eps
         rec = categorical_cross_entropy(images, self._log_probs(tf.nn.softmax(z, axis=-1)))
-        kl = dirichlet_laplace_kl(mean, log_var, self.alpha)
-        return rec, kl
+        return {"reconstruction": rec, "kl": dirichlet_laplace_kl(mean, log_var, self.alpha)}
+
+    def total_loss(self, terms):
+        return tf.reduce_mean(terms["reconstruction"] + self.beta_kl * terms["kl"])
 
     def anomaly_scores(self, images):
         """Named per-jet scores, larger = more anomalous; 'mixture_weight' is the default."""
@@ -157,31 +156,7 @@ class DirichletVAE(keras.Model):
         return {"mixture_weight": tf.reduce_sum(r * self.selector, axis=-1), "reconstruction": rec, "kl": kl}
 
     default_score = "mixture_weight"
-
-    # -- training ---------------------------------------------------------------------------
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def _loss(self, data):
-        images = data[0] if isinstance(data, (tuple, list)) else data
-        rec, kl = self.loss_terms(images, sample=True)
-        return tf.reduce_mean(rec + self.beta_kl * kl), rec, kl
-
-    def _track(self, loss, rec, kl):
-        for name, value in (("loss", loss), ("reconstruction", tf.reduce_mean(rec)), ("kl", tf.reduce_mean(kl))):
-            self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
-
-    def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, rec, kl = self._loss(data)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
-        return self._track(loss, rec, kl)
-
-    def test_step(self, data):
-        return self._track(*self._loss(data))
+    term_names = ("reconstruction", "kl")
 
     # -- the anomalous component ------------------------------------------------------------
     def _prior_choice(self):
@@ -192,10 +167,7 @@ class DirichletVAE(keras.Model):
 
     def image_spread(self):
         """Per component: mixture-image-weighted mean distance of pixels from the centre (pixels)."""
-        h, w = self.image_shape
-        yy, xx = np.mgrid[0:h, 0:w]
-        dist = np.hypot(yy - (h - 1) / 2.0, xx - (w - 1) / 2.0)
-        return (self.mixture_images() * dist).sum(axis=(1, 2))
+        return image_spread(self.mixture_images())
 
     def choose_anomalous_component(self):
         """Apply the label-free rule (module docstring); returns the chosen index and sets it."""
@@ -207,12 +179,16 @@ class DirichletVAE(keras.Model):
         self.selector.assign(np.eye(self.n_components, dtype="float32")[k])
         return k
 
+    def calibrate(self, train_images=None):
+        """Post-training, label-free: fix the anomalous component (needs no data)."""
+        return self.choose_anomalous_component()
+
     def anomalous_index(self):
         return int(np.argmax(keras.ops.convert_to_numpy(self.selector)))
 
     def get_config(self):
         return {
-            "name": self.name, "trainable": self.trainable,
+            **self.base_config(),
             "alpha": self.alpha, "hidden_units": self.hidden_units, "image_shape": list(self.image_shape),
             "beta_kl": self.beta_kl, "anomalous_component": self.anomalous_component, "seed": self.seed,
         }

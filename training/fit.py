@@ -140,8 +140,8 @@ def run(args):
                         verbose=1 if sys.stdout.isatty() else 2)
     train_seconds = time.perf_counter() - start
     model.load_weights(str(checkpoint))
-    if hasattr(model, "choose_anomalous_component"):
-        model.choose_anomalous_component()
+    if hasattr(model, "calibrate"):
+        model.calibrate(x[train_idx])  # label-free orientation of the scores
 
     # evaluation on the held-out test jets only
     scores = {k: keras.ops.convert_to_numpy(v) for k, v in _batched_scores(model, x[test_idx]).items()}
