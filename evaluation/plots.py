@@ -72,3 +72,64 @@ def plot_score_distributions(scores, labels, label_names, path, xlabel="score"):
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_snapshots(snapshots, is_signal, names, path, title=""):
+    """Score distributions of background and signal probe jets at several epochs (small multiples)."""
+    epochs = sorted(snapshots)
+    fig, axes = plt.subplots(1, len(epochs), figsize=(3.0 * len(epochs), 2.8), squeeze=False, layout="constrained")
+    for ax, epoch in zip(axes[0], epochs):
+        values = snapshots[epoch]
+        bins = np.histogram_bin_edges(values, bins=40)
+        ax.hist(values[~is_signal], bins=bins, histtype="step", density=True, label=names[0])
+        ax.hist(values[is_signal], bins=bins, histtype="step", density=True, label=names[1])
+        ax.set_title(f"epoch {epoch}", fontsize=9)
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_fraction_scan(fractions, scan, path):
+    """AUC against the anomalous fraction for the default (mixture-weight) and reconstruction scores."""
+    fig, ax = plt.subplots(figsize=(5.2, 4), layout="constrained")
+    for anomalous, runs in scan.items():
+        label = "t/Q" if anomalous == "top" else "Q/t"
+        for score, style in (("mixture_weight", "-o"), ("reconstruction", "--s")):
+            ax.plot(fractions[: len(runs)], [r["metrics"][score]["auc"] for r in runs], style,
+                    label=f"anomalous {anomalous}: {score}")
+        ax.set_xlabel(f"anomalous fraction ({label} or Q/t)")
+    ax.set_xscale("log")
+    ax.axhline(0.5, color="k", lw=0.5)
+    ax.set_ylabel("AUC (anomalous class positive)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _ternary(r):
+    """Gibbs-triangle coordinates of points on the 3-simplex: (1,0,0), (0,1,0), (0,0,1) -> corners."""
+    return r[:, 1] + 0.5 * r[:, 2], 0.5 * np.sqrt(3.0) * r[:, 2]
+
+
+def plot_gibbs(alpha, r, is_signal, names, path, title="", n_prior=5000, seed=0):
+    """Gibbs triangles of the R=3 latent space: prior samples, background jets, anomalous jets."""
+    from losses.dirichlet import dirichlet_laplace_prior
+
+    mean, var = dirichlet_laplace_prior(alpha)
+    z = np.random.default_rng(seed).normal(mean, np.sqrt(var), size=(n_prior, len(alpha)))
+    prior = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    panels = [("prior (Laplace approx.)", prior), (names[0], r[~is_signal]), (f"{names[1]} (anomalous)", r[is_signal])]
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.4), layout="constrained")
+    corners = np.array([[0, 0], [1, 0], [0.5, np.sqrt(3) / 2], [0, 0]])
+    for ax, (label, pts) in zip(axes, panels):
+        x, y = _ternary(pts)
+        ax.hist2d(x, y, bins=40, range=[[0, 1], [0, np.sqrt(3) / 2]], cmap="viridis", cmin=1,
+                  norm=matplotlib.colors.LogNorm())
+        ax.plot(corners[:, 0], corners[:, 1], "k-", lw=0.8)
+        for k, (cx, cy) in enumerate(corners[:3]):
+            ax.annotate(f"r{k}=1", (cx, cy), fontsize=8, ha="center", va="top" if cy == 0 else "bottom")
+        ax.set_title(f"{label} ({len(pts)})", fontsize=9)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

@@ -67,7 +67,8 @@ def build_parser():
     parser.add_argument("--model", required=True, help="model name (see below)")
     parser.add_argument("--preset", help="named preset of the model (default: the model's default)")
     parser.add_argument("--data", nargs="+", help="sample files (.h5, the project's format); default: generated data")
-    parser.add_argument("--n-jets", type=int, help="jets to use: size of the default dataset, or a random subset of --data")
+    parser.add_argument("--n-jets", type=int,
+                        help="jets to use: size of the default dataset, or a random subset of --data")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and sampling")
@@ -106,9 +107,6 @@ def run(args):
         sample = datasets.load(paths)
 
     # heavy imports after argument and data checks, so mistakes are reported at once
-    import keras
-    import numpy as np
-
     from evaluation import metrics
     from preprocessing import representations
     from preprocessing.version import code_version
@@ -122,29 +120,15 @@ def run(args):
     input_name = next(iter(inputs))
     x = inputs[input_name]
 
-    keras.utils.set_random_seed(args.seed)
-    model = spec.cls(**config, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"], beta_2=training["beta_2"]))
-
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "best.weights.h5"
-    callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
-                                                 save_weights_only=True, verbose=0)]
     print(f"training {spec.cls.__name__} (preset {preset}) on {len(train_idx)} jets, validating on "
           f"{len(val_idx)}, testing on {len(test_idx)}; checkpoints in {run_dir}", file=sys.stderr)
-    start = time.perf_counter()
-    history = model.fit(x[train_idx], validation_data=(x[val_idx],), epochs=training["epochs"],
-                        batch_size=training["batch_size"], shuffle=True, callbacks=callbacks,
-                        verbose=1 if sys.stdout.isatty() else 2)
-    train_seconds = time.perf_counter() - start
-    model.load_weights(str(checkpoint))
-    if hasattr(model, "calibrate"):
-        model.calibrate(x[train_idx])  # label-free orientation of the scores
+    model, history, train_seconds = train(spec, config, training, x[train_idx], x[val_idx], args.seed, run_dir,
+                                          verbose=1 if sys.stdout.isatty() else 2)
 
     # evaluation on the held-out test jets only
-    scores = {k: keras.ops.convert_to_numpy(v) for k, v in _batched_scores(model, x[test_idx]).items()}
+    scores = batched_scores(model, x[test_idx])
     labels = sample.labels[test_idx]
     evaluation = {}
     if spec.signal_label in sample.label_names and len(set(labels.tolist())) > 1:
@@ -207,7 +191,41 @@ def run(args):
     return 0
 
 
-def _batched_scores(model, x, batch_size=4096):
+def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), verbose=2):
+    """Build, train and calibrate one model; the best-validation-loss weights are restored.
+
+    Args:
+        spec: the registry's ModelSpec; config: model keyword arguments; training: epochs,
+            batch_size, learning_rate, beta_2.
+        x_train, x_val: model inputs (jets of the train and validation splits only).
+        run_dir: folder for the checkpoint.
+        callbacks: extra Keras callbacks (e.g. latent snapshots).
+
+    Returns:
+        (model, keras History, training seconds).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = spec.cls(**config, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"], beta_2=training["beta_2"]))
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "best.weights.h5"
+    best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
+                                           save_weights_only=True, verbose=0)
+    start = time.perf_counter()
+    history = model.fit(x_train, validation_data=(x_val,), epochs=training["epochs"],
+                        batch_size=training["batch_size"], shuffle=True, callbacks=[best, *callbacks],
+                        verbose=verbose)
+    seconds = time.perf_counter() - start
+    model.load_weights(str(checkpoint))
+    if hasattr(model, "calibrate"):
+        model.calibrate(x_train)  # label-free orientation of the scores
+    return model, history, seconds
+
+
+def batched_scores(model, x, batch_size=4096):
     """Named scores over `x` in batches, concatenated."""
     import numpy as np
 
