@@ -29,3 +29,69 @@ class ScoreSnapshots(keras.callbacks.Callback):
             name = self.score or self.model.default_score
             values = self.model.anomaly_scores(self.probe)[name]
             self.snapshots[epoch + 1] = np.asarray(keras.ops.convert_to_numpy(values))
+
+
+class KLPeakStopping(keras.callbacks.Callback):
+    """Stop at the peak of the validation KL and keep the weights of the max-KL epoch
+    (bortolato2021, Sec. 2: the KL metric separates signal best when the validation KL peaks).
+
+    A peak is an epoch reached by at least `rise` consecutive increases of the monitored value and
+    followed by at least `fall` consecutive decreases; training stops at the last of those
+    decreases and the model gets the peak epoch's weights back. If training ends without such a
+    peak, the weights of the epoch with the largest value seen are restored instead and
+    ``found_peak`` is False.
+
+    Attributes after training: ``peak_epoch`` (1-based epoch whose weights the model holds),
+    ``found_peak``, ``history`` (monitored values per epoch), ``reason`` (a sentence).
+    """
+
+    def __init__(self, monitor="val_kl", rise=5, fall=5, verbose=True):
+        super().__init__()
+        self.monitor, self.rise, self.fall, self.verbose = monitor, int(rise), int(fall), verbose
+
+    def on_train_begin(self, logs=None):
+        self.history = []
+        self.n_up = self.n_down = 0
+        self.candidate = None  # (epoch index, weights) at the top of a long enough rise
+        self.best = None  # (epoch index, value, weights) of the largest value so far
+        self.found_peak = False
+        self.peak_epoch = None
+        self.reason = ""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or self.monitor not in logs:
+            raise KeyError(f"KLPeakStopping monitors {self.monitor!r}, which the model does not log "
+                           f"(logged: {sorted(logs or {})}); pass validation data")
+        value = float(logs[self.monitor])
+        self.history.append(value)
+        if self.best is None or value > self.best[1]:
+            self.best = (epoch, value, self.model.get_weights())
+        if len(self.history) < 2:
+            return
+        if value > self.history[-2]:
+            self.n_up, self.n_down = self.n_up + 1, 0
+            if self.n_up >= self.rise:  # still rising: the latest epoch is the top of the run
+                self.candidate = (epoch, self.model.get_weights())
+        elif value < self.history[-2]:
+            self.n_up, self.n_down = 0, self.n_down + 1
+            if (self.candidate is not None and self.candidate[0] == epoch - self.n_down
+                    and self.n_down >= self.fall):
+                self.found_peak = True
+                self.peak_epoch = self.candidate[0] + 1
+                self.model.set_weights(self.candidate[1])
+                self.model.stop_training = True
+                self.reason = (f"KL peak at epoch {self.peak_epoch} ({self.history[self.candidate[0]]:.4g}): "
+                               f"{self.rise}+ rises then {self.fall} falls; stopped at epoch {epoch + 1}")
+        else:  # a flat step breaks both runs
+            self.n_up = self.n_down = 0
+
+    def on_train_end(self, logs=None):
+        if not self.found_peak and self.best is not None:
+            self.peak_epoch = self.best[0] + 1
+            self.model.set_weights(self.best[2])
+            self.reason = (f"no clean KL peak in {len(self.history)} epochs; restored the epoch with the largest "
+                           f"{self.monitor} ({self.peak_epoch}, {self.best[1]:.4g})")
+        if self.verbose and self.reason:
+            import sys
+
+            print(f"KLPeakStopping: {self.reason}", file=sys.stderr)

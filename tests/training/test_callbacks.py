@@ -1,0 +1,63 @@
+"""KLPeakStopping on scripted KL histories: stop epoch and restored weights."""
+
+import keras
+import numpy as np
+import pytest
+
+from training.callbacks import KLPeakStopping
+
+
+def _drive(history):
+    """Run the callback over a scripted history; the model's only weight holds the epoch index."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    cb = KLPeakStopping(verbose=False)
+    cb.set_model(model)
+    model.stop_training = False
+    cb.on_train_begin()
+    last = None
+    for epoch, value in enumerate(history):
+        model.layers[0].kernel.assign([[float(epoch)]])
+        cb.on_epoch_end(epoch, {"val_kl": value})
+        last = epoch
+        if model.stop_training:
+            break
+    cb.on_train_end()
+    return cb, last, float(model.layers[0].kernel.numpy()[0, 0])
+
+
+def test_clean_peak_stops_after_five_falls_and_restores_the_peak():
+    history = [1, 2, 3, 4, 5, 6, 5.5, 5, 4, 3, 2, 1, 0.5, 0.2]
+    cb, last, weight = _drive(history)
+    assert cb.found_peak and cb.peak_epoch == 6
+    assert last == 10  # the fifth fall
+    assert weight == 5.0
+
+
+def test_no_peak_restores_the_largest_value():
+    cb, last, weight = _drive([1, 2, 3, 4, 5, 6, 7, 8])
+    assert not cb.found_peak and last == 7 and weight == 7.0 and cb.peak_epoch == 8
+    assert "no clean KL peak" in cb.reason
+
+
+def test_noisy_plateau_has_no_peak():
+    rng = np.random.default_rng(0)
+    history = list(3.0 + 0.05 * rng.standard_normal(40))
+    cb, last, weight = _drive(history)
+    assert not cb.found_peak and last == 39
+    assert weight == float(np.argmax(history))
+
+
+def test_short_fall_is_not_a_peak_but_a_later_one_is():
+    # rise 5, fall 3, rise 5 to a higher top, fall 5
+    history = [1, 2, 3, 4, 5, 6, 5, 4, 3, 4, 5, 6, 7, 8, 7, 6, 5, 4, 3, 9]
+    cb, last, weight = _drive(history)
+    assert cb.found_peak and weight == 13.0 and last == 18
+
+
+def test_missing_metric_is_a_clear_error():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    cb = KLPeakStopping()
+    cb.set_model(model)
+    cb.on_train_begin()
+    with pytest.raises(KeyError, match="val_kl"):
+        cb.on_epoch_end(0, {"loss": 1.0})
