@@ -1,8 +1,8 @@
 """Latent-space bump-hunt VAE (bortolato2021: B. Bortolato, B. M. Dillon, J. F. Kamenik,
 A. Smolkovic, "Bump Hunting in Latent Space", arXiv:2103.06595).
 
-Per event, six observables O = (m_j1, m_j2, tau21_j1, tau21_j2, tau32_j1, tau32_j2) of the two
-mass-ordered leading jets; m_jj is never an input. A MaxAbsScaler fitted on the training events
+Per event, six observables O = (m_j1, m_j2, tau21_j1, tau32_j1, tau21_j2, tau32_j2) of the two
+mass-ordered leading jets (preprocessing.highlevel); m_jj is never an input. A MaxAbsScaler fitted on the training events
 is part of the model (a non-trainable weight), so exports take raw observables.
 
     encoder: O/s -> 3 x Dense(64, SeLU) -> (z_mean, log sigma_z^2)     (latent dimension 1 by default)
@@ -27,9 +27,9 @@ import tensorflow as tf
 
 from losses import mean_squared_error, standard_normal_kl
 from models.base import Tagger
+from preprocessing.highlevel import FEATURES
 
 CITATION = "B. Bortolato, B. M. Dillon, J. F. Kamenik, A. Smolkovic, arXiv:2103.06595 (bortolato2021)"
-FEATURES = ("mass_j1", "mass_j2", "tau21_j1", "tau21_j2", "tau32_j1", "tau32_j2")
 
 PRESETS = {
     "paper": {"config": {"latent_dim": 1, "alpha": 5000.0},

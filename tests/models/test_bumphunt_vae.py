@@ -18,7 +18,7 @@ def _events(n, seed=0):
 
 
 def test_inputs_are_six_observables_without_mjj():
-    assert FEATURES == ("mass_j1", "mass_j2", "tau21_j1", "tau21_j2", "tau32_j1", "tau32_j2")
+    assert FEATURES == ("m_j1", "m_j2", "tau21_j1", "tau32_j1", "tau21_j2", "tau32_j2")
     assert not any("jj" in f for f in FEATURES)
     m = BumpHuntVAE()
     assert tuple(m.encoder.inputs[0].shape) == (None, 6)
