@@ -133,3 +133,63 @@ def plot_gibbs(alpha, r, is_signal, names, path, title="", n_prior=5000, seed=0)
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def _density_levels(hist, fractions):
+    """Histogram heights above which the given fractions of the entries lie (highest-density regions)."""
+    values = np.sort(hist.ravel())[::-1]
+    cum = np.cumsum(values) / max(values.sum(), 1e-300)
+    return sorted(float(values[min(np.searchsorted(cum, f), len(values) - 1)]) for f in fractions)
+
+
+def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path, title=""):
+    """bortolato2021 Fig. 7: decoded observables over (m_jj, z) with 68/95 % regions of the events.
+
+    Args:
+        z, m: grid axes; grid: (len(z), len(m), features) decoded observables.
+        z_events, m_events: latent mean and m_jj (GeV) of test events; is_signal: their truth
+            (None draws the background contours only).
+    """
+    n = grid.shape[-1]
+    fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(4.2 * ((n + 1) // 2), 7), squeeze=False, layout="constrained")
+    bins = [np.linspace(m[0], m[-1], 41), np.linspace(z[0], z[-1], 41)]
+    groups = [("background", np.ones(len(z_events), bool) if is_signal is None else ~is_signal, "k")]
+    if is_signal is not None and is_signal.any():
+        groups.append(("signal", is_signal, "r"))
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            ax.axis("off")
+            continue
+        im = ax.pcolormesh(m / 1000.0, z, grid[:, :, k], shading="auto", cmap="viridis")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        for label, sel, color in groups:
+            h, xe, ye = np.histogram2d(m_events[sel], z_events[sel], bins=bins)
+            if h.sum() < 10:
+                continue
+            levels = _density_levels(h, (0.95, 0.68))
+            xc, yc = 0.5 * (xe[1:] + xe[:-1]) / 1000.0, 0.5 * (ye[1:] + ye[:-1])
+            ax.contour(xc, yc, h.T, levels=levels, colors=color, linestyles=["dotted", "dashed"], linewidths=1)
+        ax.set_title(f"decoded {names[k]}", fontsize=9)
+        ax.set_xlabel(r"$m_{jj}$ [TeV]")
+        ax.set_ylabel("z")
+    fig.suptitle(title + "  (dashed 68 %, dotted 95 %; black background, red signal)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_marginals(m, grid, names, path, bands=None):
+    """bortolato2021 Fig. 9: <O>_z / <O>_{z, m_jj} against m_jj; optional (low, high) bands per feature.
+
+    Returns the (len(m), features) ratio array.
+    """
+    ratio = grid.mean(axis=0) / grid.mean(axis=(0, 1))  # (m, features)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for k, name in enumerate(names):
+        line, = ax.plot(m / 1000.0, ratio[:, k], label=name)
+        if bands is not None:
+            ax.fill_between(m / 1000.0, bands[0][:, k], bands[1][:, k], color=line.get_color(), alpha=0.2)
+    ax.axhline(1.0, color="k", lw=0.5)
+    ax.set_xlabel(r"$m_{jj}$ [TeV]")
+    ax.set_ylabel(r"$\langle O\rangle_z / \langle O\rangle_{z,m_{jj}}$")
+    ax.legend(fontsize=7, ncol=2)
+    _save(fig, path)
+    return ratio

@@ -2,8 +2,9 @@
 A. Smolkovic, "Bump Hunting in Latent Space", arXiv:2103.06595).
 
 Per event, six observables O = (m_j1, m_j2, tau21_j1, tau32_j1, tau21_j2, tau32_j2) of the two
-mass-ordered leading jets (preprocessing.highlevel); m_jj is never an input. A MaxAbsScaler fitted on the training events
-is part of the model (a non-trainable weight), so exports take raw observables.
+mass-ordered leading jets (preprocessing.highlevel.FEATURES); m_jj is never an input. A
+MaxAbsScaler fitted on the training events is part of the model (a non-trainable weight), so
+exports take raw observables.
 
     encoder: O/s -> 3 x Dense(64, SeLU) -> (z_mean, log sigma_z^2)     (latent dimension 1 by default)
     decoder: z   -> 3 x Dense(64, SeLU) -> O/s (linear)
@@ -59,7 +60,7 @@ class BumpHuntVAE(Tagger):
     term_names = ("reconstruction", "kl")
     default_score = "kl"
 
-    def __init__(self, n_features=6, latent_dim=1, units=64, layers=3, alpha=5000.0, seed=0, **kwargs):
+    def __init__(self, n_features=len(FEATURES), latent_dim=1, units=64, layers=3, alpha=5000.0, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.n_features, self.latent_dim = int(n_features), int(latent_dim)
         self.units, self.layers_, self.alpha, self.seed = int(units), int(layers), float(alpha), int(seed)

@@ -46,6 +46,11 @@ PRESETS = {
         "config": {"alpha": [1.0, 0.25]},
         "description": "R=2, alpha=(1, 0.25): one class anomalous (t/Q or Q/t < 1), Figs. 9-10",
     },
+    "lund": {
+        "config": {"alpha": [1.0, 0.25]},
+        "representation": "lund_image",
+        "description": "R=2, alpha=(1, 0.25) on primary Lund-plane images (appendix, Figs. 14-15)",
+    },
     "hierarchical3": {
         "config": {"alpha": [1.0, 0.25, 0.1]},
         "description": "R=3, alpha=(1, 0.25, 0.1): hierarchical prior, Figs. 11-13",

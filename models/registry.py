@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from models import ae1d, dvae, gmvae, vae1d
+from models import ae1d, bumphunt_vae, dvae, gmvae, vae1d
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +15,8 @@ class ModelSpec:
     default_preset: str
     citation: str
     signal_label: str  # class treated as positive in evaluation (never used in training)
-    training: dict  # defaults: epochs, batch_size, learning_rate
+    training: dict  # defaults: epochs, batch_size, learning_rate, beta_2, optimizer, stopping
+    ensemble_cls: type = None  # wraps K trained members into one tagger (--ensemble K)
 
 
 MODELS = {
@@ -45,6 +46,14 @@ MODELS = {
         cls=gmvae.GMVAE, representation="jet_image", presets=gmvae.PRESETS, default_preset="paper",
         citation=gmvae.CITATION, signal_label="top",
         training={"epochs": 30, "batch_size": 100, "learning_rate": 1e-3, "beta_2": 0.999},
+    ),
+    "bumphunt_vae": ModelSpec(
+        cls=bumphunt_vae.BumpHuntVAE, representation="highlevel", presets=bumphunt_vae.PRESETS,
+        default_preset="paper", citation=bumphunt_vae.CITATION, signal_label="signal",
+        # Adadelta with TensorFlow's defaults (learning rate 1e-3), batch 1000, <= 100 epochs, KL-peak stop
+        training={"epochs": 100, "batch_size": 1000, "learning_rate": 1e-3, "optimizer": "adadelta",
+                  "stopping": "kl_peak"},
+        ensemble_cls=bumphunt_vae.BumpHuntEnsemble,
     ),
 }
 

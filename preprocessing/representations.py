@@ -132,3 +132,24 @@ def resolve_params(name, params=None):
 def input_shapes(name, params=None):
     """{input name: per-row shape} of representation `name`."""
     return REPRESENTATIONS[name][2](resolve_params(name, params))
+
+
+# representations with one row per event rather than per jet
+EVENT_LEVEL = {"highlevel"}
+
+
+def row_level(name):
+    """'event' or 'jet': what one row of representation `name` describes."""
+    _known(name)
+    return "event" if name in EVENT_LEVEL else "jet"
+
+
+def rows(name, sample, source="input"):
+    """(event id, label) of every row that `build(name, sample)` returns, in the same order.
+
+    Splits use the event ids (all rows of an event stay together); evaluation uses the labels.
+    """
+    if row_level(name) == "event":
+        pairs = _highlevel.event_pairs(sample, source)  # (events, 2), the order of the built rows
+        return sample.event[pairs[:, 0]], _highlevel.event_labels(sample, pairs)
+    return sample.event, sample.labels

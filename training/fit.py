@@ -76,6 +76,10 @@ def build_parser():
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a model or training hyper-parameter (repeatable)")
     parser.add_argument("--workers", type=int, help="generation workers for the default dataset")
+    parser.add_argument("--representation", help="input representation (default: the preset's or model's)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="train K members with seeds seed..seed+K-1 and export their ensemble "
+                             "(models that define one)")
     return parser
 
 
@@ -112,30 +116,45 @@ def run(args):
     from preprocessing.version import code_version
     from training.export import export_tagger
 
-    train_idx, val_idx, test_idx = datasets.split(sample.event, seed=args.seed)
-    if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
-        raise DataError(f"{len(sample)} jets are too few for a train/validation/test split")
+    representation = args.representation or spec.presets[preset].get("representation", spec.representation)
+    if args.ensemble < 1:
+        raise DataError(f"--ensemble must be at least 1, got {args.ensemble}")
+    if args.ensemble > 1 and spec.ensemble_cls is None:
+        raise DataError(f"model {args.model!r} has no ensemble form; drop --ensemble")
     source = ", ".join(str(p) for p in paths)
-    inputs = representations.build(spec.representation, sample, source=source)
+    inputs = representations.build(representation, sample, source=source)
     input_name = next(iter(inputs))
     x = inputs[input_name]
+    row_event, row_labels = representations.rows(representation, sample, source=source)
+    unit = "events" if representations.row_level(representation) == "event" else "jets"
+
+    train_idx, val_idx, test_idx = datasets.split(row_event, seed=args.seed)
+    if min(len(train_idx), len(val_idx), len(test_idx)) == 0:
+        raise DataError(f"{len(row_event)} {unit} are too few for a train/validation/test split")
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}"
-    print(f"training {spec.cls.__name__} (preset {preset}) on {len(train_idx)} jets, validating on "
-          f"{len(val_idx)}, testing on {len(test_idx)}; checkpoints in {run_dir}", file=sys.stderr)
-    model, history, train_seconds = train(spec, config, training, x[train_idx], x[val_idx], args.seed, run_dir,
-                                          verbose=1 if sys.stdout.isatty() else 2)
+    print(f"training {spec.cls.__name__} (preset {preset}, input {representation}) on {len(train_idx)} {unit}, "
+          f"validating on {len(val_idx)}, testing on {len(test_idx)}; checkpoints in {run_dir}", file=sys.stderr)
+    members, history, train_seconds = [], None, 0.0
+    for k in range(args.ensemble):
+        if args.ensemble > 1:
+            print(f"ensemble member {k + 1}/{args.ensemble} (seed {args.seed + k})", file=sys.stderr)
+        member, history, seconds = train(spec, config, training, x[train_idx], x[val_idx], args.seed + k,
+                                         run_dir / f"member{k}", verbose=1 if sys.stdout.isatty() else 2)
+        members.append(member)
+        train_seconds += seconds
+    model = members[0] if args.ensemble == 1 else spec.ensemble_cls(members)
 
     # evaluation on the held-out test jets only
     scores = batched_scores(model, x[test_idx])
-    labels = sample.labels[test_idx]
+    labels = row_labels[test_idx]
     evaluation = {}
     if spec.signal_label in sample.label_names and len(set(labels.tolist())) > 1:
         is_signal = labels == sample.label_of(spec.signal_label)
         evaluation = {name: metrics.summary(s, is_signal) for name, s in scores.items()}
     else:
-        print(f"note: no '{spec.signal_label}' and background jets in the test split; no metrics", file=sys.stderr)
+        print(f"note: no '{spec.signal_label}' and other {unit} in the test split; no metrics", file=sys.stderr)
     headline = evaluation.get(model.default_score, {})
 
     epochs_run = len(history.history["loss"])
@@ -144,13 +163,16 @@ def run(args):
         "class": spec.cls.__name__,
         "citation": spec.citation,
         "preset": preset,
-        "config": model.get_config(),
-        "training": {**training, "epochs_run": epochs_run, "seed": args.seed, "optimizer": "Adam",
+        "config": members[0].get_config(),
+        "ensemble": {"members": args.ensemble, "seeds": [args.seed + k for k in range(args.ensemble)]},
+        "training": {**training, "epochs_run": epochs_run, "seed": args.seed,
                      "seconds": round(train_seconds, 2),
-                     "jets_per_second": round(len(train_idx) * epochs_run / train_seconds, 1),
+                     f"{unit}_per_second": round(len(train_idx) * epochs_run * args.ensemble / train_seconds, 1),
+                     "stopping": [getattr(m, "stopping_reason", "best validation loss") for m in members],
                      "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
-        "representation": {"name": spec.representation,
-                           "params": representations.resolve_params(spec.representation)},
+        "representation": {"name": representation, "params": representations.resolve_params(representation),
+                           "fitted": representations.fit(representation,
+                                                         {k: v[train_idx] for k, v in inputs.items()})},
         "inputs": {input_name: list(x.shape[1:])},
         "outputs": ["anomaly_score"] + list(scores),
         "default_score": model.default_score,
@@ -158,7 +180,8 @@ def run(args):
         "signal_label": spec.signal_label,
         "data": {"files": [str(p) for p in paths], "label_names": sample.label_names,
                  "n_train": len(train_idx), "n_validation": len(val_idx), "n_test": len(test_idx),
-                 "split": "by event, 80/10/10, seed %d" % args.seed, "provenance": sample.provenance},
+                 "rows": unit, "split": "by event, 80/10/10, seed %d" % args.seed,
+                 "provenance": sample.provenance},
         "metrics": {**headline, "scores": evaluation},
         "code_version": code_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -171,10 +194,13 @@ def run(args):
 
         if evaluation:
             plots.plot_roc({n: (s, labels == sample.label_of(spec.signal_label)) for n, s in scores.items()},
-                           folder / "roc.png", title=f"{args.model} ({preset}), {len(test_idx)} test jets, "
+                           folder / "roc.png", title=f"{args.model} ({preset}), {len(test_idx)} test {unit}, "
                                                      f"{spec.signal_label} = signal")
             plots.plot_score_distributions(scores[model.default_score], labels, sample.label_names,
                                            folder / "score_distribution.png", xlabel=model.default_score)
+        if hasattr(model, "save_weights"):  # Keras weights too, to rebuild the model (e.g. a frozen encoder)
+            for k, member in enumerate(members):
+                member.save_weights(str(folder / f"member{k}.weights.h5"))
         if hasattr(model, "mixture_images"):
             k = model.anomalous_index()
             plots.plot_images(model.mixture_images(), [f"component {i}" + (" (anomalous)" if i == k else "")
@@ -196,7 +222,8 @@ def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), v
 
     Args:
         spec: the registry's ModelSpec; config: model keyword arguments; training: epochs,
-            batch_size, learning_rate, beta_2.
+            batch_size, learning_rate, beta_2, optimizer ("adam" or "adadelta"), stopping
+            ("kl_peak" for KLPeakStopping, else the best validation loss is restored).
         x_train, x_val: model inputs (jets of the train and validation splits only).
         run_dir: folder for the checkpoint.
         callbacks: extra Keras callbacks (e.g. latent snapshots).
@@ -206,20 +233,36 @@ def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), v
     """
     import keras
 
+    from training.callbacks import KLPeakStopping
+
     keras.utils.set_random_seed(seed)
     model = spec.cls(**config, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"], beta_2=training["beta_2"]))
+    if hasattr(model, "fit_scaler"):
+        model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
+    if training.get("optimizer", "adam") == "adadelta":
+        optimizer = keras.optimizers.Adadelta(learning_rate=training["learning_rate"])
+    else:
+        optimizer = keras.optimizers.Adam(training["learning_rate"], beta_2=training.get("beta_2", 0.999))
+    model.compile(optimizer=optimizer)
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "best.weights.h5"
-    best = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
-                                           save_weights_only=True, verbose=0)
+    if training.get("stopping") == "kl_peak":
+        stop = KLPeakStopping(verbose=verbose > 0)
+        callbacks = [stop, *callbacks]
+    else:
+        stop = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
+                                               save_weights_only=True, verbose=0)
+        callbacks = [stop, *callbacks]
     start = time.perf_counter()
     history = model.fit(x_train, validation_data=(x_val,), epochs=training["epochs"],
-                        batch_size=training["batch_size"], shuffle=True, callbacks=[best, *callbacks],
-                        verbose=verbose)
+                        batch_size=training["batch_size"], shuffle=True, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
-    model.load_weights(str(checkpoint))
+    if isinstance(stop, KLPeakStopping):
+        model.stopping_reason = stop.reason  # the callback already restored the max-KL weights
+    else:
+        model.load_weights(str(checkpoint))
+        model.stopping_reason = "weights of the epoch with the lowest validation loss"
     if hasattr(model, "calibrate"):
         model.calibrate(x_train)  # label-free orientation of the scores
     return model, history, seconds

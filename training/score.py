@@ -5,7 +5,8 @@
 Loads the SavedModel (the newest version unless one is named) through its ``serving_default``
 signature, rebuilds the inputs its model card names from the sample file, and writes every
 named score per jet (plus labels and event numbers) to OUT atomically. When the sample has both
-the card's signal class and other jets, the AUC of every score is printed as JSON.
+the card's signal class and other jets, the AUC of every score is printed as JSON. Rows are jets,
+or events for event-level representations (bortolato2021's high-level features).
 """
 
 import argparse
@@ -61,18 +62,22 @@ def run(args):
     from preprocessing.sample import atomic_path, read_sample
     from training.export import load_tagger
 
+    from preprocessing import representations
+
     sample = read_sample(args.data)  # check the data before the slow model load
     path = pathlib.Path(args.model) / str(args.version) if args.version is not None else args.model
     fn, card, folder, _ = load_tagger(path)
     scores = score_sample(fn, card, sample, source=str(args.data))
+    # one row per jet, or per event for event-level representations
+    row_event, row_labels = representations.rows(card["representation"]["name"], sample, source=str(args.data))
 
     tmp = atomic_path(args.out)
     try:
         with h5py.File(tmp, "w") as f:
             for name, values in scores.items():
                 f.create_dataset(f"scores/{name}", data=values.astype(np.float32))
-            f.create_dataset("labels", data=sample.labels)
-            f.create_dataset("event", data=sample.event)
+            f.create_dataset("labels", data=row_labels)
+            f.create_dataset("event", data=row_event)
             f.attrs["label_names"] = json.dumps(sample.label_names)
             f.attrs["model"] = str(folder)
             f.attrs["default_score"] = card.get("default_score", "")
@@ -82,10 +87,11 @@ def run(args):
         tmp.unlink(missing_ok=True)
         raise
 
-    result = {"model": str(folder), "data": str(args.data), "out": str(args.out), "n_jets": len(sample)}
+    result = {"model": str(folder), "data": str(args.data), "out": str(args.out),
+              "rows": representations.row_level(card["representation"]["name"]), "n_rows": len(row_event)}
     signal = card.get("signal_label")
-    if signal in sample.label_names and len(np.unique(sample.labels)) > 1:
-        is_signal = sample.labels == sample.label_of(signal)
+    if signal in sample.label_names and len(np.unique(row_labels)) > 1:
+        is_signal = row_labels == sample.label_of(signal)
         result["auc"] = {name: round(metrics.summary(s, is_signal)["auc"], 5) for name, s in scores.items()}
     print(json.dumps(result))
     return 0
