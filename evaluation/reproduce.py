@@ -12,7 +12,8 @@ jets and evaluated on held-out test jets with balanced classes:
   {1, 0.25, 0.05, 0.01} and anomalous QCD at Q/t in the same fractions (Fig. 9), mixture-weight vs
   reconstruction score;
 * DVAE R=3, alpha=(1, 0.25, 0.1) at t/Q = 0.01 and Q/t = 0.01, each mixture weight as a score
-  (Fig. 11), the mixture images (Fig. 12) and Gibbs triangles (Fig. 13).
+  (Fig. 11), the mixture images (Fig. 12) and Gibbs triangles (Fig. 13);
+* the DVAE (alpha = (1, 0.25)) on primary Lund-plane images at t/Q = 1 and 0.05 (Fig. 15).
 
 The anomalous class is the positive class of every AUC. Scores keep their one direction: the
 default score of a model is chosen by its label-free rule; the per-component AUCs of the R=3
@@ -52,21 +53,23 @@ PAPER = {  # dillon2021 numbers quoted in the text (SPECS.md)
 
 
 def prepare(scale, seed, paths=None):
-    """Images and per-class train/validation/test indices (default dataset unless `paths`)."""
-    from preprocessing.images import jet_images
+    """Jet images, Lund-plane images and per-class train/validation/test indices (default dataset unless `paths`)."""
+    from preprocessing import representations
     from training import data as datasets
 
     cfg = SCALES[scale]
     paths = paths or datasets.default_dataset(cfg["n_jets"])
     sample = datasets.load(paths)
-    x = jet_images(sample.constituents, sample.n_constituents, source=", ".join(map(str, paths)))
+    source = ", ".join(map(str, paths))
+    x = representations.build("jet_image", sample, source=source)["jet_image"]
+    lund = representations.build("lund_image", sample, source=source)["lund_image"]
     classes = {}
     for name in ("qcd", "top"):
         idx = np.flatnonzero(sample.labels == sample.label_of(name))
         # split by event inside each class (jets of one event stay together)
         tr, va, te = (idx[p] for p in _event_split(sample.event[idx], seed))
         classes[name] = {"train": tr, "val": va, "test": te[: cfg["test_per_class"]]}
-    return x, classes
+    return x, lund, classes
 
 
 def _event_split(event, seed):
@@ -127,7 +130,7 @@ def dillon2021(scale, out, seed, paths=None):
     cfg = SCALES[scale]
     overrides = cfg.get("overrides", {})
     rng = np.random.default_rng(seed)
-    x, classes = prepare(scale, seed, paths)
+    x, lund, classes = prepare(scale, seed, paths)
     results = []
     test = np.concatenate([classes["qcd"]["test"], classes["top"]["test"]])
     top_is_signal = np.r_[np.zeros(len(classes["qcd"]["test"]), bool), np.ones(len(classes["top"]["test"]), bool)]
@@ -192,6 +195,18 @@ def dillon2021(scale, out, seed, paths=None):
                           out / f"mixture_images_r3_{anomalous}_anomalous.png", suptitle=f"DVAE R=3, {tag}")
         plots.plot_gibbs(model.alpha, res["mixture_weights"], is_sig, [dominant, anomalous],
                          out / f"gibbs_r3_{anomalous}_anomalous.png", title=f"DVAE R=3, {tag}")
+
+    # 4. DVAE on primary Lund-plane images (appendix, Fig. 15), anomalous top at t/Q = 1 and 0.05
+    for f in (1.0, 0.05):
+        tr = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "train", rng)
+        va = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "val", rng)
+        res = run_scenario("dvae", "lund", lund, tr, va, test, top_is_signal, cfg["epochs"]["dvae"], seed, out,
+                           f"lund-top-{f}")
+        res["scenario"] = f"lund t/Q={f}"
+        results.append(res)
+        if f == 1.0:
+            plots.plot_images(res["model_obj"].mixture_images(), ["component 0", "component 1"],
+                              out / "mixture_images_lund.png", suptitle="DVAE on Lund planes, t/Q = 1")
     return results
 
 
