@@ -53,7 +53,10 @@ def _trained_export(name, small_samples, folder, n=300):
     return model, x, version
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+IMAGE_MODELS = sorted(n for n, spec in MODELS.items() if spec.representation == "jet_image")
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)  # bumphunt_vae: tests/models/test_bumphunt_vae.py
 def test_every_saved_model_reproduces_in_memory_scores(name, small_samples, tmp_path):
     model, x, _ = _trained_export(name, small_samples, tmp_path)
     fn, _, _, loaded = load_tagger(tmp_path / name)
