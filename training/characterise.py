@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from preprocessing.errors import DataError
+from preprocessing.errors import DataError, run_command
 
 Z_RANGE = (-2.5, 0.0)
 MJJ_RANGE = (2000.0, 8000.0)  # GeV
@@ -88,11 +88,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(run, args)
 
 
 def run(args):

@@ -20,7 +20,7 @@ import sys
 import time
 
 from models.registry import MODELS, describe
-from preprocessing.errors import DataError
+from preprocessing.errors import DataError, run_command
 
 
 def parse_sets(items):
@@ -85,11 +85,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(run, args)
 
 
 def run(args):

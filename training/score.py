@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from preprocessing.errors import DataError
+from preprocessing.errors import DataError, run_command
 
 
 def score_sample(fn, card, sample, source="input", batch_size=4096):
@@ -48,11 +48,7 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="sample file (.h5, the project's format)")
     parser.add_argument("--out", required=True, help="output .h5 with one dataset per named score")
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(run, args)
 
 
 def run(args):
