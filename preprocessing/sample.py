@@ -9,12 +9,16 @@ Layout of a sample file::
     /n_constituents   (N,)      int32    number of real constituents per jet
     /labels           (N,)      int32    index into the attribute ``label_names``
     /event            (N,)      int64    event number within the file (jets of one event share it)
-    /jets/<name>      (N,)      float32  jet kinematics and observables: pt, eta, phi, mass, energy, ...
+    /jets/<name>      (N,)      float32  jet kinematics and observables: pt, eta, phi, mass, energy
+                                         (required), and where available tau1..tau4, tau21, tau32,
+                                         d2, n_const (preprocessing.observables); event-level
+                                         samples add mjj and mass_rank (0 = heavier jet)
     attrs: format="anomalous-jet-sample", format_version, label_names (JSON list),
            provenance (JSON: generator settings, seeds, code version, creation time, ...)
 
 Files are written to a temporary name in the same folder and renamed when complete, so a
-reader never sees a half-written sample.
+reader never sees a half-written sample. Large conversions append chunks through
+``SampleWriter``, which writes the same layout with bounded memory.
 """
 
 import dataclasses
@@ -31,6 +35,8 @@ from preprocessing.errors import DataError
 FORMAT_NAME = "anomalous-jet-sample"
 FORMAT_VERSION = 1
 REQUIRED_JET_FIELDS = ("pt", "eta", "phi", "mass", "energy")
+OBSERVABLE_FIELDS = ("tau1", "tau2", "tau3", "tau4", "tau21", "tau32", "d2", "n_const")
+EVENT_FIELDS = ("mjj", "mass_rank")
 
 
 @dataclasses.dataclass
@@ -67,6 +73,10 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give the finished file the usual permissions
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     return pathlib.Path(tmp)
 
 
@@ -188,3 +198,93 @@ def concatenate(samples):
         label_names=names,
         provenance={"sources": [s.provenance for s in samples]},
     )
+
+
+class SampleWriter:
+    """Write a sample file chunk by chunk (bounded memory), atomically on ``close``.
+
+    Usage::
+
+        with SampleWriter(path, label_names, provenance, n_particles=200) as w:
+            for chunk in chunks:  # JetSample pieces with the same jet fields
+                w.append(chunk)
+
+    Event numbers of each chunk are kept as given (make them unique across chunks). If the
+    block exits with an exception the temporary file is removed and `path` is untouched.
+    """
+
+    def __init__(self, path, label_names, provenance, n_particles):
+        self.path = pathlib.Path(path)
+        self.label_names = list(label_names)
+        self.provenance = dict(provenance)
+        self.n_particles = int(n_particles)
+        self._tmp = atomic_path(self.path)
+        self._file = h5py.File(self._tmp, "w")
+        self._fields = None
+        self.n = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+    def _create(self, jet_fields):
+        f, p = self._file, self.n_particles
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["label_names"] = json.dumps(self.label_names)
+        f.create_dataset("constituents", shape=(0, p, 4), maxshape=(None, p, 4), dtype=np.float32,
+                         compression="gzip", compression_opts=4, shuffle=True, chunks=(256, p, 4))
+        for name, dtype in (("n_constituents", np.int32), ("labels", np.int32), ("event", np.int64)):
+            f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+        grp = f.create_group("jets")
+        for name in jet_fields:
+            grp.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.float32, chunks=(4096,))
+        self._fields = list(jet_fields)
+
+    def append(self, chunk):
+        """Add the jets of `chunk` (a JetSample whose labels index this writer's label table)."""
+        if self._fields is None:
+            self._create(sorted(chunk.jets))
+        if sorted(chunk.jets) != self._fields:
+            raise DataError(f"{self.path}: chunk has jet fields {sorted(chunk.jets)}, expected {self._fields}")
+        if chunk.constituents.shape[1] != self.n_particles:
+            raise DataError(f"{self.path}: chunk has {chunk.constituents.shape[1]} particles per jet, "
+                            f"expected {self.n_particles}")
+        check = JetSample(chunk.constituents, chunk.n_constituents, chunk.labels, chunk.event, chunk.jets,
+                          self.label_names, {})
+        _validate(check, str(self.path))
+        k, start = len(chunk), self.n
+        if k == 0:
+            return
+        f = self._file
+        for name, values in (("constituents", chunk.constituents), ("n_constituents", chunk.n_constituents),
+                             ("labels", chunk.labels), ("event", chunk.event)):
+            f[name].resize(start + k, axis=0)
+            f[name][start:] = values
+        for name in self._fields:
+            f["jets"][name].resize(start + k, axis=0)
+            f["jets"][name][start:] = np.asarray(chunk.jets[name], dtype=np.float32)
+        self.n += k
+
+    def close(self):
+        """Finish the file and move it into place; returns the path."""
+        if self._fields is None:
+            self._create(REQUIRED_JET_FIELDS)
+        self.provenance.setdefault("n_jets", self.n)
+        self._file.attrs["provenance"] = json.dumps(self.provenance, default=str)
+        self._file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self):
+        """Drop the partial file."""
+        try:
+            self._file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)

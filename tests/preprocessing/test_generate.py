@@ -5,7 +5,7 @@ import pytest
 
 from preprocessing import physics
 from preprocessing.errors import DataError
-from preprocessing.generate import PROCESSES, _make_pythia, generate, main, shard_seeds, top_partons
+from preprocessing.generate import PROCESSES, _make_pythia, generate, main, shard_cache_dir, shard_seeds, top_partons
 from preprocessing.sample import read_sample
 
 
@@ -88,3 +88,18 @@ def test_cli_writes_file_and_rejects_bad_input(tmp_path, capsys):
         main(["--process", "nope", "--n-jets", "5", "--out", str(tmp_path / "n.h5")])
     with pytest.raises(DataError, match="unknown process"):
         generate("nope", 5)
+
+
+def test_cli_process_options_and_observables_reach_the_file(tmp_path):
+    out = tmp_path / "w.h5"
+    assert main(["--process", "w", "--w-mass", "90", "--n-jets", "6", "--seed", "3", "--pt-min", "500",
+                 "--out", str(out)]) == 0
+    s = read_sample(out)
+    prov = s.provenance
+    assert prov["process_options"] == {"w_mass": 90.0} and "24:m0 = 90" in prov["settings"]
+    assert prov["selection"]["jet_radius"] == 1.0 and prov["selection"]["pt_min"] == 500
+    assert np.all(s.jets["pt"] > 500) and np.all(s.jets["pt"] < 650)
+    for key in ("tau1", "tau2", "tau3", "tau4", "tau21", "tau32", "d2", "n_const"):
+        assert key in s.jets and np.all(np.isfinite(s.jets[key]))
+    np.testing.assert_allclose(s.jets["tau21"], s.jets["tau2"] / s.jets["tau1"], rtol=1e-5)
+    assert not shard_cache_dir(out).exists()  # finished shards are removed once the file is written

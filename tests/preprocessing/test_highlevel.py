@@ -50,7 +50,7 @@ def test_features_mass_ordered_per_event():
 
 
 def test_stored_mjj_is_used():
-    s = _sample(extra={"m_jj": np.array([3500.0, 2000.0, 3500.0, 4100.0, 2000.0, 4100.0])})
+    s = _sample(extra={"mjj": np.array([3500.0, 2000.0, 3500.0, 4100.0, 2000.0, 4100.0])})
     _, mjj, _ = highlevel.dijet_features(s)
     np.testing.assert_array_equal(mjj, [3500.0, 2000.0, 4100.0])
 

@@ -88,3 +88,39 @@ def test_concatenate_merges_label_tables_and_keeps_events_distinct():
     assert joined.labels.tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0]
     assert len(np.unique(joined.event)) == 9
     assert len(joined.provenance["sources"]) == 3
+
+
+def test_file_without_observables_still_reads(tmp_path):
+    # files written before observables existed hold only the five required jet fields
+    s = _toy(4)
+    back = read_sample(write_sample(tmp_path / "old.h5", s))
+    assert sorted(back.jets) == sorted(sample_mod.REQUIRED_JET_FIELDS)
+
+
+def test_sample_writer_appends_chunks_like_write_sample(tmp_path):
+    a, b = _toy(300), _toy(7, event_offset=1000)
+    with sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {"seed": 1}, n_particles=7) as w:
+        w.append(a)
+        w.append(b)
+    back = read_sample(tmp_path / "w.h5")
+    np.testing.assert_array_equal(back.constituents, np.concatenate([a.constituents, b.constituents]))
+    np.testing.assert_array_equal(back.event, np.concatenate([a.event, b.event]))
+    np.testing.assert_array_equal(back.jets["eta"], np.concatenate([a.jets["eta"], b.jets["eta"]]))
+    assert back.provenance == {"seed": 1, "n_jets": 307}
+    assert [p.name for p in tmp_path.iterdir()] == ["w.h5"]
+
+
+def test_sample_writer_leaves_nothing_on_error(tmp_path):
+    bad = _toy(3)
+    bad.constituents[1, 0, 0] = np.inf
+    with (pytest.raises(DataError, match=r"'/constituents' contains NaN or infinity \(first at jet 1\)"),
+          sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w):
+        w.append(_toy(2))
+        w.append(bad)
+    other = _toy(2)
+    other.jets["tau21"] = np.zeros(2, np.float32)
+    with (pytest.raises(DataError, match="chunk has jet fields"),
+          sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w):
+        w.append(_toy(2))
+        w.append(other)
+    assert list(tmp_path.iterdir()) == []
