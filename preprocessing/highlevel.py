@@ -10,7 +10,8 @@ The dijet invariant mass
     m_jj = sqrt((E_1 + E_2)^2 - |p_1 + p_2|^2)
 
 is kept aside for the bump hunt and the decoder-characterisation step and is never an input.
-If the sample stores ``jets/m_jj`` (one value per jet, equal within an event) that value is used;
+If the sample stores ``jets/mjj`` (one value per jet, equal within an event; written by the
+event-level generator) that value is used;
 otherwise it is computed from each jet's (pt, eta, phi, mass).
 
 Rows follow events in order of first appearance in the sample.
@@ -86,13 +87,13 @@ def dijet_features(sample, source="input"):
 
 
 def dijet_mass(sample, rows=None, source="input"):
-    """m_jj per event (GeV): the stored '/jets/m_jj' if present, else from the two jets' kinematics."""
+    """m_jj per event (GeV): the stored '/jets/mjj' if present, else from the two jets' kinematics."""
     rows = event_pairs(sample, source) if rows is None else rows
-    if "m_jj" in sample.jets:
-        return np.asarray(sample.jets["m_jj"], np.float64)[rows[:, 0]]
+    if "mjj" in sample.jets:
+        return np.asarray(sample.jets["mjj"], np.float64)[rows[:, 0]]
     missing = [k for k in ("pt", "eta", "phi", "mass") if k not in sample.jets]
     if missing:
-        raise DataError(f"{source}: m_jj needs /jets/m_jj or /jets/{', /jets/'.join(missing)}")
+        raise DataError(f"{source}: m_jj needs /jets/mjj or /jets/{', /jets/'.join(missing)}")
     j = {k: np.asarray(sample.jets[k], np.float64) for k in ("pt", "eta", "phi", "mass")}
     p4 = physics.from_pt_eta_phi(j["pt"], j["eta"], j["phi"], j["mass"])  # (jets, 4)
     return physics.mass(p4[rows[:, 0]] + p4[rows[:, 1]])

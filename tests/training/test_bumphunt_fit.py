@@ -26,7 +26,7 @@ def _event_sample(n_events, signal_fraction, seed):
     mjj = np.where(sig, rng.normal(3500, 90, n_events), 2000 + rng.exponential(900, n_events))
     tau1 = rng.uniform(0.2, 0.5, (n_events, 2))
     jets = {"mass": np.c_[m1, m2].ravel(), "tau1": tau1.ravel(), "tau2": (tau1 * tau21).ravel(),
-            "tau3": (tau1 * tau21 * tau32).ravel(), "m_jj": np.repeat(mjj, 2),
+            "tau3": (tau1 * tau21 * tau32).ravel(), "mjj": np.repeat(mjj, 2),
             "pt": np.full(2 * n_events, 1300.0), "eta": np.zeros(2 * n_events),
             "phi": np.tile([0.0, np.pi], n_events)}
     p4 = physics.from_pt_eta_phi(jets["pt"], jets["eta"], jets["phi"], jets["mass"])
@@ -95,6 +95,6 @@ def test_mjj_never_reaches_the_encoder(events_file, tmp_path):
 
     s = read_sample(events_file)
     a = representations.build("highlevel", s)["highlevel"]
-    s.jets["m_jj"] = s.jets["m_jj"] * 1.7 + 100.0
+    s.jets["mjj"] = s.jets["mjj"] * 1.7 + 100.0
     b = representations.build("highlevel", s)["highlevel"]
     np.testing.assert_array_equal(a, b)
