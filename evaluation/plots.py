@@ -176,12 +176,17 @@ def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path,
     return _save(fig, path)
 
 
-def plot_marginals(m, grid, names, path, bands=None):
+def plot_marginals(m, grid, names, path, bands=None, ratio=None):
     """bortolato2021 Fig. 9: <O>_z / <O>_{z, m_jj} against m_jj; optional (low, high) bands per feature.
+
+    Args:
+        grid: (len(z), len(m), features) decoded observables; ignored when `ratio` is given.
+        ratio: precomputed (len(m), features) marginal ratio.
 
     Returns the (len(m), features) ratio array.
     """
-    ratio = grid.mean(axis=0) / grid.mean(axis=(0, 1))  # (m, features)
+    if ratio is None:
+        ratio = grid.mean(axis=0) / grid.mean(axis=(0, 1))  # (m, features)
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for k, name in enumerate(names):
         line, = ax.plot(m / 1000.0, ratio[:, k], label=name)
@@ -193,3 +198,48 @@ def plot_marginals(m, grid, names, path, bands=None):
     ax.legend(fontsize=7, ncol=2)
     _save(fig, path)
     return ratio
+
+
+def plot_ensemble_roc(mean, std, is_signal, path, title=""):
+    """bortolato2021 Figs. 3-4: ROC (1/eps_B vs eps_S) and SIC of an ensemble-mean score, with the
+    band spanned by the mean -/+ one standard deviation over members, and the score distributions."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+    curves = {}
+    for label, score in (("mean", mean), ("mean - std", mean - std), ("mean + std", mean + std)):
+        fpr, tpr = roc(score, is_signal)
+        ok = fpr > 0
+        curves[label] = (tpr[ok], fpr[ok])
+    grid = np.linspace(0.02, 1, 200)
+    for ax, fn, ylabel in ((axes[0], lambda t, f: 1 / f, r"$1/\epsilon_B$"),
+                           (axes[1], lambda t, f: t / np.sqrt(f), r"SIC $\epsilon_S/\sqrt{\epsilon_B}$")):
+        ys = {k: np.interp(grid, t, fn(t, f)) for k, (t, f) in curves.items()}
+        ax.fill_between(grid, np.minimum(ys["mean - std"], ys["mean + std"]),
+                        np.maximum(ys["mean - std"], ys["mean + std"]), alpha=0.3, label="+-1 std over members")
+        ax.plot(grid, ys["mean"], "k-", label="ensemble mean KL")
+        ax.set_xlabel(r"$\epsilon_S$")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].plot(grid, 1 / grid, "k:", label="random")
+    axes[0].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    bins = np.histogram_bin_edges(mean, bins=50)
+    axes[2].hist(mean[~is_signal], bins=bins, histtype="step", density=True, label="background")
+    axes[2].hist(mean[is_signal], bins=bins, histtype="step", density=True, label="signal")
+    axes[2].set_xlabel("mean KL")
+    axes[2].set_yscale("log")
+    axes[2].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_curves(curves, path, xlabel="", ylabel="", title=""):
+    """Several named y-series against their index + 1 (e.g. a metric per epoch)."""
+    fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
+    for label, ys in curves.items():
+        ax.plot(np.arange(1, len(ys) + 1), ys, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -242,17 +242,24 @@ def write_report(results, out, scale, seed, seconds):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paper", choices=["dillon2021"])
+    parser.add_argument("paper", choices=["dillon2021", "bortolato2021"])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--out", default=None, help="output folder (default: reproductions/<paper>-<scale>)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", nargs="+", help="QCD and top sample files instead of the default dataset")
+    parser.add_argument("--data", nargs="+", help="instead of generated data: QCD and top jet files (dillon2021); "
+                                                  "background and signal event files (bortolato2021)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out or f"reproductions/{args.paper}-{args.scale}")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    results = dillon2021(args.scale, out, args.seed, args.data)
-    summary = write_report(results, out, args.scale, args.seed, time.perf_counter() - start)
+    if args.paper == "bortolato2021":
+        if args.scale not in BH_SCALES:
+            parser.error(f"bortolato2021 scales: {sorted(BH_SCALES)}")
+        summary = bortolato2021(args.scale, out, args.seed, args.data)
+        write_bh_report(summary, out, args.scale, args.seed, time.perf_counter() - start)
+    else:
+        results = dillon2021(args.scale, out, args.seed, args.data)
+        summary = write_report(results, out, args.scale, args.seed, time.perf_counter() - start)
     print(f"report: {out / 'report.md'}", file=sys.stderr)
     print(json.dumps({"report": str(out / "report.md"), "results": summary}))
     return 0
@@ -260,3 +267,178 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# bortolato2021: latent-space bump hunt
+# ---------------------------------------------------------------------------------------------
+BH_SCALES = {
+    # seconds-scale check that every step runs (tests)
+    "smoke": {"n_background": 1_500, "n_signal": 300, "members": 2, "epochs": 6, "batch_size": 100,
+              "learning_rate": 1.0, "fractions": (0.1, 0.01), "subsets": 2, "decoder_epochs": 3,
+              "stability_epochs": 4},
+    # Adadelta at learning rate 1.0 (Zeiler's original setting): TensorFlow's default 1e-3 needs the
+    # paper's 1M events (100k steps) to train; at 60k events it barely moves
+    "small": {"n_background": 60_000, "n_signal": 6_000, "members": 5, "epochs": 100, "batch_size": 1000,
+              "learning_rate": 1.0, "fractions": (0.1, 0.01, 0.001), "subsets": 3, "decoder_epochs": 60,
+              "stability_epochs": 40},
+    "paper": {"n_background": 1_000_000, "n_signal": 100_000, "members": 20, "epochs": 100, "batch_size": 1000,
+              "learning_rate": 1e-3, "fractions": (0.1, 0.01, 0.001), "subsets": 10, "decoder_epochs": 200,
+              "stability_epochs": 100},
+}
+BH_PAPER_SIC = {0.001: 2.75}  # SIC improvement at eps_S ~ 0.5, S/B = 0.1 % (Fig. 4)
+
+
+def _bh_samples(cfg, seed, paths):
+    """(background, signal) event samples: given files or generated ones (cached)."""
+    from preprocessing.generate import generate
+    from preprocessing.sample import read_sample, write_sample
+    from training import data as datasets
+
+    if paths:
+        if len(paths) != 2:
+            raise ValueError("bortolato2021 --data takes two files: background events, then signal events")
+        return read_sample(paths[0]), read_sample(paths[1])
+    out = []
+    for process, n, s, opts in (("dijet", cfg["n_background"], seed + 11, {}),
+                                ("lhco-signal", cfg["n_signal"], seed + 12, {"prongs": 2})):
+        path = datasets.cache_dir() / f"{process}_events{n}_seed{s}.h5"
+        if not path.exists():
+            print(f"bortolato2021: generating {n} {process} events into {path} (cached)", file=sys.stderr)
+            write_sample(path, generate(process, 2 * n, seed=s, workers=2, **opts))
+        out.append(read_sample(path))
+    return out
+
+
+def _event_rows(sample):
+    from preprocessing.highlevel import dijet_features
+
+    features, mjj, pairs = dijet_features(sample)
+    return features, mjj.astype(np.float32), sample.event[pairs[:, 0]]
+
+
+def bortolato2021(scale, out, seed, paths=None):
+    import keras
+
+    from evaluation import metrics, plots
+    from models.registry import MODELS
+    from training import characterise
+    from training.callbacks import ScoreSnapshots
+    from training.data import split
+    from training.fit import batched_scores, train
+
+    cfg = BH_SCALES[scale]
+    rng = np.random.default_rng(seed)
+    bkg, sig = _bh_samples(cfg, seed, paths)
+    xb, mb, eb = _event_rows(bkg)
+    xs, ms, es = _event_rows(sig)
+    b_tr, b_va, b_te = split(eb, seed=seed)
+    s_tr, s_va, s_te = split(es, seed=seed)
+    x_test = np.concatenate([xb[b_te], xs[s_te]])
+    m_test = np.concatenate([mb[b_te], ms[s_te]])
+    is_signal = np.r_[np.zeros(len(b_te), bool), np.ones(len(s_te), bool)]
+    spec = MODELS["bumphunt_vae"]
+    training = {**spec.training, "epochs": cfg["epochs"], "batch_size": cfg["batch_size"],
+                "learning_rate": cfg["learning_rate"]}
+
+    def mixture(fraction, part_b, part_s):
+        n_s = min(int(round(fraction * len(part_b))), len(part_s))
+        idx_s = rng.choice(part_s, n_s, replace=False) if n_s else np.array([], int)
+        return np.concatenate([xb[part_b], xs[idx_s]]), np.concatenate([mb[part_b], ms[idx_s]])
+
+    results, members_at = [], {}
+    for fraction in (*cfg["fractions"], 0.0):
+        x_tr, m_tr = mixture(fraction, b_tr, s_tr)
+        x_va, _ = mixture(fraction, b_va, s_va)
+        kls, members = [], []
+        for k in range(cfg["members"]):
+            model, _, _ = train(spec, {}, training, x_tr, x_va, seed + k, out / ".runs" / f"sb{fraction}-{k}",
+                                verbose=0)
+            kls.append(batched_scores(model, x_test)["kl"])
+            members.append(model)
+        kls = np.stack(kls)  # (members, test events)
+        mean, std = kls.mean(0), kls.std(0)
+        m = metrics.summary(mean, is_signal)
+        fpr, tpr = metrics.roc(mean, is_signal)
+        sic50 = 0.5 / np.sqrt(metrics.background_efficiency_at(fpr, tpr, 0.5))
+        res = {"fraction": fraction, "auc": m["auc"], "r50": m["r50"], "sic_at_0.5": float(sic50),
+               "members": cfg["members"], "n_train": len(x_tr),
+               "stopping": [getattr(mm, "stopping_reason", "") for mm in members],
+               "paper_sic": BH_PAPER_SIC.get(fraction)}
+        results.append(res)
+        members_at[fraction] = members
+        plots.plot_ensemble_roc(mean, std, is_signal, out / f"roc_sb{fraction:g}.png",
+                                title=f"S/B = {fraction:.1%}: mean KL of {cfg['members']} VAEs (band: +-1 std)")
+        print(f"  S/B={fraction:.2%}: AUC {m['auc']:.3f}, SIC(0.5) {sic50:.2f}", file=sys.stderr)
+
+    # Adadelta vs Adam over the epochs, smallest S/B (Fig. 2): AUC of the validation KL per epoch
+    x_tr, m_tr = mixture(min(cfg["fractions"]), b_tr, s_tr)
+    x_va = np.concatenate([xb[b_va], xs[s_va]])
+    va_signal = np.r_[np.zeros(len(b_va), bool), np.ones(len(s_va), bool)]
+    curves = {}
+    for opt, lr in (("adadelta", cfg["learning_rate"]), ("adam", 1e-3)):
+        for k in range(2):
+            snaps = ScoreSnapshots(x_va, range(1, cfg["stability_epochs"] + 1), score="kl")
+            stab = {**training, "epochs": cfg["stability_epochs"], "optimizer": opt, "learning_rate": lr,
+                    "stopping": "none"}
+            train(spec, {}, stab, x_tr, x_va, seed + 100 + k, out / ".runs" / f"stab-{opt}-{k}",
+                  callbacks=[snaps], verbose=0)
+            curves[f"{opt} run {k}"] = [metrics.summary(snaps.snapshots[e], va_signal)["auc"]
+                                        for e in sorted(snaps.snapshots)]
+    plots.plot_curves(curves, out / "stability_adadelta_vs_adam.png", xlabel="epoch",
+                      ylabel="AUC of the validation KL", title=f"S/B = {min(cfg['fractions']):.1%}")
+
+    # characterisation (Figs. 7-9): decoder on (z, m_jj) for S/B = 1 % (or the nearest) and background only
+    char_fraction = min(cfg["fractions"], key=lambda f: abs(f - 0.01))
+    ratios = {}
+    for fraction in (char_fraction, 0.0):
+        x_tr, m_tr = mixture(fraction, b_tr, s_tr)
+        n = len(x_tr)
+        order = rng.permutation(n)
+        tr, va = order[: int(0.9 * n)], order[int(0.9 * n):]
+        decoder, _ = characterise.train_decoder(members_at[fraction][0], x_tr, m_tr, tr, va,
+                                                epochs=cfg["decoder_epochs"], seed=seed, verbose=0)
+        z_mean = np.asarray(members_at[fraction][0].encode(x_test)[0])[:, 0]
+        z, m, grid = characterise.scan(decoder)
+        plots.plot_latent_heatmaps(z, m, grid, _features(), z_mean, m_test, is_signal,
+                                   out / f"heatmaps_sb{fraction:g}.png", title=f"S/B = {fraction:.1%}")
+        ratios[fraction] = grid.mean(axis=0) / grid.mean(axis=(0, 1))
+    # background-only subsets give the band of statistical fluctuations (Fig. 9)
+    band = []
+    for k in range(cfg["subsets"]):
+        sub = rng.choice(b_tr, int(0.8 * len(b_tr)), replace=False)
+        vae, _, _ = train(spec, {}, training, xb[sub], xb[b_va], seed + 200 + k, out / ".runs" / f"subset{k}",
+                          verbose=0)
+        order = rng.permutation(len(sub))
+        decoder, _ = characterise.train_decoder(vae, xb[sub], mb[sub], order[: int(0.9 * len(sub))],
+                                                order[int(0.9 * len(sub)):], epochs=cfg["decoder_epochs"],
+                                                seed=seed + k, verbose=0)
+        _, m, grid = characterise.scan(decoder)
+        band.append(grid.mean(axis=0) / grid.mean(axis=(0, 1)))
+    band = np.stack(band)
+    plots.plot_marginals(m, None, _features(), out / "marginals.png", bands=(band.min(0), band.max(0)),
+                         ratio=ratios[char_fraction])
+    keras.backend.clear_session()
+    return results
+
+
+def _features():
+    from preprocessing.highlevel import FEATURES
+
+    return FEATURES
+
+
+def write_bh_report(results, out, scale, seed, seconds):
+    lines = [f"# bortolato2021 reproduction ({scale} scale, seed {seed})", "",
+             f"Pythia8 + FastJet dijet events; {seconds / 60:.1f} minutes in all. Ensemble score: mean per-event "
+             "KL of the members (each stopped at its validation-KL peak); test events are held out, signal "
+             "as the positive class.", "",
+             "| S/B | AUC | R50 | SIC at eps_S = 0.5 | paper SIC | members | training events |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        r50 = f"{r['r50']:.1f}" if r["r50"] else "inf"
+        lines.append(f"| {r['fraction']:.1%} | {r['auc']:.3f} | {r50} | {r['sic_at_0.5']:.2f} | "
+                     f"{r['paper_sic'] or ''} | {r['members']} | {r['n_train']} |")
+    lines += ["", "Stopping: " + "; ".join(sorted({s for r in results for s in r["stopping"]}))[:2000], "",
+              "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png")))]
+    (out / "report.md").write_text("\n".join(lines) + "\n")

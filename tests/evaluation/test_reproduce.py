@@ -19,3 +19,21 @@ def test_dillon2021_smoke_run_writes_report_and_figures(small_samples, tmp_path,
     for fig in ("roc_balanced_top_signal.png", "latent_evolution_dvae.png", "fraction_scan_dvae_r2.png",
                 "mixture_images_r3_qcd_anomalous.png", "gibbs_r3_top_anomalous.png", "mixture_images_lund.png"):
         assert (tmp_path / fig).stat().st_size > 1000, fig
+
+
+def test_bortolato2021_smoke_run(tmp_path, capsys):
+    from preprocessing.sample import write_sample
+    from tests.training.test_bumphunt_fit import _event_sample
+
+    bkg = _event_sample(1500, 0.0, 3)
+    sig = _event_sample(300, 1.0, 4)
+    paths = [str(write_sample(tmp_path / "bkg.h5", bkg)), str(write_sample(tmp_path / "sig.h5", sig))]
+    assert reproduce.main(["bortolato2021", "--scale", "smoke", "--out", str(tmp_path / "out"), "--data", *paths]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["fraction"] for r in summary["results"]] == [0.1, 0.01, 0.0]
+    assert all(0 <= r["auc"] <= 1 and r["sic_at_0.5"] > 0 for r in summary["results"])
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| S/B | AUC |" in report
+    for fig in ("roc_sb0.1.png", "stability_adadelta_vs_adam.png", "heatmaps_sb0.01.png", "heatmaps_sb0.png",
+                "marginals.png"):
+        assert (tmp_path / "out" / fig).stat().st_size > 1000, fig
