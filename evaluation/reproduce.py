@@ -265,9 +265,6 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # ---------------------------------------------------------------------------------------------
 # bortolato2021: latent-space bump hunt
@@ -442,3 +439,7 @@ def write_bh_report(results, out, scale, seed, seconds):
     lines += ["", "Stopping: " + "; ".join(sorted({s for r in results for s in r["stopping"]}))[:2000], "",
               "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png")))]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
