@@ -11,31 +11,16 @@ import json
 import pathlib
 import sys
 
-import h5py
 import numpy as np
 
 from preprocessing.errors import DataError
-from preprocessing.sample import FORMAT_NAME, REQUIRED_JET_FIELDS
+from preprocessing.sample import open_sample
 
 
 def summarize(path):
     """A JSON-ready dict describing the sample file at `path`."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such sample file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
-    with f:
-        if f.attrs.get("format") != FORMAT_NAME:
-            raise DataError(f"{path}: not an {FORMAT_NAME} file; convert public files with preprocessing.convert")
-        for key in ("constituents", "labels", "event", "jets"):
-            if key not in f:
-                raise DataError(f"{path}: missing dataset '/{key}'")
-        for key in REQUIRED_JET_FIELDS:
-            if key not in f["jets"]:
-                raise DataError(f"{path}: missing dataset '/jets/{key}'")
+    with open_sample(path) as f:
         try:
             names = json.loads(f.attrs["label_names"])
             labels = f["labels"][...]

@@ -106,8 +106,12 @@ def write_sample(path, sample):
     return pathlib.Path(path)
 
 
-def read_sample(path):
-    """Read and validate a sample file; every problem is a DataError naming the file and field."""
+def open_sample(path):
+    """Open a sample file read-only after checking its format and required datasets.
+
+    Returns an open h5py.File (use it as a context manager); every problem is a DataError naming
+    the file and the field.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such sample file")
@@ -115,7 +119,7 @@ def read_sample(path):
         f = h5py.File(path, "r")
     except OSError as err:
         raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
-    with f:
+    try:
         if f.attrs.get("format") != FORMAT_NAME:
             raise DataError(f"{path}: not an {FORMAT_NAME} file (attribute 'format' is "
                             f"{f.attrs.get('format')!r}); convert public files with preprocessing.convert")
@@ -128,6 +132,16 @@ def read_sample(path):
         for key in REQUIRED_JET_FIELDS:
             if key not in f["jets"]:
                 raise DataError(f"{path}: missing dataset '/jets/{key}'")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def read_sample(path):
+    """Read and validate a sample file; every problem is a DataError naming the file and field."""
+    path = pathlib.Path(path)
+    with open_sample(path) as f:
         try:
             sample = JetSample(
                 constituents=f["constituents"][...],
