@@ -14,8 +14,9 @@ dillon2021 prints the harder branch's pT, which for a 600 GeV jet would push eve
 with Delta R above about 0.3 over ln k_T = 5, outside the paper's own image range).
 
 Image: every primary splitting adds one count to the pixel of (ln 1/Delta R, ln k_T/GeV) on a
-40 x 40 grid over [0, 6] x [-2, 5]; splittings outside are dropped; each image is normalised to
-unit sum, as the DVAE's softmax decoder expects. Images are (jets, 40, 40) float32 indexed
+40 x 40 grid over [0, 6] x [-2, 5]; splittings outside are dropped (unless none is inside: then
+they are moved to the nearest border pixels); each image is normalised to unit sum, as the
+DVAE's softmax decoder expects. Images are (jets, 40, 40) float32 indexed
 [ln k_T row, ln 1/Delta R column], row 0 at the lowest ln k_T and column 0 at ln 1/Delta R = 0.
 """
 
@@ -105,14 +106,21 @@ def lund_images(constituents, n_constituents, n_pixels=40, log_inv_delta_r_range
     col = np.floor((x - x0) / (x1 - x0) * n_pixels).astype(np.int64)
     row = np.floor((y - y0) / (y1 - y0) * n_pixels).astype(np.int64)
     inside = ok & (col >= 0) & (col < n_pixels) & (row >= 0) & (row < n_pixels)
+    # a jet with no splitting inside the window (about 1 in 50k: e.g. one very soft, very wide
+    # splitting) keeps its splittings at the nearest border pixels, so that every jet has a
+    # unit-sum image and large samples need no special-casing
+    in_window = np.bincount(jet[inside], minlength=n_jets) > 0
+    edge = ok & ~in_window[jet]
+    inside |= edge
+    col = np.where(edge, np.clip(col, 0, n_pixels - 1), col)
+    row = np.where(edge, np.clip(row, 0, n_pixels - 1), row)
     flat = (jet * n_pixels + row) * n_pixels + col
     images = np.bincount(flat[inside], minlength=n_jets * n_pixels * n_pixels).astype(np.float64)
     images = images.reshape(n_jets, n_pixels, n_pixels)
     total = images.sum(axis=(1, 2))
     empty = np.nonzero(total <= 0)[0]
-    if len(empty):
+    if len(empty):  # no splitting at all (a single constituent)
         i = int(empty[0])
-        raise DataError(f"{source}: jet {i} has no primary Lund splitting inside ln 1/dR in "
-                        f"{list(log_inv_delta_r_range)}, ln kT in {list(log_kt_range)} "
-                        f"({int(counts[i])} splittings in all; {len(empty)} such jets)")
+        raise DataError(f"{source}: jet {i} has no primary Lund splitting ({int(counts[i])} declusterings, "
+                        f"none with Delta R > 0 and kT > 0; {len(empty)} such jets)")
     return (images / total[:, None, None]).astype(np.float32)

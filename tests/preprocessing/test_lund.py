@@ -64,3 +64,12 @@ def test_jet_without_splittings_is_named():
     c[1, 0] = physics.from_pt_eta_phi(np.array([300.0]), np.array([0.0]), np.array([0.0]))
     with pytest.raises(DataError, match="top.h5: jet 1 has no primary Lund splitting"):
         lund_images(c, np.array([2, 1]), source="top.h5")
+
+
+def test_jet_with_splittings_only_outside_the_window_keeps_a_border_pixel():
+    # one soft, very wide splitting: Delta R = 1.5 (ln 1/dR < 0) and kT = 0.1 GeV (ln kT < -2)
+    c = np.zeros((1, 2, 4))
+    c[0] = physics.from_pt_eta_phi(np.array([300.0, 0.0667]), np.array([0.0, 1.5]), np.array([0.0, 0.0]))
+    img = lund_images(c, np.array([2]))[0]
+    assert img.sum() == pytest.approx(1.0)
+    assert img[0, 0] == pytest.approx(1.0)  # clipped to the lowest ln kT row and ln 1/dR column
