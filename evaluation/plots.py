@@ -45,7 +45,7 @@ def plot_roc(curves, path, title=""):
     return _save(fig, path)
 
 
-def plot_images(images, titles, path, suptitle="", log=True):
+def plot_images(images, titles, path, suptitle="", log=True, axis_labels=(r"$\eta'$ pixel", r"$\phi'$ pixel")):
     """A row of 2-D images (e.g. DVAE mixture components or average jet images)."""
     n = len(images)
     fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 3.4), squeeze=False, layout="constrained")
@@ -53,8 +53,8 @@ def plot_images(images, titles, path, suptitle="", log=True):
         data = np.log10(np.maximum(img, 1e-8)) if log else img
         im = ax.imshow(data, origin="lower", cmap="viridis", vmin=data.max() - 5 if log else None)
         ax.set_title(title, fontsize=9)
-        ax.set_xlabel(r"$\eta'$ pixel")
-        ax.set_ylabel(r"$\phi'$ pixel")
+        ax.set_xlabel(axis_labels[0])
+        ax.set_ylabel(axis_labels[1])
         fig.colorbar(im, ax=ax, fraction=0.046, label="log10 intensity" if log else "intensity")
     fig.suptitle(suptitle, fontsize=10)
     return _save(fig, path)

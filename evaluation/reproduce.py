@@ -206,7 +206,8 @@ def dillon2021(scale, out, seed, paths=None):
         results.append(res)
         if f == 1.0:
             plots.plot_images(res["model_obj"].mixture_images(), ["component 0", "component 1"],
-                              out / "mixture_images_lund.png", suptitle="DVAE on Lund planes, t/Q = 1")
+                              out / "mixture_images_lund.png", suptitle="DVAE on Lund planes, t/Q = 1",
+                              axis_labels=(r"$\ln 1/\Delta R$ pixel (0 to 6)", r"$\ln k_T$ pixel (-2 to 5)"))
     return results
 
 

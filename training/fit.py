@@ -199,9 +199,12 @@ def run(args):
                 member.save_weights(str(folder / f"member{k}.weights.h5"))
         if hasattr(model, "mixture_images"):
             k = model.anomalous_index()
+            lund = representation == "lund_image"
             plots.plot_images(model.mixture_images(), [f"component {i}" + (" (anomalous)" if i == k else "")
                                                        for i in range(model.n_components)],
-                              folder / "mixture_images.png", suptitle=f"{args.model} mixture images softmax(W_k)")
+                              folder / "mixture_images.png", suptitle=f"{args.model} mixture images softmax(W_k)",
+                              axis_labels=(r"$\ln 1/\Delta R$ pixel", r"$\ln k_T$ pixel") if lund
+                              else (r"$\eta'$ pixel", r"$\phi'$ pixel"))
 
     export = export_tagger(model, {input_name: x.shape[1:]}, pathlib.Path(args.export_dir) / args.model, card,
                            write_extras=figures)
