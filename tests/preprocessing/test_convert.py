@@ -35,16 +35,21 @@ def _assert_constituents_from(sample, pt, eta, phi):
         np.testing.assert_allclose(g, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_lhco_table_round_trip(tmp_path):
-    rng = np.random.default_rng(2)
-    n = 12
+def _write_lhco_table(rng, n, labels, src):
+    """An LHCO R&D-style table (700 x (pT, eta, phi) zero padded, then the label) written with pandas."""
     pt, eta, phi = _two_prong_events(rng, n)
     table = np.zeros((n, 700, 3))
     table[:, :50] = np.stack([pt, eta, phi], -1)
-    labels = np.array([0, 1] * (n // 2), dtype=float)
-    df = pd.DataFrame(np.concatenate([table.reshape(n, -1), labels[:, None]], axis=1))
-    src = tmp_path / "events_anomalydetection.h5"
+    df = pd.DataFrame(np.concatenate([table.reshape(n, -1), np.asarray(labels, float)[:, None]], axis=1))
     df.to_hdf(src, key="df", format="fixed")
+    return pt, eta, phi, src
+
+
+def test_lhco_table_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 12
+    labels = np.array([0, 1] * (n // 2), dtype=float)
+    pt, eta, phi, src = _write_lhco_table(rng, n, labels, tmp_path / "events_anomalydetection.h5")
     assert detect_format(src) == "lhco"
 
     s = read_sample(convert(src, tmp_path / "lhco.h5", chunk=5, progress=False))  # 3 chunks
@@ -144,12 +149,7 @@ def test_bad_inputs_are_named(tmp_path):
 def test_truncated_input_never_gives_a_short_output(tmp_path):
     rng = np.random.default_rng(5)
     n = 40
-    pt, eta, phi = _two_prong_events(rng, n)
-    table = np.zeros((n, 700, 3))
-    table[:, :50] = np.stack([pt, eta, phi], -1)
-    df = pd.DataFrame(np.concatenate([table.reshape(n, -1), np.zeros((n, 1))], axis=1))
-    src = tmp_path / "full.h5"
-    df.to_hdf(src, key="df", format="fixed")
+    pt, eta, phi, src = _write_lhco_table(rng, n, np.zeros(n), tmp_path / "full.h5")
     data = src.read_bytes()
     cut = tmp_path / "cut.h5"
     cut.write_bytes(data[: int(len(data) * 0.7)])
