@@ -119,6 +119,9 @@ def run(args):
         raise DataError(f"model {args.model!r} has no ensemble form; drop --ensemble")
     source = ", ".join(str(p) for p in paths)
     inputs = representations.build(representation, sample, source=source)
+    if len(inputs) != 1:
+        raise DataError(f"model {args.model!r} takes one input, but representation {representation!r} builds "
+                        f"{sorted(inputs)}; choose a single-input representation")
     input_name = next(iter(inputs))
     x = inputs[input_name]
     row_event, row_labels = representations.rows(representation, sample, source=source)
@@ -164,7 +167,7 @@ def run(args):
         "training": {**training, "epochs_run": epochs_run, "seed": args.seed,
                      "seconds": round(train_seconds, 2),
                      f"{unit}_per_second": round(len(train_idx) * epochs_run * args.ensemble / train_seconds, 1),
-                     "stopping": [getattr(m, "stopping_reason", "best validation loss") for m in members],
+                     "stopping": [m.stopping_reason for m in members],
                      "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}},
         "representation": {"name": representation, "params": representations.resolve_params(representation),
                            "fitted": representations.fit(representation,
@@ -189,7 +192,7 @@ def run(args):
         from evaluation import plots
 
         if evaluation:
-            plots.plot_roc({n: (s, labels == sample.label_of(spec.signal_label)) for n, s in scores.items()},
+            plots.plot_roc({n: (s, is_signal) for n, s in scores.items()},
                            folder / "roc.png", title=f"{args.model} ({preset}), {len(test_idx)} test {unit}, "
                                                      f"{spec.signal_label} = signal")
             plots.plot_score_distributions(scores[model.default_score], labels, sample.label_names,
@@ -217,7 +220,7 @@ def run(args):
 
 
 def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), verbose=2):
-    """Build, train and calibrate one model; the best-validation-loss weights are restored.
+    """Build, train and calibrate one model, keeping the weights its stopping rule picks.
 
     Args:
         spec: the registry's ModelSpec; config: model keyword arguments; training: epochs,
@@ -248,14 +251,13 @@ def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), v
     checkpoint = run_dir / "best.weights.h5"
     if training.get("stopping") == "kl_peak":
         stop = KLPeakStopping(verbose=verbose > 0)
-        callbacks = [stop, *callbacks]
     else:
         stop = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
                                                save_weights_only=True, verbose=0)
-        callbacks = [stop, *callbacks]
     start = time.perf_counter()
     history = model.fit(x_train, validation_data=(x_val,), epochs=training["epochs"],
-                        batch_size=training["batch_size"], shuffle=True, callbacks=callbacks, verbose=verbose)
+                        batch_size=training["batch_size"], shuffle=True, callbacks=[stop, *callbacks],
+                        verbose=verbose)
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):
         model.stopping_reason = stop.reason  # the callback already restored the max-KL weights

@@ -110,6 +110,8 @@ def test_bad_inputs_get_clear_errors(small_samples, tmp_path, capsys):
         (["--model", "dvae", "--set", "alhpa=[1,1]", "--data", data], "unknown --set key 'alhpa'"),
         (["--model", "dvae", "--set", "beta_kl"], "--set expects KEY=VALUE"),
         (["--model", "dvae", "--data", str(tmp_path / "missing.h5")], "missing.h5: no such sample file"),
+        (["--model", "dvae", "--data", data, "--representation", "constituents"],
+         "takes one input, but representation 'constituents' builds"),
     ]
     for argv, message in cases:
         assert fit.main(argv + ["--export-dir", str(tmp_path / "e")]) == 2
