@@ -10,11 +10,10 @@ Scores (larger = more anomalous):
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from losses import squared_error
-from models.base import Tagger, orientation_sign
+from models.base import Tagger, batched, orientation_sign
 from models.conv import conv_decoder, conv_encoder
 
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 2"
@@ -87,8 +86,7 @@ class AE1D(Tagger):
         return self.encode(images)
 
     def _latent_for_orientation(self, images):
-        return np.concatenate([keras.ops.convert_to_numpy(self.posterior_mean(images[i:i + 4096]))[:, 0]
-                               for i in range(0, len(images), 4096)])
+        return batched(self.posterior_mean, images)[:, 0]
 
     def get_config(self):
         return {**self.base_config(), "latent_dim": self.latent_dim, "filters": self.filters,

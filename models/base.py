@@ -60,6 +60,11 @@ class Tagger(keras.Model):
         return {"name": self.name, "trainable": self.trainable}
 
 
+def batched(fn, x, batch_size=4096):
+    """numpy concatenation of fn over batches of x (bounded memory for large samples)."""
+    return np.concatenate([keras.ops.convert_to_numpy(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
 def image_spread(images):
     """Image-weighted mean distance of pixels from the image centre, per image (pixels).
 

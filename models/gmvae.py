@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from losses import ashman_repulsion, mixture_kl_single_sample, mixture_prior, responsibilities
-from models.base import image_spread, rank_correlation
+from models.base import batched, image_spread, rank_correlation
 from models.vae1d import VAE1D
 
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 3"
@@ -100,8 +100,7 @@ class GMVAE(VAE1D):
             k = self.anomalous_component
         else:
             x = train_images[:20000]
-            resp = np.concatenate([keras.ops.convert_to_numpy(self.responsibilities(self.encode(x[i:i + 4096])[0]))
-                                   for i in range(0, len(x), 4096)])
+            resp = batched(lambda batch: self.responsibilities(self.posterior_mean(batch)), x)
             spread = image_spread(x)
             k = int(np.argmax([rank_correlation(resp[:, j], spread) for j in range(self.n_modes)]))
         self.selector.assign(np.eye(self.n_modes, dtype="float32")[k])
