@@ -167,6 +167,8 @@ def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path,
             if h.sum() < 10:
                 continue
             levels = _density_levels(h, (0.95, 0.68))
+            if not levels[0] < levels[1]:  # events packed into a few bins: the two regions coincide
+                continue
             xc, yc = 0.5 * (xe[1:] + xe[:-1]) / 1000.0, 0.5 * (ye[1:] + ye[:-1])
             ax.contour(xc, yc, h.T, levels=levels, colors=color, linestyles=["dotted", "dashed"], linewidths=1)
         ax.set_title(f"decoded {names[k]}", fontsize=9)

@@ -42,7 +42,9 @@ class KLPeakStopping(keras.callbacks.Callback):
     ``found_peak`` is False.
 
     Attributes after training: ``peak_epoch`` (1-based epoch whose weights the model holds),
-    ``found_peak``, ``history`` (monitored values per epoch), ``reason`` (a sentence).
+    ``found_peak``, ``history`` (monitored values per epoch), ``reason`` (a sentence), and
+    ``final_weights`` / ``final_epoch``: the weights of the last epoch trained, before the
+    restore, so that a study can compare the rule against simply training on.
     """
 
     def __init__(self, monitor="val_kl", rise=5, fall=5, verbose=True):
@@ -57,6 +59,7 @@ class KLPeakStopping(keras.callbacks.Callback):
         self.found_peak = False
         self.peak_epoch = None
         self.reason = ""
+        self.final_weights, self.final_epoch = None, None
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or self.monitor not in logs:
@@ -78,6 +81,7 @@ class KLPeakStopping(keras.callbacks.Callback):
                     and self.n_down >= self.fall):
                 self.found_peak = True
                 self.peak_epoch = self.candidate[0] + 1
+                self.final_weights, self.final_epoch = self.model.get_weights(), epoch + 1
                 self.model.set_weights(self.candidate[1])
                 self.model.stop_training = True
                 self.reason = (f"KL peak at epoch {self.peak_epoch} ({self.history[self.candidate[0]]:.4g}): "
@@ -87,6 +91,7 @@ class KLPeakStopping(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if not self.found_peak and self.best is not None:
+            self.final_weights, self.final_epoch = self.model.get_weights(), len(self.history)
             self.peak_epoch = self.best[0] + 1
             self.model.set_weights(self.best[2])
             self.reason = (f"no clean KL peak in {len(self.history)} epochs; restored the epoch with the largest "

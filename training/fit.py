@@ -261,6 +261,8 @@ def train(spec, config, training, x_train, x_val, seed, run_dir, callbacks=(), v
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):
         model.stopping_reason = stop.reason  # the callback already restored the max-KL weights
+        model.peak_epoch = stop.peak_epoch
+        model.final_state = (stop.final_epoch, stop.final_weights)  # for studies of the stopping rule
     else:
         model.load_weights(str(checkpoint))
         model.stopping_reason = "weights of the epoch with the lowest validation loss"

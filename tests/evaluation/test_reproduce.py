@@ -32,8 +32,11 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["fraction"] for r in summary["results"]] == [0.1, 0.01, 0.0]
     assert all(0 <= r["auc"] <= 1 and r["sic_at_0.5"] > 0 for r in summary["results"])
+    for r in summary["results"]:  # both weight choices are scored, per member
+        assert len(r["member_auc"]) == len(r["last_epoch"]["member_auc"]) == len(r["latent_spread"]) == 2
+        assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "| S/B | AUC |" in report
+    assert "| S/B | weights | AUC |" in report and "| last epoch |" in report
     for fig in ("roc_sb0.1.png", "stability_adadelta_vs_adam.png", "heatmaps_sb0.01.png", "heatmaps_sb0.png",
                 "marginals.png"):
         assert (tmp_path / "out" / fig).stat().st_size > 1000, fig

@@ -78,6 +78,7 @@ def test_characterisation_trains_a_decoder_on_mjj(events_file, tmp_path, capsys)
     assert characterise.main(["--encoder", export, "--data", str(events_file), "--out", str(out),
                               "--epochs", "5"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["z_range"][0] < summary["z_range"][1] and summary["z_range_reason"]
     assert summary["epochs_run"] >= 1 and set(summary["marginal_max_deviation"]) == {
         "m_j1", "m_j2", "tau21_j1", "tau32_j1", "tau21_j2", "tau32_j2"}
     for fig in ("heatmaps.png", "marginals.png"):
@@ -98,3 +99,14 @@ def test_mjj_never_reaches_the_encoder(events_file, tmp_path):
     s.jets["mjj"] = s.jets["mjj"] * 1.7 + 100.0
     b = representations.build("highlevel", s)["highlevel"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_latent_range_keeps_the_paper_range_only_where_the_events_are():
+    rng = np.random.default_rng(0)
+    inside = rng.uniform(-2.4, -0.1, 1000)
+    assert characterise.latent_range(inside)[0] == characterise.Z_RANGE
+    elsewhere = rng.normal(0.3, 0.2, 1000)  # a latent centred near +0.3: mostly outside [-2.5, 0]
+    (low, high), reason = characterise.latent_range(elsewhere)
+    assert "percentiles" in reason
+    assert np.mean((elsewhere >= low) & (elsewhere <= high)) >= 0.97
+    assert high - low >= 1.0 and low < 0.3 < high

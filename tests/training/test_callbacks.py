@@ -31,12 +31,14 @@ def test_clean_peak_stops_after_five_falls_and_restores_the_peak():
     assert cb.found_peak and cb.peak_epoch == 6
     assert last == 10  # the fifth fall
     assert weight == 5.0
+    assert cb.final_epoch == 11 and float(cb.final_weights[0][0, 0]) == 10.0  # kept before the restore
 
 
 def test_no_peak_restores_the_largest_value():
     cb, last, weight = _drive([1, 2, 3, 4, 5, 6, 7, 8])
     assert not cb.found_peak and last == 7 and weight == 7.0 and cb.peak_epoch == 8
     assert "no clean KL peak" in cb.reason
+    assert cb.final_epoch == 8 and float(cb.final_weights[0][0, 0]) == 7.0
 
 
 def test_noisy_plateau_has_no_peak():
