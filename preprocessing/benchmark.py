@@ -43,8 +43,10 @@ def interleaved(process, n_events, block=200, seed=1):
 
     Two Pythia instances with the same settings take turns, so a drift of the machine's speed
     (other jobs, CPU steal on a shared VM) affects both sides alike. Returns (bare events/s,
-    pipeline events/s, ms per event of bare next, nextBatch, selection and observables); the
-    observables are computed once over all selected jets, as a shard does.
+    pipeline events/s, ms per event of bare next, nextBatch, selection and observables, and the
+    pipeline's process CPU time over its wall time: about 1 when it ran on one core, above 1 if
+    threads, e.g. BLAS ones, did work on other cores); the observables are computed once over all
+    selected jets, as a shard does.
     """
     sel = SELECTIONS[PROCESSES[process].preset]
     with _stdout_to_stderr():
@@ -53,28 +55,31 @@ def interleaved(process, n_events, block=200, seed=1):
         for _ in range(20):  # warm-up
             bare_py.next()
         pipe_py.nextBatch(20)
-        t_bare = t_batch = t_select = 0.0
+        t_bare = t_batch = t_select = cpu = 0.0
         done, parts = 0, []
         while done < n_events:
             t0 = time.perf_counter()
             for _ in range(block):
                 bare_py.next()
             t1 = time.perf_counter()
+            c1 = time.process_time()
             batch = pipe_py.nextBatch(block)
             t2 = time.perf_counter()
             parts.append(select_jets(batch, PROCESSES[process], sel, observables_now=False))
             t3 = time.perf_counter()
+            cpu += time.process_time() - c1
             t_bare += t1 - t0
             t_batch += t2 - t1
             t_select += t3 - t2
             done += block
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         add_observables(parts)
         t_obs = time.perf_counter() - t0
+        cpu += time.process_time() - c0
     pipeline = t_batch + t_select + t_obs
     ms = {k: round(1e3 * v / done, 4) for k, v in (("bare_next_ms", t_bare), ("next_batch_ms", t_batch),
                                                   ("select_ms", t_select), ("observables_ms", t_obs))}
-    return done / t_bare, done / pipeline, ms
+    return done / t_bare, done / pipeline, ms, cpu / pipeline
 
 
 def worker_loop(task):
@@ -123,7 +128,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()[0]
-    bare, per_worker, parts = interleaved(args.process, args.events)
+    bare, per_worker, parts, cpu_per_wall = interleaved(args.process, args.events)
     one_wall, one_loop = pool_run(args.process, args.jets, 1)
     two_wall, two_loop = pool_run(args.process, args.jets, 2)
     end_to_end, end_jets, n1 = pipeline_rate(args.process, args.jets, 1, args.jets)
@@ -133,10 +138,11 @@ def main(argv=None):
         "bare_pythia_events_per_s": round(bare, 1),
         "per_worker_events_per_s": round(per_worker, 1),
         "per_worker_fraction_of_bare": round(per_worker / bare, 3),
-        "breakdown_ms_per_event": parts,
+        "breakdown_ms_per_event": parts, "pipeline_cpu_over_wall": round(cpu_per_wall, 3),
         "pool_1_worker_events_per_s": round(one_wall, 1), "pool_2_workers_events_per_s": round(two_wall, 1),
         "speedup_2_workers": round(two_wall / one_wall, 2),
-        "loop_events_per_s": {"1_worker": [round(r, 1) for r in one_loop], "2_workers": [round(r, 1) for r in two_loop]},
+        "loop_events_per_s": {"1_worker": [round(r, 1) for r in one_loop],
+                              "2_workers": [round(r, 1) for r in two_loop]},
         "end_to_end_1_worker_events_per_s": round(end_to_end, 1), "end_to_end_jets_per_s": round(end_jets, 1),
         "jets_per_worker": args.jets, "interleaved_events": args.events, "end_to_end_events": n1,
     }

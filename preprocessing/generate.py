@@ -326,9 +326,32 @@ def _make_pythia(process, seed, lhe_events=1000):
     return py
 
 
-def _flat_index(counts):
-    """Offsets of each event's first particle in the flattened record."""
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+def _flat_columns(records, names):
+    """Offsets and flat numpy fields of a jagged (events, var) awkward array of records.
+
+    Returns ((events + 1,) offsets of each event's first entry, [flat array of each name]);
+    a dotted name ("p.px") reaches into a nested record. The arrays are read from the layout,
+    which is much cheaper than ``ak.flatten`` of each field of the high-level (vector) records;
+    a layout that is not plain lists of records (an indexed view, say) is packed first.
+    """
+    import awkward as ak
+
+    def fields(layout):
+        if not layout.is_list:
+            return None
+        layout = layout.to_ListOffsetArray64(True)  # offsets from 0
+        offsets = np.asarray(layout.offsets, dtype=np.int64)
+        columns = []
+        for name in names:
+            node = layout.content
+            for part in name.split("."):
+                if not isinstance(node, ak.contents.RecordArray):
+                    return None
+                node = node.content(part)
+            columns.append(ak.to_numpy(node)[: offsets[-1]])
+        return offsets, columns
+
+    return fields(ak.to_layout(records)) or fields(ak.to_layout(ak.to_packed(records)))
 
 
 def _last_copy(idx, ids, d1, d2, offsets_of):
@@ -351,16 +374,13 @@ def top_partons(prt):
     Returns four-vectors (E, px, py, pz): tops of shape (events, 2, 4) and quarks of shape
     (events, 2, 3, 4); missing entries are NaN so every comparison with them is False.
     """
-    import awkward as ak
-
-    counts = ak.to_numpy(ak.num(prt.id))
-    offsets = _flat_index(counts)
+    bounds, (ids, status, d1, d2, *p4) = _flat_columns(
+        prt, ("id", "status", "daughter1", "daughter2", "p.e", "p.px", "p.py", "p.pz"))
+    counts = np.diff(bounds)
+    offsets = bounds[:-1]
     ev_of = np.repeat(np.arange(len(counts)), counts)
-    ids = ak.to_numpy(ak.flatten(prt.id))
-    status = ak.to_numpy(ak.flatten(prt.status))
-    d1 = ak.to_numpy(ak.flatten(prt.daughter1)).astype(np.int64)
-    d2 = ak.to_numpy(ak.flatten(prt.daughter2)).astype(np.int64)
-    p4 = np.stack([ak.to_numpy(ak.flatten(getattr(prt.p, c))) for c in ("e", "px", "py", "pz")], -1)
+    d1, d2 = d1.astype(np.int64), d2.astype(np.int64)
+    p4 = np.stack(p4, -1)
     offsets_of = offsets[ev_of]
 
     n_ev = len(counts)
@@ -404,18 +424,13 @@ def select_jets(batch, process, sel, observables_now=True):
     Returns:
         the dict of ``cluster_and_select``; 'event' is the index in the batch.
     """
-    import awkward as ak
-
     process = _resolve(process)
-    prt = batch.prt
+    prt = batch["prt"]
     # visible final state, selected on the flat record with numpy (cheaper than jagged ufuncs)
-    counts = ak.to_numpy(ak.num(prt.id)).astype(np.int64)
-    ids = ak.to_numpy(ak.flatten(prt.id))
-    visible = (ak.to_numpy(ak.flatten(prt.status)) > 0) & ~np.isin(np.abs(ids), NEUTRINOS)
-    event_of = np.repeat(np.arange(len(counts)), counts)[visible]
-    n_visible = np.bincount(event_of, minlength=len(counts))
-    particles = ak.unflatten(ak.zip({c: ak.to_numpy(ak.flatten(getattr(prt.p, c)))[visible]
-                                     for c in ("e", "px", "py", "pz")}), n_visible)
+    offsets, (ids, status, e, px, py, pz) = _flat_columns(prt, ("id", "status", "p.e", "p.px", "p.py", "p.pz"))
+    final = np.flatnonzero(status > 0)
+    pid = np.abs(ids[final])
+    visible = final[(pid != NEUTRINOS[0]) & (pid != NEUTRINOS[1]) & (pid != NEUTRINOS[2])]
     match = None
     if process.matching == "top":
         def match(event, jeta, jphi):
@@ -427,7 +442,9 @@ def select_jets(batch, process, sel, observables_now=True):
             with np.errstate(invalid="ignore"):
                 matched = (dr_top < sel.match_radius) & np.all(dr_q < sel.match_radius, axis=-1)
             return np.any(matched, axis=-1)
-    return cluster_and_select(particles, sel, match, observables_now)
+    # event i's visible particles are those of its record entries offsets[i]:offsets[i + 1]
+    return _cluster_flat(np.searchsorted(visible, offsets), [c[visible] for c in (e, px, py, pz)], sel, match,
+                         observables_now)
 
 
 def cluster_and_select(particles, sel, match=None, observables_now=True):
@@ -438,10 +455,10 @@ def cluster_and_select(particles, sel, match=None, observables_now=True):
         sel: the Selection (jet-level window or event level, see Selection).
         match: optional callable (event index, jet eta, jet phi) -> bool mask of jets passing
             truth matching (jet-level selections only).
-        observables_now: if False, the observables are left out and the untruncated
-            constituents are returned instead under '_every' (jets, width, 4) and '_n_all', for
-            ``add_observables`` to process many batches in one call (its cost per call is
-            largely fixed).
+        observables_now: if False, the observables are left out and all constituents of the
+            selected jets are returned instead, flat jet by jet under '_flat' (particles, 4) with
+            '_n_all' per jet, for ``add_observables`` to process many batches in one call (its
+            cost per call is largely fixed).
 
     Returns:
         dict with 'constituents' (jets, max_constituents, 4) float32, 'n_constituents' (number
@@ -450,74 +467,119 @@ def cluster_and_select(particles, sel, match=None, observables_now=True):
         ``preprocessing.observables`` (from all constituents) and, for event-level selections,
         'mjj' and 'mass_rank' (0 for the heavier jet of the event).
     """
+    offsets, columns = _flat_columns(particles, ("e", "px", "py", "pz"))
+    return _cluster_flat(offsets, [np.ascontiguousarray(c, dtype=np.float64) for c in columns], sel, match,
+                         observables_now)
+
+
+def _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor, softest):
+    """Constituents of those jets of ``cluster.inclusive_jets(min_pt=floor)`` (given flat: event,
+    px, py of each) that are at least as hard as `softest` (GeV).
+
+    FastJet's constituent_index lists, event by event and in the order of inclusive_jets, the
+    particle indices of every jet above the min_pt it is given, at a cost per listed jet; asking
+    it only for jets as hard as the softest chosen one skips most of the others. The jets listed
+    are then exactly those whose squared pT (px^2 + py^2, which FastJet compares with min_pt^2)
+    reaches the cut; this is checked against FastJet's count per event, and at the slightest
+    doubt (a jet within rounding of the cut, a count that differs) every jet above `floor` is
+    listed instead: the same result at the full cost.
+
+    Returns (offsets (listed jets + 1,) into the indices, particle index within its event, the
+    position in the listing of each inclusive jet, -1 if not listed).
+    """
+    import awkward as ak
+
+    if not np.isfinite(softest):  # no jet chosen
+        return np.zeros(1, np.int64), np.zeros(0, np.int64), np.full(len(jpx), -1)
+    perp2 = jpx * jpx + jpy * jpy
+    cut = max(floor, softest * (1.0 - 1e-6))
+    if np.any(np.abs(perp2 - cut * cut) <= 1e-9 * cut * cut):
+        cut = floor
+    listed = perp2 >= cut * cut if cut > floor else np.ones(len(perp2), bool)
+    index = ak.to_layout(cluster.constituent_index(min_pt=cut)).to_ListOffsetArray64(True)
+    if not np.array_equal(np.diff(np.asarray(index.offsets)), np.bincount(jet_event[listed], minlength=n_events)):
+        if cut > floor:
+            return _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor, floor)
+        raise RuntimeError("FastJet's constituent_index does not list the jets of inclusive_jets")
+    inner = index.content.to_ListOffsetArray64(True)
+    return (np.asarray(inner.offsets, dtype=np.int64), ak.to_numpy(inner.content).astype(np.int64),
+            np.where(listed, np.cumsum(listed) - 1, -1))
+
+
+def _cluster_flat(offsets, columns, sel, match, observables_now):
+    """``cluster_and_select`` of events given flat: particles offsets[i]:offsets[i + 1] form event
+    i, `columns` are their (e, px, py, pz) arrays. Everything after the FastJet clustering is
+    done on flat numpy arrays (no jagged slicing or sorting)."""
     import awkward as ak
     import fastjet
 
-    fs = particles
-    cluster = fastjet.ClusterSequence(ak.zip({"px": fs.px, "py": fs.py, "pz": fs.pz, "E": fs.e}),
-                                      fastjet.JetDefinition(fastjet.antikt_algorithm, sel.jet_radius))
+    e, px, py, pz = columns
+    n_events = len(offsets) - 1
+    events = ak.Array(ak.contents.ListOffsetArray(
+        ak.index.Index64(offsets),
+        ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in (px, py, pz, e)], ["px", "py", "pz", "E"])))
+    cluster = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, sel.jet_radius))
     # jets below half the window cannot pass, and cannot displace a passing jet from the leading
     # ones; at event level the sub-leading jet may be soft, so only a low floor is applied
     floor = 20.0 if sel.event_level else 0.5 * sel.pt_min
-    jets = cluster.inclusive_jets(min_pt=floor)
-    index = cluster.constituent_index(min_pt=floor)
-    order = ak.argsort(np.hypot(jets.px, jets.py), ascending=False)
-    jets = jets[order][:, : sel.jets_per_event]
-    index = index[order][:, : sel.jets_per_event]
+    jet_offsets, (jpx, jpy, jpz, je) = _flat_columns(cluster.inclusive_jets(min_pt=floor), ("px", "py", "pz", "E"))
 
-    n_per_event = ak.to_numpy(ak.num(jets))
-    event = np.repeat(np.arange(len(n_per_event)), n_per_event)
-    j4 = np.stack([ak.to_numpy(ak.flatten(getattr(jets, c))) for c in ("E", "px", "py", "pz")], -1)
-    j4 = j4.reshape(-1, 4)
+    # the jets_per_event leading jets of each event by pT (stable on ties, like ak.argsort)
+    jet_event = np.repeat(np.arange(n_events), np.diff(jet_offsets))
+    by_pt = np.lexsort((-np.hypot(jpx, jpy), jet_event))
+    lead = by_pt[np.arange(len(by_pt)) - jet_offsets[jet_event] < sel.jets_per_event]
+    event = jet_event[lead]
+    n_per_event = np.bincount(event, minlength=n_events)
+    j4 = np.stack([je, jpx, jpy, jpz], -1)[lead]
     jpt, jeta, jphi, jm = physics.pt(j4), physics.eta(j4), physics.phi(j4), physics.mass(j4)
 
     extra = {}
     if sel.event_level:
         first = np.concatenate([[0], np.cumsum(n_per_event)[:-1]]).astype(np.int64)  # leading jet
         ok = n_per_event >= 2
-        lead, sub = first[ok], first[ok] + 1
-        passed = (jpt[lead] > sel.lead_pt_min) & (np.abs(jeta[lead]) < sel.abs_eta_max) & (
+        lead_jet, sub = first[ok], first[ok] + 1
+        passed = (jpt[lead_jet] > sel.lead_pt_min) & (np.abs(jeta[lead_jet]) < sel.abs_eta_max) & (
             np.abs(jeta[sub]) < sel.abs_eta_max)
-        lead, sub = lead[passed], sub[passed]
-        heavy_first = jm[lead] >= jm[sub]
-        pair = np.stack([np.where(heavy_first, lead, sub), np.where(heavy_first, sub, lead)], 1)  # (events, 2)
-        chosen = pair.reshape(-1)
-        mjj = physics.mass(j4[lead] + j4[sub])
-        extra = {"mjj": np.repeat(mjj, 2), "mass_rank": np.tile([0.0, 1.0], len(lead))}
+        lead_jet, sub = lead_jet[passed], sub[passed]
+        heavy_first = jm[lead_jet] >= jm[sub]
+        pair = np.stack([np.where(heavy_first, lead_jet, sub), np.where(heavy_first, sub, lead_jet)], 1)
+        chosen = pair.reshape(-1)  # (events * 2,) heavier first
+        mjj = physics.mass(j4[lead_jet] + j4[sub])
+        extra = {"mjj": np.repeat(mjj, 2), "mass_rank": np.tile([0.0, 1.0], len(lead_jet))}
     else:
         keep = (jpt > sel.pt_min) & (jpt < sel.pt_max) & (np.abs(jeta) < sel.abs_eta_max)
         if match is not None:
             keep &= match(event, jeta, jphi)
         chosen = np.nonzero(keep)[0]
 
-    # constituents of the chosen jets, gathered with numpy from the flattened particle list
-    # (one jagged-to-flat conversion instead of a jagged gather per component)
+    # constituents of the chosen jets, gathered from the flat particle list: jet k's indices are
+    # const_index[const_offsets[k]:const_offsets[k + 1]], counted from its event's first particle
     ev_of_jet = event[chosen]
-    per_event = ak.to_numpy(ak.num(fs.px)).astype(np.int64)
-    first_particle = np.concatenate([[0], np.cumsum(per_event)[:-1]])
-    flat_p = np.stack([ak.to_numpy(ak.flatten(getattr(fs, c))) for c in ("e", "px", "py", "pz")], -1)
-    idx = ak.flatten(index, axis=1)[chosen]  # (jets, var) index within the event
-    n_all = ak.to_numpy(ak.num(idx)).astype(np.int64)
+    const_offsets, const_index, listed_as = _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor,
+                                                               jpt[chosen].min(initial=np.inf))
+    jet_k = listed_as[lead[chosen]]
+    n_all = const_offsets[jet_k + 1] - const_offsets[jet_k]
+    start = np.concatenate([[0], np.cumsum(n_all)[:-1]]).astype(np.int64)  # first row of each jet
     jet_of = np.repeat(np.arange(len(chosen)), n_all)
-    rows = ak.to_numpy(ak.flatten(idx)).astype(np.int64) + np.repeat(first_particle[ev_of_jet], n_all)
-    p = flat_p[rows].reshape(-1, 4)
-    order = np.lexsort((-np.hypot(p[:, 1], p[:, 2]), jet_of))  # by jet, then pT descending
-    start = np.concatenate([[0], np.cumsum(n_all)[:-1]]).astype(np.int64)
-    width = max(int(n_all.max()) if len(n_all) else 0, sel.max_constituents)
-    every = np.zeros((len(chosen), width, 4))  # all constituents, for the observables
-    every[jet_of, np.arange(len(rows)) - np.repeat(start, n_all)] = p[order]
+    pos = np.arange(len(jet_of)) - start[jet_of]  # position within the jet
+    rows = const_index[const_offsets[jet_k][jet_of] + pos] + offsets[ev_of_jet][jet_of]
+    p = np.stack([c[rows] for c in columns], -1)  # (particles, 4) (E, px, py, pz)
+    p = p[np.lexsort((-np.hypot(p[:, 1], p[:, 2]), jet_of))]  # by jet, then pT descending
+    stored = pos < sel.max_constituents
+    constituents = np.zeros((len(chosen), sel.max_constituents, 4), dtype=np.float32)
+    constituents[jet_of[stored], pos[stored]] = p[stored]
     j = j4[chosen]
     out = {
-        "constituents": every[:, : sel.max_constituents].astype(np.float32),
+        "constituents": constituents,
         "n_constituents": np.minimum(n_all, sel.max_constituents).astype(np.int32),
         "event": ev_of_jet.astype(np.int64),
         "pt": jpt[chosen], "eta": jeta[chosen], "phi": jphi[chosen],
         "mass": jm[chosen], "energy": j[:, 0],
     }
     if observables_now:
-        out.update(observables.jet_observables(every, n_all))
+        out.update(observables.flat_jet_observables(p, n_all))
     else:
-        out.update(_every=every, _n_all=n_all)
+        out.update(_flat=p, _n_all=n_all)
     out.update(extra)
     return out
 
@@ -525,12 +587,10 @@ def cluster_and_select(particles, sel, match=None, observables_now=True):
 def add_observables(parts, n_jets=None):
     """Join the outputs of ``cluster_and_select(..., observables_now=False)``, keep the first
     `n_jets` jets and compute their observables in one call; returns one dict of arrays."""
-    width = max(p["_every"].shape[1] for p in parts)
-    every = np.concatenate([np.pad(p["_every"], ((0, 0), (0, width - p["_every"].shape[1]), (0, 0)))
-                            for p in parts])[:n_jets]
     n_all = np.concatenate([p["_n_all"] for p in parts])[:n_jets]
+    flat = np.concatenate([p["_flat"] for p in parts])[: int(n_all.sum())]  # constituents of those jets only
     out = {k: np.concatenate([p[k] for p in parts])[:n_jets] for k in parts[0] if not k.startswith("_")}
-    out.update(observables.jet_observables(every, n_all))
+    out.update(observables.flat_jet_observables(flat, n_all))
     return out
 
 

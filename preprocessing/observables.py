@@ -49,13 +49,15 @@ def _delta_r(y1, phi1, y2, phi2):
     return np.hypot(y1 - y2, dphi)
 
 
-def _pairwise_delta_r(p4, mask):
+def _pairwise_delta_r(p4, mask, masked=True):
     """(jets, P, P) matrix of dR between the constituents of each jet, zero where padded.
 
     Coordinates are taken relative to the hardest constituent, so that within a jet no
     azimuth difference needs wrapping (jets are far narrower than pi), and
     dR^2 = |u_i|^2 + |u_j|^2 - 2 u_i.u_j with u = (y, phi) becomes one batched matrix product
-    instead of several (jets, P, P) temporaries.
+    instead of several (jets, P, P) temporaries (the remaining steps work in place).
+    With ``masked=False`` the rows and columns of padding are left holding finite values (for
+    callers that weight them by zero anyway).
     """
     y, phi = _rapidity_phi(p4)
     u = np.stack([y - y[:, :1], (phi - phi[:, :1] + np.pi) % (2.0 * np.pi) - np.pi], -1)  # (jets, P, 2)
@@ -64,13 +66,85 @@ def _pairwise_delta_r(p4, mask):
         dr = _delta_r(y[:, :, None], phi[:, :, None], y[:, None, :], phi[:, None, :])
         return dr * (mask[:, :, None] & mask[:, None, :])
     sq = np.einsum("jpc,jpc->jp", u, u)  # (jets, P)
-    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * (u @ np.swapaxes(u, 1, 2))
-    dr = np.sqrt(np.maximum(d2, 0.0))
-    return dr * (mask[:, :, None] & mask[:, None, :])
+    twice = u @ np.swapaxes(u, 1, 2)
+    twice *= 2.0
+    dr = np.add(sq[:, :, None], sq[:, None, :])
+    dr -= twice
+    np.maximum(dr, 0.0, out=dr)
+    np.sqrt(dr, out=dr)
+    if masked:
+        dr *= mask[:, :, None] & mask[:, None, :]
+    return dr
 
 
 def _mask(constituents, n_constituents):
     return np.arange(constituents.shape[1])[None, :] < np.asarray(n_constituents)[:, None]
+
+
+def _flatten(constituents, n_constituents):
+    """Padded (jets, P, 4) jets as flat (particles, 4) float64, jet by jet, and (jets,) counts."""
+    c = np.asarray(constituents, dtype=np.float64)
+    n = np.asarray(n_constituents, dtype=np.int64)
+    return c[_mask(c, n)], n
+
+
+def _starts(counts):
+    """Index of each jet's first particle in the flat list."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
+def _with_ghosts(particles, counts, n_max):
+    """Flat jets with soft ghosts appended to each jet of fewer than `n_max` particles.
+
+    Ghosts are tiny massless vectors at the jet's first (hardest) particle's rapidity, slightly
+    rotated in phi; returns (particles, counts) with the ghosts after each jet's own particles.
+    """
+    pad = np.maximum(n_max - counts, 0)
+    if not pad.any():
+        return particles, counts
+    start = _starts(counts)
+    first = np.zeros((len(counts), 4))
+    first[counts > 0] = particles[start[counts > 0]]
+    y0, phi0 = _rapidity_phi(first)
+    ph = phi0[:, None] + 0.01 * np.arange(1, n_max + 1)[None, :]  # (jets, n_max)
+    px, py = _GHOST_PT * np.cos(ph), _GHOST_PT * np.sin(ph)
+    pz = _GHOST_PT * np.sinh(y0)[:, None] * np.ones_like(ph)
+    ghosts = np.stack([np.sqrt(px**2 + py**2 + pz**2), px, py, pz], -1)  # (jets, n_max, 4)
+    ghosts = ghosts[np.arange(n_max)[None, :] < pad[:, None]]  # the pad[j] first ghosts of jet j, jet by jet
+    total = counts + pad
+    new_start = _starts(total)
+    out = np.empty((int(total.sum()), 4))
+    jet_of = np.repeat(np.arange(len(counts)), counts)
+    out[new_start[jet_of] + np.arange(len(jet_of)) - start[jet_of]] = particles
+    ghost_jet = np.repeat(np.arange(len(counts)), pad)
+    out[new_start[ghost_jet] + counts[ghost_jet] + np.arange(len(ghost_jet)) - _starts(pad)[ghost_jet]] = ghosts
+    return out, total
+
+
+def _flat_kt_axes(particles, counts, n_max=N_MAX):
+    """``kt_axes`` of flat jets: particles (total, 4) jet by jet, counts (jets,)."""
+    import awkward as ak
+    import fastjet
+
+    p, n = _with_ghosts(particles, counts, n_max)
+    offsets = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    jets = ak.Array(ak.contents.ListOffsetArray(
+        ak.index.Index64(offsets),
+        ak.contents.RecordArray([ak.contents.NumpyArray(np.ascontiguousarray(p[:, k])) for k in (1, 2, 3, 0)],
+                                ["px", "py", "pz", "E"])))
+    # N2Plain: FastJet's plain O(n^2) nearest-neighbour strategy, the fastest for jets of tens to
+    # a few hundred particles at this large R (every strategy gives the same clustering)
+    jet_def = fastjet.JetDefinition(fastjet.kt_algorithm, _KT_RADIUS, fastjet.E_scheme, fastjet.N2Plain, 1)
+    cluster = fastjet.ClusterSequence(jets, jet_def)
+    axes = []
+    with warnings.catch_warnings():
+        # the wrapper warns about exclusive jets of non-kT finders even for kT itself
+        warnings.filterwarnings("ignore", message="dcut and exclusive jets")
+        for n_axes in range(1, n_max + 1):
+            sub = ak.to_layout(cluster.exclusive_jets(n_jets=n_axes)).to_ListOffsetArray64(True)
+            s4 = np.stack([ak.to_numpy(sub.content.content(k)) for k in ("E", "px", "py", "pz")], -1)
+            axes.append(_rapidity_phi(s4.reshape(len(n), n_axes, 4)))
+    return axes
 
 
 def kt_axes(constituents, n_constituents, n_max=N_MAX):
@@ -83,36 +157,29 @@ def kt_axes(constituents, n_constituents, n_max=N_MAX):
     having almost no pT they are merged first, so every real constituent of such a jet stays
     its own axis and tau_N = 0 there, as it should be.
     """
-    import awkward as ak
-    import fastjet
+    return _flat_kt_axes(*_flatten(constituents, n_constituents), n_max)
 
-    c = np.asarray(constituents, dtype=np.float64)
-    n = np.asarray(n_constituents)
-    mask = _mask(c, n)
-    pad = np.maximum(n_max - n, 0)
-    if pad.any():
-        # ghosts: tiny massless vectors at the hardest constituent's rapidity, slightly rotated in phi
-        y0, phi0 = _rapidity_phi(c[:, 0])
-        ph = phi0[:, None] + 0.01 * np.arange(1, n_max + 1)[None, :]  # (jets, n_max)
-        px, py = _GHOST_PT * np.cos(ph), _GHOST_PT * np.sin(ph)
-        pz = _GHOST_PT * np.sinh(y0)[:, None] * np.ones_like(ph)
-        extra = np.stack([np.sqrt(px**2 + py**2 + pz**2), px, py, pz], -1)  # (jets, n_max, 4)
-        c = np.concatenate([c, extra], axis=1)
-        mask = np.concatenate([mask, np.arange(n_max)[None, :] < pad[:, None]], axis=1)
-    counts = mask.sum(axis=1)
-    flat = c[mask]  # (total particles, 4), jet by jet
-    particles = ak.unflatten(ak.zip({"px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3], "E": flat[:, 0]}),
-                             counts)
-    cluster = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, _KT_RADIUS))
-    axes = []
-    with warnings.catch_warnings():
-        # the wrapper warns about exclusive jets of non-kT finders even for kT itself
-        warnings.filterwarnings("ignore", message="dcut and exclusive jets")
-        for n_axes in range(1, n_max + 1):
-            sub = cluster.exclusive_jets(n_jets=n_axes)
-            s4 = np.stack([ak.to_numpy(ak.flatten(getattr(sub, k))) for k in ("E", "px", "py", "pz")], -1)
-            axes.append(_rapidity_phi(s4.reshape(len(c), n_axes, 4)))
-    return axes
+
+def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0):
+    """``nsubjettiness`` of flat jets: particles (total, 4) jet by jet, counts (jets,).
+
+    Works on the real particles only (no padding); the nearest axis is found on squared
+    distances, so one square root per particle and N serves all N axes.
+    """
+    out = np.zeros((len(counts), n_max))
+    if len(counts) == 0:
+        return out
+    jet_of = np.repeat(np.arange(len(counts)), counts)
+    pt = np.hypot(particles[:, 1], particles[:, 2])
+    y, phi = _rapidity_phi(particles)
+    for n_axes, (ay, aphi) in enumerate(_flat_kt_axes(particles, counts, n_max), start=1):  # (jets, n_axes)
+        nearest = np.full(len(jet_of), np.inf)
+        for k in range(n_axes):
+            dy = y - ay[jet_of, k]
+            dphi = (phi - aphi[jet_of, k] + np.pi) % (2.0 * np.pi) - np.pi
+            np.minimum(nearest, dy * dy + dphi * dphi, out=nearest)
+        out[:, n_axes - 1] = np.bincount(jet_of, weights=pt * np.sqrt(nearest) ** beta, minlength=len(counts))
+    return out
 
 
 def nsubjettiness(constituents, n_constituents, n_max=N_MAX, beta=1.0):
@@ -127,18 +194,40 @@ def nsubjettiness(constituents, n_constituents, n_max=N_MAX, beta=1.0):
     Returns:
         (jets, n_max) float64 array; column N-1 holds tau_N.
     """
-    c = np.asarray(constituents, dtype=np.float64)
-    out = np.zeros((len(c), n_max))
-    if len(c) == 0:
-        return out
-    width = max(int(np.max(n_constituents)), 1)
-    c = c[:, :width]  # padding beyond the longest jet carries nothing
-    mask = _mask(c, n_constituents)
-    pt = np.where(mask, np.hypot(c[..., 1], c[..., 2]), 0.0)  # (jets, particles)
-    y, phi = _rapidity_phi(c)
-    for n_axes, (ay, aphi) in enumerate(kt_axes(c, n_constituents, n_max), start=1):  # (jets, n_axes)
-        dr = _delta_r(y[:, :, None], phi[:, :, None], ay[:, None, :], aphi[:, None, :])  # (jets, particles, axes)
-        out[:, n_axes - 1] = np.sum(pt * dr.min(axis=-1) ** beta, axis=1)
+    return _flat_nsubjettiness(*_flatten(constituents, n_constituents), n_max, beta)
+
+
+def _flat_d2(particles, counts, beta=1.0, chunk=16):
+    """``d2`` of flat jets: particles (total, 4) jet by jet, counts (jets,)."""
+    out = np.zeros(len(counts))
+    start = _starts(counts)
+    by_size = np.argsort(counts, kind="stable")
+    for first in range(0, len(counts), chunk):
+        rows = by_size[first:first + chunk]
+        npart = counts[rows]
+        width = int(npart.max())
+        if width < 2:
+            continue
+        mask = np.arange(width)[None, :] < npart[:, None]
+        part = np.zeros((len(rows), width, 4))  # this group's jets, padded to its longest one
+        part[mask] = particles[(start[rows][:, None] + np.arange(width)[None, :])[mask]]
+        pt = np.where(mask, np.hypot(part[..., 1], part[..., 2]), 0.0)
+        z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-300)  # (jets, particles)
+        # (jets, P, P); padding rows and columns need no zeroing: every term of e2 and e3 below
+        # carries the z (zero there) of each of its particles
+        za = _pairwise_delta_r(part, mask, masked=False)
+        if beta != 1.0:
+            za **= beta
+        idx = np.arange(width)
+        za[:, idx, idx] = 0.0
+        za *= z[:, :, None]  # Z A
+        e2 = 0.5 * np.einsum("jik,jk->j", za, z)
+        # every term of the triple sum is >= 0, so single precision loses nothing but rounding
+        # (~1e-6 relative) and halves the cost of the O(P^3) product
+        za32 = za.astype(np.float32)
+        e3 = np.einsum("jik,jki->j", za32 @ za32, za32, dtype=np.float64) / 6.0  # trace((ZA)^3) / 6
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[rows] = np.where(e2 > 0, e3 / e2**3, 0.0)
     return out
 
 
@@ -148,30 +237,24 @@ def d2(constituents, n_constituents, beta=1.0, chunk=16):
     The cost is O(n^3) per jet (a matrix product of size n = constituent count), so jets are
     processed in groups of similar n, each padded only to its own longest jet.
     """
-    c = np.asarray(constituents, dtype=np.float64)
-    n = np.asarray(n_constituents)
-    out = np.zeros(len(c))
-    by_size = np.argsort(n, kind="stable")
-    for start in range(0, len(c), chunk):
-        rows = by_size[start:start + chunk]
-        width = int(n[rows].max())
-        if width < 2:
-            continue
-        part, npart = c[rows, :width], n[rows]
-        mask = _mask(part, npart)
-        pt = np.where(mask, np.hypot(part[..., 1], part[..., 2]), 0.0)
-        z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-300)  # (jets, particles)
-        a = _pairwise_delta_r(part, mask) ** beta  # (jets, P, P), zero on padding
-        idx = np.arange(width)
-        a[:, idx, idx] = 0.0
-        za = z[:, :, None] * a  # (jets, P, P) = Z A
-        e2 = 0.5 * np.einsum("jik,jk->j", za, z)
-        # every term of the triple sum is >= 0, so single precision loses nothing but rounding
-        # (~1e-6 relative) and halves the cost of the O(P^3) product
-        za32 = za.astype(np.float32)
-        e3 = np.einsum("jik,jki->j", za32 @ za32, za32, dtype=np.float64) / 6.0  # trace((ZA)^3) / 6
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[rows] = np.where(e2 > 0, e3 / e2**3, 0.0)
+    return _flat_d2(*_flatten(constituents, n_constituents), beta, chunk)
+
+
+def flat_jet_observables(particles, counts):
+    """``jet_observables`` of jets given flat: particles (total, 4) (E, px, py, pz), the
+    constituents of jet 0, then of jet 1, ... (each jet's hardest first), and counts (jets,).
+
+    This is the form ``preprocessing.generate`` gathers the constituents in; no padded
+    (jets, P, 4) copy is made.
+    """
+    particles = np.asarray(particles, dtype=np.float64).reshape(-1, 4)
+    counts = np.asarray(counts, dtype=np.int64)
+    tau = _flat_nsubjettiness(particles, counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
+        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
+    out = {f"tau{k + 1}": tau[:, k] for k in range(N_MAX)}
+    out.update(tau21=tau21, tau32=tau32, d2=_flat_d2(particles, counts), n_const=counts.astype(np.float64))
     return out
 
 
@@ -186,11 +269,4 @@ def jet_observables(constituents, n_constituents):
     Returns:
         dict name -> (jets,) float64 array.
     """
-    tau = nsubjettiness(constituents, n_constituents)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau21 = np.where(tau[:, 0] > 0, tau[:, 1] / tau[:, 0], 0.0)
-        tau32 = np.where(tau[:, 1] > 0, tau[:, 2] / tau[:, 1], 0.0)
-    out = {f"tau{k + 1}": tau[:, k] for k in range(N_MAX)}
-    out.update(tau21=tau21, tau32=tau32, d2=d2(constituents, n_constituents),
-               n_const=np.asarray(n_constituents, dtype=np.float64))
-    return out
+    return flat_jet_observables(*_flatten(constituents, n_constituents))

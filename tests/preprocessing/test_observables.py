@@ -108,3 +108,13 @@ def test_few_constituents_and_empty_batch():
     assert d2[0] == 0.0 and np.isfinite(d2).all()
     empty = observables.jet_observables(np.zeros((0, 5, 4)), np.zeros(0, int))
     assert all(len(v) == 0 for v in empty.values())
+
+
+def test_flat_and_padded_forms_agree(prong_jets):
+    # preprocessing.generate passes the constituents flat, jet by jet; converters pass them padded
+    c, n = prong_jets
+    flat = np.concatenate([c[i, : n[i]] for i in range(len(c))])
+    padded = observables.jet_observables(c, n)
+    direct = observables.flat_jet_observables(flat, n)
+    for key in padded:
+        np.testing.assert_allclose(direct[key], padded[key], rtol=1e-12, err_msg=key)
