@@ -24,9 +24,10 @@ def background_efficiency_at(fpr, tpr, signal_efficiency=0.5):
 
 
 def summary(scores, is_signal):
-    """{'auc', 'r50', 'sic_max', 'n_signal', 'n_background'} for one score.
+    """{'auc', 'r50', 'sic_50', 'sic_max', 'n_signal', 'n_background'} for one score.
 
-    r50 is None when no background survives at epsilon_S = 0.5 (infinite rejection).
+    r50 and sic_50 (the SIC at epsilon_S = 0.5, 0.5 * sqrt(R50)) are None when no background
+    survives at epsilon_S = 0.5 (infinite rejection).
     """
     is_signal = np.asarray(is_signal, bool)
     scores = np.asarray(scores, np.float64)
@@ -43,6 +44,7 @@ def summary(scores, is_signal):
     return {
         "auc": float(roc_auc_score(is_signal, scores)),
         "r50": (1.0 / eb50) if eb50 > 0 else None,
+        "sic_50": (0.5 / np.sqrt(eb50)) if eb50 > 0 else None,
         "sic_max": float(sic[enough].max()) if enough.any() else None,
         "n_signal": int(is_signal.sum()),
         "n_background": int((~is_signal).sum()),

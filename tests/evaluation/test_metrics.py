@@ -16,6 +16,7 @@ def test_perfect_reversed_and_hand_computed_r50():
     m = summary(np.concatenate([bkg, sig]), np.r_[np.zeros(10), np.ones(4)])
     # threshold between 8.5 and 8.6 keeps 2 signal (eps_S = 0.5) and 1 background (9): eps_B = 0.1
     assert m["r50"] == pytest.approx(10.0)
+    assert m["sic_50"] == pytest.approx(0.5 / np.sqrt(0.1))
     assert summary(np.concatenate([bkg, sig + 100]), np.r_[np.zeros(10), np.ones(4)])["r50"] is None
     with pytest.raises(ValueError):
         summary(np.ones(3), np.ones(3))
