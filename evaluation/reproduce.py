@@ -293,6 +293,7 @@ BH_PAPER_SIC = {0.001: 2.75}  # SIC improvement at eps_S ~ 0.5, S/B = 0.1 % (Fig
 def _bh_samples(cfg, seed, paths):
     """(background, signal) event samples: given files or generated ones (cached)."""
     from preprocessing.generate import generate
+    from preprocessing.observables import OBSERVABLES_VERSION
     from preprocessing.sample import read_sample, write_sample
     from training import data as datasets
 
@@ -303,7 +304,8 @@ def _bh_samples(cfg, seed, paths):
     out = []
     for process, n, s, opts in (("dijet", cfg["n_background"], seed + 11, {}),
                                 ("lhco-signal", cfg["n_signal"], seed + 12, {"prongs": 2})):
-        path = datasets.cache_dir() / f"{process}_events{n}_seed{s}.h5"
+        # the observables' version is in the name: a cache from older code is not reused
+        path = datasets.cache_dir() / f"{process}_events{n}_seed{s}_obs{OBSERVABLES_VERSION}.h5"
         if not path.exists():
             print(f"bortolato2021: generating {n} {process} events into {path} (cached)", file=sys.stderr)
             write_sample(path, generate(process, 2 * n, seed=s, workers=2, **opts))

@@ -617,7 +617,8 @@ def _shard_key(process, sel, seed, shard_jets, batch_events):
     spec = {"settings": list(COMMON_SETTINGS + process.settings), "matching": process.matching,
             "lhe": list(process.lhe),
             "selection": dataclasses.asdict(sel), "seed": seed, "shard_jets": shard_jets,
-            "batch_events": batch_events, "format": SHARD_FORMAT}
+            "batch_events": batch_events, "format": SHARD_FORMAT,
+            "observables": observables.OBSERVABLES_VERSION}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

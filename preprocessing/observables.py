@@ -5,14 +5,20 @@ kahn2021 through tau21 = tau2/tau1 and tau32 = tau3/tau2), with angular exponent
 
     tau_N = sum_i pT_i * min_k dR(i, a_k)^beta
 
-summed over the jet's constituents i, with the N axes a_k taken from exclusive-kT clustering of
-the constituents into exactly N subjets (E-scheme, the "KT_Axes" choice of FastJet contrib's
-Nsubjettiness). The measure is unnormalised (GeV), like the LHC Olympics R&D features; ratios
-such as tau21 do not depend on the normalisation. dR uses rapidity and azimuth.
-scikit-hep ``fastjet`` 3.5 does not wrap the contrib's ``Nsubjettiness``, so the axes come from
-its exclusive kT clustering (one clustering per batch of jets serves N = 1..4) and the sum is
-done here in numpy. KT axes are not the tau-minimising axes, so tau_{N+1} > tau_N can happen
-for a few per cent of jets, as with FastJet contrib's KT_Axes.
+summed over the jet's constituents i. The N axes a_k minimise tau_N, as FastJet contrib's
+Nsubjettiness does with its "OnePass_KT_Axes": they start at the exclusive-kT subjets of the
+constituents (E-scheme) and are then improved by alternating two steps, MINIMISATION_STEPS
+times: assign every particle to its nearest axis, and move each axis to the pT-weighted
+geometric median of its particles (one Weiszfeld step, the minimiser of the sum of distances
+for beta = 1). Each step can only lower tau_N, and the smaller of the kT and minimised values
+is kept. Without the minimisation (bare kT axes) tau2 > tau1 happened for 2 % of leading and
+9 % of sub-leading LHCO-style QCD jets and QCD looked more two-pronged than it is: a
+density estimate on the bortolato2021 observables separated the W' signal with SIC 1.7 at
+eps_S = 0.5 instead of 2.7 with minimised axes. The measure is unnormalised (GeV), like the LHC
+Olympics R&D features; ratios such as tau21 do not depend on the normalisation. dR uses
+rapidity and azimuth. scikit-hep ``fastjet`` 3.5 does not wrap the contrib's
+``Nsubjettiness``, so the starting axes come from its exclusive kT clustering (one clustering
+per batch of jets serves N = 1..4) and the rest is done here in numpy.
 
 Energy-correlation ratio D2 (Larkoski, Moult, Neill, arXiv:1409.6298; the D2 cut that kahn2021
 compares with), beta = 1, with z_i = pT_i / sum_j pT_j::
@@ -30,7 +36,9 @@ import warnings
 
 import numpy as np
 
+OBSERVABLES_VERSION = 2  # 2: tau-minimising axes (1: bare exclusive-kT axes); part of cache keys
 N_MAX = 4  # tau_1 .. tau_4
+MINIMISATION_STEPS = 10  # assignment + Weiszfeld steps after the kT axes (converged to ~1e-3 relative)
 _GHOST_PT = 1e-9  # GeV; soft enough not to change any tau beyond float32 precision
 _KT_RADIUS = 10.0  # larger than any in-jet distance, so no constituent is merged with the beam
 
@@ -160,30 +168,58 @@ def kt_axes(constituents, n_constituents, n_max=N_MAX):
     return _flat_kt_axes(*_flatten(constituents, n_constituents), n_max)
 
 
-def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0):
+def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0, iterations=MINIMISATION_STEPS):
     """``nsubjettiness`` of flat jets: particles (total, 4) jet by jet, counts (jets,).
 
-    Works on the real particles only (no padding); the nearest axis is found on squared
-    distances, so one square root per particle and N serves all N axes.
+    Works on the real particles only (no padding). The axes start at the exclusive-kT subjets
+    and are then moved to lower tau_N (see the module docstring); for each N the smaller of the
+    kT-axis and the minimised value is kept, so minimisation never makes tau_N larger.
     """
     out = np.zeros((len(counts), n_max))
     if len(counts) == 0:
         return out
-    jet_of = np.repeat(np.arange(len(counts)), counts)
+    n_jets = len(counts)
+    jet_of = np.repeat(np.arange(n_jets), counts)
     pt = np.hypot(particles[:, 1], particles[:, 2])
     y, phi = _rapidity_phi(particles)
+
+    def offsets(ay, aphi):
+        """(particles, N) rapidity and azimuth offsets of every particle from each axis of its jet."""
+        dy = y[:, None] - ay[jet_of]
+        dphi = (phi[:, None] - aphi[jet_of] + np.pi) % (2.0 * np.pi) - np.pi
+        return dy, dphi
+
+    def tau(dy, dphi):
+        """tau_N per jet and the index of each particle's nearest axis."""
+        d2 = dy * dy + dphi * dphi
+        nearest = np.argmin(d2, axis=1)
+        dist = np.sqrt(d2[np.arange(len(nearest)), nearest])
+        return np.bincount(jet_of, weights=pt * dist ** beta, minlength=n_jets), nearest, dist
+
     for n_axes, (ay, aphi) in enumerate(_flat_kt_axes(particles, counts, n_max), start=1):  # (jets, n_axes)
-        nearest = np.full(len(jet_of), np.inf)
-        for k in range(n_axes):
-            dy = y - ay[jet_of, k]
-            dphi = (phi - aphi[jet_of, k] + np.pi) % (2.0 * np.pi) - np.pi
-            np.minimum(nearest, dy * dy + dphi * dphi, out=nearest)
-        out[:, n_axes - 1] = np.bincount(jet_of, weights=pt * np.sqrt(nearest) ** beta, minlength=len(counts))
+        ay, aphi = ay.copy(), aphi.copy()
+        best, nearest, dist = tau(*offsets(ay, aphi))
+        for _ in range(iterations if beta == 1.0 else 0):
+            # Weiszfeld step of each axis towards the pT-weighted geometric median of its particles
+            dy, dphi = offsets(ay, aphi)
+            rows = np.arange(len(nearest))
+            w = pt / np.maximum(dist, 1e-9)
+            slot = jet_of * n_axes + nearest  # (jet, axis) each particle belongs to
+            size = n_jets * n_axes
+            wsum = np.bincount(slot, weights=w, minlength=size)
+            shift_y = np.bincount(slot, weights=w * dy[rows, nearest], minlength=size)
+            shift_phi = np.bincount(slot, weights=w * dphi[rows, nearest], minlength=size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ay += np.where(wsum > 0, shift_y / wsum, 0.0).reshape(n_jets, n_axes)
+                aphi += np.where(wsum > 0, shift_phi / wsum, 0.0).reshape(n_jets, n_axes)
+            value, nearest, dist = tau(*offsets(ay, aphi))
+            np.minimum(best, value, out=best)
+        out[:, n_axes - 1] = best
     return out
 
 
 def nsubjettiness(constituents, n_constituents, n_max=N_MAX, beta=1.0):
-    """tau_1 .. tau_{n_max} (GeV, unnormalised, KT axes) of padded jets.
+    """tau_1 .. tau_{n_max} (GeV, unnormalised, minimised axes) of padded jets.
 
     Args:
         constituents: (jets, particles, 4) as (E, px, py, pz), padding after the real ones.

@@ -87,8 +87,9 @@ def test_signal_events_mjj_and_jet_masses(events, name):
 def test_three_prong_signal_has_three_prong_jets(events):
     two, three = events["signal"].jets, events["signal3"].jets
     heavy2, heavy3 = two["mass_rank"] == 0, three["mass_rank"] == 0
-    # X -> q qbar g: lower tau32 and higher tau21 than X -> q qbar
-    assert np.median(three["tau32"][heavy3]) < np.median(two["tau32"][heavy2]) - 0.05
+    # X -> q qbar g: lower tau32 and higher tau21 than X -> q qbar (with tau-minimising axes the
+    # two-prong jets' tau3 also finds their extra radiation, so the tau32 gap is ~0.04)
+    assert np.median(three["tau32"][heavy3]) < np.median(two["tau32"][heavy2]) - 0.02
     assert np.median(three["tau21"][heavy3]) > np.median(two["tau21"][heavy2]) + 0.1
     assert events["signal3"].provenance["parton_level_events"]["m_x"] == 500
 
