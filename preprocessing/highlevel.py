@@ -53,11 +53,15 @@ def event_pairs(sample, source="input"):
 
 
 def _ratio(num, den, name, rows, source):
-    bad = np.nonzero(~(den > 0))[0]
+    """num / den; 0 where both are 0 (a jet of at most N constituents has tau_N = tau_{N+1} = 0,
+    the convention of preprocessing.observables), an error for any other non-positive denominator."""
+    empty = (den == 0) & (num == 0)
+    bad = np.nonzero(~(den > 0) & ~empty)[0]
     if len(bad):
         raise DataError(f"{source}: {name} undefined for jet {int(rows[bad[0]])} (denominator "
                         f"{float(den[bad[0]])}; {len(bad)} such jets)")
-    return num / den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(empty, 0.0, num / den)
 
 
 def dijet_features(sample, source="input"):

@@ -62,6 +62,10 @@ def test_missing_fields_and_bad_events_are_named():
         highlevel.dijet_features(_sample(event=(7, 3, 7, 9, 9, 9)))
     with pytest.raises(DataError, match="tau21 = tau2/tau1 undefined for jet 4"):
         highlevel.dijet_features(_sample(extra={"tau1": np.array([0.4, 0.5, 0.3, 0.6, 0.0, 0.5])}))
+    # a jet of two constituents has tau2 = tau3 = 0: tau32 is 0 by convention, not an error
+    few = highlevel.dijet_features(_sample(extra={"tau2": np.array([0.2, 0.3, 0.15, 0.3, 0.0, 0.2]),
+                                                  "tau3": np.array([0.1, 0.1, 0.1, 0.1, 0.0, 0.1])}))[0]
+    assert np.isfinite(few).all() and (few[:, [3, 5]] == 0).sum() == 1
     # complete_events keeps the two-jet events of a jet-level sample
     s = highlevel.complete_events(_sample(event=(7, 3, 7, 9, 4, 9)))
     assert sorted(s.event.tolist()) == [7, 7, 9, 9]
