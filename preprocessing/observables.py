@@ -38,7 +38,8 @@ import numpy as np
 
 OBSERVABLES_VERSION = 2  # 2: tau-minimising axes (1: bare exclusive-kT axes); part of cache keys
 N_MAX = 4  # tau_1 .. tau_4
-MINIMISATION_STEPS = 10  # assignment + Weiszfeld steps after the kT axes (converged to ~1e-3 relative)
+MINIMISATION_STEPS = 10  # at most this many assignment + Weiszfeld steps after the kT axes
+CONVERGED = 1e-5  # a jet stops once a step lowers its tau_N by less than this fraction
 _GHOST_PT = 1e-9  # GeV; soft enough not to change any tau beyond float32 precision
 _KT_RADIUS = 10.0  # larger than any in-jet distance, so no constituent is merged with the beam
 
@@ -50,6 +51,11 @@ def _rapidity_phi(p4):
         y = 0.5 * np.log((e + pz) / (e - pz))
     y = np.where(np.isfinite(y), y, 0.0)
     return y, np.arctan2(p4[..., 2], p4[..., 1])
+
+
+def _wrap(dphi):
+    """Azimuth difference folded into [-pi, pi)."""
+    return (dphi + np.pi) % (2.0 * np.pi) - np.pi
 
 
 def _delta_r(y1, phi1, y2, phi2):
@@ -180,41 +186,59 @@ def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0, iterations=MIN
         return out
     n_jets = len(counts)
     jet_of = np.repeat(np.arange(n_jets), counts)
+    rows = np.arange(len(jet_of))
     pt = np.hypot(particles[:, 1], particles[:, 2])
     y, phi = _rapidity_phi(particles)
-
-    def offsets(ay, aphi):
-        """(particles, N) rapidity and azimuth offsets of every particle from each axis of its jet."""
-        dy = y[:, None] - ay[jet_of]
-        dphi = (phi[:, None] - aphi[jet_of] + np.pi) % (2.0 * np.pi) - np.pi
-        return dy, dphi
-
-    def tau(dy, dphi):
-        """tau_N per jet and the index of each particle's nearest axis."""
-        d2 = dy * dy + dphi * dphi
-        nearest = np.argmin(d2, axis=1)
-        dist = np.sqrt(d2[np.arange(len(nearest)), nearest])
-        return np.bincount(jet_of, weights=pt * dist ** beta, minlength=n_jets), nearest, dist
+    # coordinates relative to each jet's first (hardest) particle: jets are far narrower than pi,
+    # so no azimuth wraps inside a jet and the loop below needs no modulo
+    if len(jet_of) == 0:
+        return out
+    first = np.minimum(_starts(counts), len(jet_of) - 1)  # (a jet without particles keeps tau = 0)
+    y_ref, phi_ref = y[first], phi[first]
+    uy, uphi = y - y_ref[jet_of], _wrap(phi - phi_ref[jet_of])
 
     for n_axes, (ay, aphi) in enumerate(_flat_kt_axes(particles, counts, n_max), start=1):  # (jets, n_axes)
-        ay, aphi = ay.copy(), aphi.copy()
-        best, nearest, dist = tau(*offsets(ay, aphi))
-        for _ in range(iterations if beta == 1.0 else 0):
+        ay, aphi = ay - y_ref[:, None], _wrap(aphi - phi_ref[:, None])
+        best = np.full(n_jets, np.inf)
+        act = rows  # particles of the jets whose tau_N still moves
+        for step in range(1 + (iterations if beta == 1.0 else 0)):
+            j = jet_of[act]
+            # nearest axis of every particle, with its offsets (a loop over the few axes on flat
+            # arrays is much faster than argmin along a short second axis)
+            for k in range(n_axes):
+                dy, dphi = uy[act] - ay[j, k], uphi[act] - aphi[j, k]
+                d2 = dy * dy + dphi * dphi
+                if k == 0:
+                    near_d2, nearest, near_dy, near_dphi = d2, np.zeros(len(act), np.int64), dy, dphi
+                    continue
+                closer = d2 < near_d2
+                near_d2 = np.where(closer, d2, near_d2)
+                nearest = np.where(closer, k, nearest)
+                near_dy = np.where(closer, dy, near_dy)
+                near_dphi = np.where(closer, dphi, near_dphi)
+            dist = np.sqrt(near_d2)
+            value = np.bincount(j, weights=pt[act] * dist ** beta, minlength=n_jets)
+            moving = np.zeros(n_jets, bool)
+            moving[j] = True
+            # a jet whose tau_N fell by less than CONVERGED (relative) in a step leaves the loop
+            still = moving & (value < best * (1.0 - CONVERGED))
+            best[moving] = np.minimum(best[moving], value[moving])
+            if step == iterations or not still.any():
+                break
+            keep = still[j]
+            if not keep.all():
+                act, j, nearest, dist = act[keep], j[keep], nearest[keep], dist[keep]
+                near_dy, near_dphi = near_dy[keep], near_dphi[keep]
             # Weiszfeld step of each axis towards the pT-weighted geometric median of its particles
-            dy, dphi = offsets(ay, aphi)
-            rows = np.arange(len(nearest))
-            w = pt / np.maximum(dist, 1e-9)
-            slot = jet_of * n_axes + nearest  # (jet, axis) each particle belongs to
-            size = n_jets * n_axes
-            wsum = np.bincount(slot, weights=w, minlength=size)
-            shift_y = np.bincount(slot, weights=w * dy[rows, nearest], minlength=size)
-            shift_phi = np.bincount(slot, weights=w * dphi[rows, nearest], minlength=size)
+            w = pt[act] / np.maximum(dist, 1e-9)
+            slot = j * n_axes + nearest  # (jet, axis) each particle belongs to
+            wsum = np.bincount(slot, weights=w, minlength=n_jets * n_axes).reshape(n_jets, n_axes)
+            shift_y = np.bincount(slot, weights=w * near_dy, minlength=n_jets * n_axes)
+            shift_phi = np.bincount(slot, weights=w * near_dphi, minlength=n_jets * n_axes)
             with np.errstate(invalid="ignore", divide="ignore"):
-                ay += np.where(wsum > 0, shift_y / wsum, 0.0).reshape(n_jets, n_axes)
-                aphi += np.where(wsum > 0, shift_phi / wsum, 0.0).reshape(n_jets, n_axes)
-            value, nearest, dist = tau(*offsets(ay, aphi))
-            np.minimum(best, value, out=best)
-        out[:, n_axes - 1] = best
+                ay += np.where(wsum > 0, shift_y.reshape(n_jets, n_axes) / wsum, 0.0)
+                aphi += np.where(wsum > 0, shift_phi.reshape(n_jets, n_axes) / wsum, 0.0)
+        out[:, n_axes - 1] = np.where(np.isfinite(best), best, 0.0)
     return out
 
 
