@@ -36,6 +36,8 @@ import warnings
 
 import numpy as np
 
+from preprocessing import physics
+
 OBSERVABLES_VERSION = 2  # 2: tau-minimising axes (1: bare exclusive-kT axes); part of cache keys
 N_MAX = 4  # tau_1 .. tau_4
 MINIMISATION_STEPS = 10  # at most this many assignment + Weiszfeld steps after the kT axes
@@ -53,16 +55,6 @@ def _rapidity_phi(p4):
     return y, np.arctan2(p4[..., 2], p4[..., 1])
 
 
-def _wrap(dphi):
-    """Azimuth difference folded into [-pi, pi)."""
-    return (dphi + np.pi) % (2.0 * np.pi) - np.pi
-
-
-def _delta_r(y1, phi1, y2, phi2):
-    dphi = (phi1 - phi2 + np.pi) % (2.0 * np.pi) - np.pi
-    return np.hypot(y1 - y2, dphi)
-
-
 def _pairwise_delta_r(p4, mask, masked=True):
     """(jets, P, P) matrix of dR between the constituents of each jet, zero where padded.
 
@@ -74,10 +66,10 @@ def _pairwise_delta_r(p4, mask, masked=True):
     callers that weight them by zero anyway).
     """
     y, phi = _rapidity_phi(p4)
-    u = np.stack([y - y[:, :1], (phi - phi[:, :1] + np.pi) % (2.0 * np.pi) - np.pi], -1)  # (jets, P, 2)
+    u = np.stack([y - y[:, :1], physics.wrap_phi(phi - phi[:, :1])], -1)  # (jets, P, 2)
     u *= mask[..., None]
     if np.abs(u[..., 1]).max(initial=0.0) >= 0.5 * np.pi:  # too wide for unwrapped differences
-        dr = _delta_r(y[:, :, None], phi[:, :, None], y[:, None, :], phi[:, None, :])
+        dr = physics.delta_r(y[:, :, None], phi[:, :, None], y[:, None, :], phi[:, None, :])
         return dr * (mask[:, :, None] & mask[:, None, :])
     sq = np.einsum("jpc,jpc->jp", u, u)  # (jets, P)
     twice = u @ np.swapaxes(u, 1, 2)
@@ -195,10 +187,10 @@ def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0, iterations=MIN
         return out
     first = np.minimum(_starts(counts), len(jet_of) - 1)  # (a jet without particles keeps tau = 0)
     y_ref, phi_ref = y[first], phi[first]
-    uy, uphi = y - y_ref[jet_of], _wrap(phi - phi_ref[jet_of])
+    uy, uphi = y - y_ref[jet_of], physics.wrap_phi(phi - phi_ref[jet_of])
 
     for n_axes, (ay, aphi) in enumerate(_flat_kt_axes(particles, counts, n_max), start=1):  # (jets, n_axes)
-        ay, aphi = ay - y_ref[:, None], _wrap(aphi - phi_ref[:, None])
+        ay, aphi = ay - y_ref[:, None], physics.wrap_phi(aphi - phi_ref[:, None])
         best = np.full(n_jets, np.inf)
         act = rows  # particles of the jets whose tau_N still moves
         for step in range(1 + (iterations if beta == 1.0 else 0)):
