@@ -410,20 +410,20 @@ def bortolato2021(scale, out, seed, paths=None):
 
     # characterisation (Figs. 7-9): decoder on (z, m_jj) for S/B = 1 % (or the nearest) and background only
     char_fraction = min(cfg["fractions"], key=lambda f: abs(f - 0.01))
-    ratios, z_ranges = {}, {}
+    ratios = {}
     for fraction in (char_fraction, 0.0):
         x_tr, m_tr = mixture(fraction, b_tr, s_tr)
         n = len(x_tr)
         order = rng.permutation(n)
         tr, va = order[: int(0.9 * n)], order[int(0.9 * n):]
-        decoder, _ = characterise.train_decoder(members_at[fraction][0], x_tr, m_tr, tr, va,
-                                                epochs=cfg["decoder_epochs"], seed=seed, verbose=0)
         vae = members_at[fraction][0]
-        z_mean = np.asarray(vae.encode(x_test)[0])[:, 0]
-        z_range, why = characterise.latent_range(np.asarray(vae.encode(x_tr)[0])[:, 0])
-        z_ranges[fraction] = {"z_range": list(z_range), "reason": why}
+        decoder, _ = characterise.train_decoder(vae, x_tr, m_tr, tr, va, epochs=cfg["decoder_epochs"], seed=seed,
+                                                verbose=0)
+        z_range, why = characterise.latent_range(characterise.latent_means(vae, x_tr))
+        print(f"  heatmaps S/B={fraction:.2%}: z range {z_range}: {why}", file=sys.stderr)
         z, m, grid = characterise.scan(decoder, z_range=z_range)
-        plots.plot_latent_heatmaps(z, m, grid, _features(), z_mean, m_test, is_signal,
+        z_test = characterise.latent_means(vae, x_test)
+        plots.plot_latent_heatmaps(z, m, grid, _features(), z_test, m_test, is_signal,
                                    out / f"heatmaps_sb{fraction:g}.png", title=f"S/B = {fraction:.1%}")
         ratios[fraction] = grid.mean(axis=0) / grid.mean(axis=(0, 1))
     # background-only subsets give the band of statistical fluctuations (Fig. 9)
@@ -436,7 +436,7 @@ def bortolato2021(scale, out, seed, paths=None):
         decoder, _ = characterise.train_decoder(vae, xb[sub], mb[sub], order[: int(0.9 * len(sub))],
                                                 order[int(0.9 * len(sub)):], epochs=cfg["decoder_epochs"],
                                                 seed=seed + k, verbose=0)
-        z_range, _ = characterise.latent_range(np.asarray(vae.encode(xb[sub])[0])[:, 0])
+        z_range, _ = characterise.latent_range(characterise.latent_means(vae, xb[sub]))
         _, m, grid = characterise.scan(decoder, z_range=z_range)
         band.append(grid.mean(axis=0) / grid.mean(axis=(0, 1)))
     band = np.stack(band)
@@ -491,6 +491,7 @@ def write_bh_report(results, out, scale, seed, seconds):
               "Stopping: " + "; ".join(sorted({s for r in results for s in r["stopping"]}))[:2000], "",
               "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png")))]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
 
 if __name__ == "__main__":
     sys.exit(main())

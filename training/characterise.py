@@ -71,6 +71,11 @@ def train_decoder(vae, features, mjj, train_idx, val_idx, epochs=200, batch_size
     return decoder, history
 
 
+def latent_means(vae, features):
+    """First latent coordinate of the encoder's mean, (events,), for raw observables."""
+    return np.asarray(vae.encode(features)[0])[:, 0]
+
+
 def latent_range(z_mean, paper=Z_RANGE, coverage=0.9):
     """z range of the scan from training events' latent means (no labels): the paper's range if it
     holds at least `coverage` of them, else their 1st-99th percentiles (at least one unit wide).
@@ -136,13 +141,13 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     decoder.save_weights(str(out / "mass_decoder.weights.h5"))
 
-    z_mean = np.asarray(vae.encode(features[test_idx])[0])[:, 0]
+    z_mean = latent_means(vae, features[test_idx])
     signal = card.get("signal_label", "signal")
     is_signal = labels[test_idx] == sample.label_of(signal) if signal in sample.label_names else None
     if args.z_range:
         z_range, why = tuple(args.z_range), "given with --z-range"
     else:
-        z_range, why = latent_range(np.asarray(vae.encode(features[train_idx])[0])[:, 0])
+        z_range, why = latent_range(latent_means(vae, features[train_idx]))
     print(f"characterise: z range {z_range}: {why}", file=sys.stderr)
     z, m, grid = scan(decoder, z_range=z_range)
     plots.plot_latent_heatmaps(z, m, grid, FEATURES, z_mean, mjj[test_idx], is_signal, out / "heatmaps.png",
