@@ -1,82 +1,31 @@
-"""Generated jets: physics checks (mass peaks, selection, parton decays), reproducibility, CLI."""
+"""The generation command line: files written, process options and cuts reaching the file, bad
+input reported, and a killed run resumed to the same file."""
 
-import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-from preprocessing import physics
 from preprocessing.errors import DataError
-from preprocessing.generate import PROCESSES, _make_pythia, generate, main, shard_cache_dir, shard_seeds, top_partons
-from preprocessing.sample import read_sample
+from preprocessing.events.generator import generate
+from preprocessing.events.shards import shard_cache_dir
+from preprocessing.generate import main
+from preprocessing.samples.format import read_sample
+from tests.preprocessing.events.test_generator import (
+    N_JETS,
+    SEED,
+    SHARD,
+    assert_same_sample,
+)
 
 
-def _mass_peak(mass, lo=0.0, hi=300.0, width=10.0):
-    counts, edges = np.histogram(mass, bins=np.arange(lo, hi + width, width))
-    k = np.argmax(counts)
-    return 0.5 * (edges[k] + edges[k + 1])
-
-
-def test_top_jets_peak_at_top_mass_and_qcd_does_not(small_samples):
-    top, qcd = small_samples["top"].jets["mass"], small_samples["qcd"].jets["mass"]
-    assert 150.0 <= _mass_peak(top) <= 195.0
-    assert not 150.0 <= _mass_peak(qcd) <= 195.0
-    assert np.median(qcd) < 120.0 < np.median(top)
-
-
-@pytest.mark.parametrize("process", ["qcd", "top"])
-def test_selection_window_and_constituents(small_samples, process):
-    s = small_samples[process]
-    assert len(s) == 600
-    assert np.all((s.jets["pt"] > 550) & (s.jets["pt"] < 650))
-    assert np.all(np.abs(s.jets["eta"]) < 2.0)
-    assert np.all((s.n_constituents > 0) & (s.n_constituents <= 200))
-    pt = physics.pt(s.constituents)
-    # pT-descending, zero padding after the real constituents
-    assert np.all(np.diff(pt, axis=1)[np.arange(199)[None] < (s.n_constituents - 1)[:, None]] <= 1e-3)
-    pad = np.arange(200)[None] >= s.n_constituents[:, None]
-    assert np.all(s.constituents[pad] == 0)
-    # the constituents add up to the jet (all jets here have < 200 constituents)
-    full = s.n_constituents < 200
-    total = s.constituents[full].astype(np.float64).sum(axis=1)
-    np.testing.assert_allclose(physics.mass(total), s.jets["mass"][full], rtol=2e-3, atol=0.05)
-    np.testing.assert_allclose(physics.pt(total), s.jets["pt"][full], rtol=1e-4)
-
-
-def test_top_parton_navigation_reconstructs_w_and_top_masses():
-    py = _make_pythia(PROCESSES["top"], seed=5)
-    tops, quarks = top_partons(py.nextBatch(100).prt)
-    ok = np.all(np.isfinite(quarks), axis=(-1, -2))  # (events, 2)
-    assert ok.mean() > 0.95
-    q = quarks[ok]  # (tops, 3, 4): b, q, q'
-    m_w = physics.mass(q[:, 1] + q[:, 2])
-    m_bw = physics.mass(q.sum(axis=1))
-    assert abs(np.median(m_w) - 80.4) < 2.0
-    assert abs(np.median(m_bw) - 173.0) < 3.0
-    # the W's shower-recoil copies shift it a little, so b + q + q' only approximates the top
-    assert np.median(np.abs(m_bw - physics.mass(tops[ok]))) < 2.0
-
-
-def test_same_seed_same_jets_other_seed_other_jets():
-    a = generate("qcd", 30, seed=3, progress=False)
-    b = generate("qcd", 30, seed=3, progress=False)
-    c = generate("qcd", 30, seed=4, progress=False)
-    np.testing.assert_array_equal(a.constituents, b.constituents)
-    assert not np.array_equal(a.jets["pt"], c.jets["pt"])
-    assert a.provenance["seed"] == 3 and "PartonLevel:MPI = off" in a.provenance["settings"]
-
-
-def test_result_does_not_depend_on_worker_count():
-    one = generate("top", 40, seed=8, workers=1, shard_jets=20, progress=False)
-    two = generate("top", 40, seed=8, workers=2, shard_jets=20, progress=False)
-    np.testing.assert_array_equal(one.constituents, two.constituents)
-    np.testing.assert_array_equal(one.event, two.event)
-
-
-def test_shard_seeds_are_stable_and_distinct():
-    assert shard_seeds(1, 3) == shard_seeds(1, 5)[:3]
-    assert len(set(shard_seeds(1, 50))) == 50
-    assert all(1 <= s <= 900_000_000 for s in shard_seeds(7, 20))
+@pytest.fixture(scope="module")
+def reference():
+    return generate("qcd", N_JETS, seed=SEED, shard_jets=SHARD, progress=False)
 
 
 def test_cli_writes_file_and_rejects_bad_input(tmp_path, capsys):
@@ -107,34 +56,39 @@ def test_cli_process_options_and_observables_reach_the_file(tmp_path):
     assert not shard_cache_dir(out).exists()  # finished shards are removed once the file is written
 
 
-def test_cluster_and_select_takes_any_jagged_layout_and_empty_selections():
-    # the flat fast path reads the awkward layout directly; an indexed view of the events, float32
-    # fields or a batch in which no jet passes must give what the packed float64 events give
-    import awkward as ak
+def test_cli_reports_bad_masses_and_cuts(tmp_path, capsys):
+    out = tmp_path / "w.h5"
+    assert main(["--process", "w", "--w-mass", "200", "--wprime-mass", "250", "--n-jets", "4",
+                 "--out", str(out)]) == 2
+    assert "--w-mass 200 GeV is impossible" in capsys.readouterr().err
+    assert main(["--process", "qcd", "--pt-min", "700", "--pt-max", "600", "--n-jets", "4",
+                 "--out", str(out)]) == 2
+    assert "empty pT window" in capsys.readouterr().err
+    assert main(["--process", "dijet", "--n-jets", "3", "--out", str(out)]) == 2
+    assert "must be even" in capsys.readouterr().err
+    assert not out.exists()
 
-    from preprocessing.generate import SELECTIONS, cluster_and_select
 
-    rng = np.random.default_rng(2)
-    events = []
-    for _ in range(12):  # two back-to-back sprays of 10 GeV particles plus a soft background
-        pt = np.concatenate([np.full(60, 10.0), rng.uniform(0.5, 3.0, 80)])
-        eta = np.concatenate([rng.normal(0.3, 0.05, 30), rng.normal(-0.4, 0.05, 30), rng.uniform(-4, 4, 80)])
-        phi = np.concatenate([rng.normal(1.0, 0.05, 30), rng.normal(1.0 - np.pi, 0.05, 30),
-                              rng.uniform(-np.pi, np.pi, 80)])
-        events.append(physics.from_pt_eta_phi(pt, eta, phi))
-    flat = np.concatenate(events)
-    particles = ak.unflatten(ak.zip({"e": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3]}),
-                             [len(e) for e in events])
-    sel = dataclasses.replace(SELECTIONS["dillon2021"], pt_min=250.0, pt_max=350.0)
-    ref = cluster_and_select(particles, sel)
-    assert len(ref["event"]) > 0
-    pick = np.array([5, 1, 7])
-    view = cluster_and_select(particles[pick], sel)
-    packed = cluster_and_select(ak.to_packed(particles[pick]), sel)
-    single = cluster_and_select(ak.values_astype(particles, np.float32), sel)
-    for key in ref:
-        np.testing.assert_array_equal(view[key], packed[key], err_msg=key)
-        assert len(single[key]) == len(ref[key])
-    nothing = cluster_and_select(particles, dataclasses.replace(sel, pt_min=5000.0, pt_max=6000.0))
-    assert nothing["constituents"].shape == (0, sel.max_constituents, 4)
-    assert set(nothing) == set(ref) and all(len(v) == 0 for v in nothing.values())
+def test_killed_command_line_run_resumes_to_the_same_file(tmp_path, reference):
+    out = tmp_path / "qcd.h5"
+    cache = shard_cache_dir(out)
+    args = ["--process", "qcd", "--n-jets", str(N_JETS), "--shard-jets", str(SHARD), "--seed", str(SEED),
+            "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "preprocessing.generate", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(cache.glob("shard-*.npz"))) < 2 and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    kept = len(list(cache.glob("shard-*.npz")))
+    assert 2 <= kept < N_JETS // SHARD, "the run was not interrupted part-way"
+    assert not out.exists()
+
+    assert main(args) == 0
+    assert_same_sample(read_sample(out), reference)
+    assert not cache.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["qcd.h5"]
