@@ -1,18 +1,33 @@
-"""Shared training machinery for the taggers (keras-io custom train_step pattern).
+"""The Tagger base class every model family derives from (keras-io custom train_step pattern).
 
 A tagger subclass provides
 
-* ``loss_terms(inputs)`` -> {name: (batch,) per-jet term} (sampled where the model is
-  stochastic), built from ``losses/`` so training and scoring compute the same thing;
-* ``total_loss(terms)`` -> scalar (the batch mean of the weighted per-jet terms, plus any
+* ``loss_terms(inputs)`` -> {name: (batch,) per-row term} (sampled where the model is
+  stochastic), built from ``losses/`` so training and scoring compute the same thing; a model
+  that learns from labels (``supervised = True``) gets ``loss_terms(inputs, labels)`` with
+  integer class labels;
+* ``total_loss(terms)`` -> scalar (the batch mean of the weighted per-row terms, plus any
   batch-level term such as a repulsion between prior modes);
 * ``anomaly_scores(inputs)`` -> {name: (batch,)} at the posterior mean, larger = more anomalous,
-  and the class attribute ``default_score``;
-* optionally ``calibrate(train_inputs)``: a label-free step after training that fixes the
-  orientation of a score (which component or sign is "anomalous").
+  and the class attribute ``default_score``.
 
-The wrapper owns ``train_step``/``test_step`` and one ``keras.metrics.Mean`` tracker per loss
-term, so ``fit`` and ``evaluate`` report the same quantities.
+Optional hooks, all declared here with no-op defaults so callers never probe for them:
+
+* ``fit_scaler(train_inputs)``: fit input scales on the training rows (kept inside the model);
+* ``calibrate(train_inputs)``: a label-free step after training that fixes the orientation of a
+  score (which component or sign is "anomalous");
+* ``latent(inputs)`` -> {name: (batch, ...)}: the latent variables, exported as the ``encode``
+  signature when a model defines it (``has_latent``);
+* ``anomalous_index()``: the anomalous mixture component, for models that choose one;
+* ``extra_outputs(inputs)`` -> {name: (batch, ...)}: serving outputs besides the scores (e.g.
+  class probabilities), named in ``extra_output_names``;
+* ``component_images()`` -> (components, height, width) or None: images the model learned per
+  mixture component (drawn next to an export).
+
+``inputs`` is one array for single-input models and a dict {input name: array} for models with
+several named inputs (``input_names``). The wrapper owns ``train_step``/``test_step`` and one
+``keras.metrics.Mean`` tracker per loss term, so ``fit`` and ``evaluate`` report the same
+quantities.
 """
 
 import keras
@@ -22,12 +37,14 @@ from scipy import stats
 
 
 class Tagger(keras.Model):
-    """Base class: trackers, train/test steps, a config helper."""
+    """Base class: trackers, train/test steps, optional hooks, a config helper."""
 
-    term_names = ()  # per-jet terms reported besides "loss"
+    term_names = ()  # per-row terms reported besides "loss"
+    supervised = False  # True: loss_terms(inputs, labels) learns from integer class labels
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.selector = None  # one-hot anomalous-component weight, for models with components
         self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss",) + tuple(self.term_names)}
 
     @property
@@ -35,8 +52,19 @@ class Tagger(keras.Model):
         return list(self.trackers.values())
 
     @staticmethod
-    def _inputs(data):
-        return data[0] if isinstance(data, (tuple, list)) else data
+    def _unpack(data):
+        """(inputs, labels or None) of a Keras batch: x, (x,) or (x, y)."""
+        if isinstance(data, (tuple, list)):
+            return data[0], (data[1] if len(data) > 1 else None)
+        return data, None
+
+    def _terms(self, data):
+        inputs, labels = self._unpack(data)
+        if self.supervised:
+            if labels is None:
+                raise ValueError(f"{type(self).__name__} learns from labels; pass (inputs, labels)")
+            return self.loss_terms(inputs, labels)
+        return self.loss_terms(inputs)
 
     def _track(self, loss, terms):
         self.trackers["loss"].update_state(loss)
@@ -46,23 +74,91 @@ class Tagger(keras.Model):
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(self._inputs(data))
+            terms = self._terms(data)
             loss = self.total_loss(terms)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._track(loss, terms)
 
     def test_step(self, data):
-        terms = self.loss_terms(self._inputs(data))
+        terms = self._terms(data)
         return self._track(self.total_loss(terms), terms)
 
     def base_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
+    # -- optional hooks ---------------------------------------------------------------------
+    def fit_scaler(self, train_inputs):
+        """Fit input scales on the training rows; nothing to fit by default."""
+        return None
 
-def batched(fn, x, batch_size=4096):
-    """numpy concatenation of fn over batches of x (bounded memory for large samples)."""
-    return np.concatenate([keras.ops.convert_to_numpy(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+    def calibrate(self, train_inputs):
+        """Label-free orientation of the scores after training; nothing to orient by default."""
+        return None
+
+    def latent(self, inputs):
+        """Latent variables {name: (batch, ...)}; models with a latent space override this."""
+        raise NotImplementedError(f"{type(self).__name__} has no latent space")
+
+    @property
+    def has_latent(self):
+        """Whether the model defines ``latent`` (and so gets an ``encode`` export signature)."""
+        return type(self).latent is not Tagger.latent
+
+    def anomalous_index(self):
+        """Index of the anomalous mixture component, or None for models without components."""
+        if self.selector is None:
+            return None
+        return int(np.argmax(keras.ops.convert_to_numpy(self.selector)))
+
+    def add_component_selector(self, n_components, chosen=0):
+        """A non-trainable one-hot weight picking the anomalous component (exports carry it)."""
+        self.selector = self.add_weight(shape=(n_components,), initializer="zeros", trainable=False,
+                                        name="anomalous_selector")
+        self.select_component(chosen)
+
+    def select_component(self, k):
+        self.selector.assign(np.eye(int(self.selector.shape[0]), dtype="float32")[k])
+        return k
+
+    extra_output_names = ()
+
+    def extra_outputs(self, inputs):
+        """Serving outputs besides the named scores, {name: (batch, ...)}; none by default."""
+        return {}
+
+    def component_images(self):
+        """(components, height, width) images learned per mixture component, or None."""
+        return None
+
+
+def gaussian_sample(mean, log_var, seed):
+    """Reparameterised draw z = mean + exp(log_var / 2) * eps, eps ~ N(0, 1); `seed` a SeedGenerator."""
+    return mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=seed)
+
+
+def batched(fn, inputs, batch_size=4096):
+    """fn over consecutive batches of `inputs`, outputs concatenated as numpy (bounded memory).
+
+    Args:
+        fn: callable on one batch; returns an array or a dict of arrays.
+        inputs: an array, or a dict {name: array} sliced together.
+    """
+    n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+    parts = []
+    for start in range(0, n, batch_size):
+        if isinstance(inputs, dict):
+            parts.append(fn({k: v[start:start + batch_size] for k, v in inputs.items()}))
+        else:
+            parts.append(fn(inputs[start:start + batch_size]))
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([keras.ops.convert_to_numpy(p[k]) for p in parts]) for k in parts[0]}
+    return np.concatenate([keras.ops.convert_to_numpy(p) for p in parts])
+
+
+def batched_scores(model, inputs, batch_size=4096):
+    """Named scores {name: (rows,)} of `model` over `inputs`, in batches."""
+    return batched(model.anomaly_scores, inputs, batch_size)
 
 
 def image_spread(images):

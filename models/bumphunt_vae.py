@@ -2,7 +2,7 @@
 A. Smolkovic, "Bump Hunting in Latent Space", arXiv:2103.06595).
 
 Per event, six observables O = (m_j1, m_j2, tau21_j1, tau32_j1, tau21_j2, tau32_j2) of the two
-mass-ordered leading jets (preprocessing.highlevel.FEATURES); m_jj is never an input. A
+mass-ordered leading jets (preprocessing.representations.highlevel.FEATURES); m_jj is never an input. A
 MaxAbsScaler fitted on the training events is part of the model (a non-trainable weight), so
 exports take raw observables.
 
@@ -14,8 +14,8 @@ trained with Adadelta (TensorFlow defaults), batch 1000, up to 100 epochs, stopp
 the validation KL (training.callbacks.KLPeakStopping).
 
 Scores (larger = more anomalous): ``kl`` (default, per-event KL summed over latent dimensions,
-the same quantity as in the loss), ``reconstruction`` (MSE). ``BumpHuntEnsemble`` averages the KL
-of K independently trained members (20 in the paper) and reports their spread.
+the same quantity as in the loss), ``reconstruction`` (MSE). An ensemble (``models.ensemble``)
+averages the KL of K independently trained members (20 in the paper) and reports their spread.
 
 ``MassDecoder`` is the characterisation step: the trained encoder is frozen and a new decoder
 reconstructs O/s from (z, m) with z ~ N(z_mean, sigma_z) and m ~ N(m_jj, 0.025 m_jj), m
@@ -23,12 +23,12 @@ standard-scaled; reconstruction loss only.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from losses import mean_squared_error, standard_normal_kl
-from models.base import Tagger
-from preprocessing.highlevel import FEATURES
+from models.base import Tagger, gaussian_sample
+from preprocessing.representations.highlevel import FEATURES
+from preprocessing.representations.scalers import max_abs_scale
 
 CITATION = "B. Bortolato, B. M. Dillon, J. F. Kamenik, A. Smolkovic, arXiv:2103.06595 (bortolato2021)"
 
@@ -74,8 +74,7 @@ class BumpHuntVAE(Tagger):
 
     def fit_scaler(self, features):
         """Fit the MaxAbsScaler on training events (raw observables, (events, n_features))."""
-        scale = np.max(np.abs(features), axis=0)
-        self.scale.assign(np.where(scale > 0, scale, 1.0).astype("float32"))
+        self.scale.assign(max_abs_scale(features))
         return keras.ops.convert_to_numpy(self.scale)
 
     def scaled(self, features):
@@ -95,7 +94,7 @@ class BumpHuntVAE(Tagger):
 
     def loss_terms(self, features):
         mean, log_var = self.encode(features)
-        z = mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=self.noise)
+        z = gaussian_sample(mean, log_var, self.noise)
         return {"reconstruction": mean_squared_error(self.scaled(features), self.decoder(z)),
                 "kl": standard_normal_kl(mean, log_var)}
 
@@ -110,32 +109,6 @@ class BumpHuntVAE(Tagger):
     def get_config(self):
         return {**self.base_config(), "n_features": self.n_features, "latent_dim": self.latent_dim,
                 "units": self.units, "layers": self.layers_, "alpha": self.alpha, "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package="anomalous_jets")
-class BumpHuntEnsemble(keras.Model):
-    """K trained BumpHuntVAEs scored together: kl = mean of the members' KL, kl_std = their spread.
-
-    Exported as one SavedModel whose anomaly_score is the mean KL (bortolato2021, Fig. 3).
-    """
-
-    default_score = "kl"
-
-    def __init__(self, members, **kwargs):
-        super().__init__(**kwargs)
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        self.members = list(members)
-        self.built = True
-
-    def anomaly_scores(self, features):
-        kls = tf.stack([m.anomaly_scores(features)["kl"] for m in self.members], axis=0)  # (members, batch)
-        recos = tf.stack([m.anomaly_scores(features)["reconstruction"] for m in self.members], axis=0)
-        return {"kl": tf.reduce_mean(kls, axis=0), "kl_std": tf.math.reduce_std(kls, axis=0),
-                "reconstruction": tf.reduce_mean(recos, axis=0)}
-
-    def call(self, features, training=False):
-        return self.anomaly_scores(features)["kl"]
 
 
 @keras.saving.register_keras_serializable(package="anomalous_jets")
@@ -172,7 +145,7 @@ class MassDecoder(Tagger):
     def loss_terms(self, data):
         features, mjj = data
         mean, log_var = self.vae.encode(features)
-        z = mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=self.noise)
+        z = gaussian_sample(mean, log_var, self.noise)
         m = mjj * (1.0 + self.mass_resolution * keras.random.normal(tf.shape(mjj), seed=self.noise))
         rec = mean_squared_error(self.vae.scaled(features), self.decode(z, m) / self.vae.scale)
         return {"reconstruction": rec}
@@ -181,8 +154,9 @@ class MassDecoder(Tagger):
         return tf.reduce_mean(terms["reconstruction"])
 
     @staticmethod
-    def _inputs(data):
-        return data[0] if isinstance(data, tuple) and len(data) == 1 else data
+    def _unpack(data):
+        # inputs are the pair (features, mjj); Keras hands them over as (x, y) or as ((x, y),)
+        return (data[0] if isinstance(data, tuple) and len(data) == 1 else data), None
 
     def anomaly_scores(self, data):
         features, mjj = data

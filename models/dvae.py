@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from losses import categorical_cross_entropy, dirichlet_laplace_kl
-from models.base import Tagger, image_spread
+from models.base import Tagger, gaussian_sample, image_spread
 
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021)"
 
@@ -101,9 +101,7 @@ class DirichletVAE(Tagger):
             keras.layers.Dense(n_pixels, use_bias=False),
         ], name="decoder")
         # one-hot selector of the anomalous component; a weight so exports carry it
-        self.selector = self.add_weight(shape=(self.n_components,), initializer="zeros",
-                                        trainable=False, name="anomalous_selector")
-        self.selector.assign(np.eye(self.n_components, dtype="float32")[self._prior_choice()])
+        self.add_component_selector(self.n_components, self._prior_choice())
         self.noise = keras.random.SeedGenerator(self.seed)
         self.built = True  # both networks are built from their Input shapes
 
@@ -133,6 +131,9 @@ class DirichletVAE(Tagger):
         mean, log_var = self.encode(images)
         return {"mean": mean, "log_var": log_var, "mixture_weights": tf.nn.softmax(mean, axis=-1)}
 
+    def component_images(self):
+        return self.mixture_images()
+
     def mixture_images(self):
         """The R learned component images softmax(W_k), shape (R, height, width), numpy."""
         w = keras.ops.convert_to_numpy(self.decoder.layers[-1].kernel)  # (R, pixels)
@@ -144,8 +145,7 @@ class DirichletVAE(Tagger):
     def loss_terms(self, images):
         """Per-jet reconstruction (one sample of z) and KL, each (batch,)."""
         mean, log_var = self.encode(images)
-        eps = keras.random.normal(tf.shape(mean), seed=self.noise)
-        z = mean + tf.exp(0.5 * log_var) * eps
+        z = gaussian_sample(mean, log_var, self.noise)
         rec = categorical_cross_entropy(images, self._log_probs(tf.nn.softmax(z, axis=-1)))
         return {"reconstruction": rec, "kl": dirichlet_laplace_kl(mean, log_var, self.alpha)}
 
@@ -181,15 +181,11 @@ class DirichletVAE(Tagger):
         else:
             tied = np.flatnonzero(np.isclose(self.alpha, min(self.alpha)))
             k = int(tied[np.argmax(self.image_spread()[tied])])
-        self.selector.assign(np.eye(self.n_components, dtype="float32")[k])
-        return k
+        return self.select_component(k)
 
     def calibrate(self, train_images=None):
         """Post-training, label-free: fix the anomalous component (needs no data)."""
         return self.choose_anomalous_component()
-
-    def anomalous_index(self):
-        return int(np.argmax(keras.ops.convert_to_numpy(self.selector)))
 
     def get_config(self):
         return {

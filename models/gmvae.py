@@ -61,9 +61,7 @@ class GMVAE(VAE1D):
         self.prior_log_vars = self.add_weight(shape=(self.n_modes, self.latent_dim), name="prior_log_vars",
                                               initializer="zeros")
         self.prior_logits = self.add_weight(shape=(self.n_modes,), name="prior_logits", initializer="zeros")
-        self.selector = self.add_weight(shape=(self.n_modes,), initializer="zeros", trainable=False,
-                                        name="anomalous_selector")
-        self.selector.assign(np.eye(self.n_modes, dtype="float32")[self.anomalous_component or 0])
+        self.add_component_selector(self.n_modes, self.anomalous_component or 0)
 
     def prior(self):
         """The current mixture prior as a tfp distribution."""
@@ -103,11 +101,7 @@ class GMVAE(VAE1D):
             resp = batched(lambda batch: self.responsibilities(self.posterior_mean(batch)), x)
             spread = image_spread(x)
             k = int(np.argmax([rank_correlation(resp[:, j], spread) for j in range(self.n_modes)]))
-        self.selector.assign(np.eye(self.n_modes, dtype="float32")[k])
-        return k
-
-    def anomalous_index(self):
-        return int(np.argmax(keras.ops.convert_to_numpy(self.selector)))
+        return self.select_component(k)
 
     def get_config(self):
         return {**super().get_config(), "n_modes": self.n_modes, "repulsion": self.repulsion,

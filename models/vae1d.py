@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from losses import squared_error, standard_normal_kl
 from models.ae1d import AE1D
+from models.base import gaussian_sample
 
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 2"
 
@@ -49,7 +50,7 @@ class VAE1D(AE1D):
         return self.encode(images)[0]
 
     def sample(self, mean, log_var):
-        return mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=self.noise)
+        return gaussian_sample(mean, log_var, self.noise)
 
     def call(self, images, training=False):
         return self.decoder(self.encode(images)[0])

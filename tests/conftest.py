@@ -10,8 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def small_samples(tmp_path_factory):
     """{'qcd': JetSample, 'top': JetSample, 'qcd_path': Path, 'top_path': Path}: 600 jets each."""
-    from preprocessing.generate import generate
-    from preprocessing.sample import write_sample
+    from preprocessing.events.generator import generate
+    from preprocessing.samples.format import write_sample
 
     folder = tmp_path_factory.mktemp("samples")
     out = {}
@@ -20,3 +20,13 @@ def small_samples(tmp_path_factory):
         out[process] = sample
         out[f"{process}_path"] = write_sample(folder / f"{process}.h5", sample)
     return out
+
+
+def minimal_card(model, representation, inputs, model_name="test"):
+    """A ModelCard for exporting `model` in tests: representation name and {input: shape} only."""
+    from training.model_card import ModelCard
+
+    return ModelCard(model=model_name, class_name=type(model).__name__, citation="", preset="test", config={},
+                     representation={"name": representation, "params": {}, "fitted": {}},
+                     inputs={k: list(v) for k, v in inputs.items()}, outputs=[], default_score=model.default_score,
+                     signal_label="signal")

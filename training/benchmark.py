@@ -27,11 +27,13 @@ def main(argv=None):
     import tensorflow as tf
 
     from models.dvae import DirichletVAE
-    from preprocessing.images import jet_images
-    from training import data as datasets
+    from models.registry import MODELS
+    from preprocessing import representations
+    from training import datasets
     from training.export import export_tagger, load_tagger
+    from training.model_card import ModelCard
 
-    paths = args.data or datasets.default_dataset()
+    paths = args.data or datasets.materialise(MODELS["dvae"].dataset)
     sample = datasets.load(paths)
     if args.n_jets < len(sample):
         sample = sample.subset(np.random.default_rng(0).choice(len(sample), args.n_jets, replace=False))
@@ -39,7 +41,7 @@ def main(argv=None):
     result = {"n_jets": n, "epochs": args.epochs, "batch_size": args.batch_size}
 
     start = time.perf_counter()
-    x = jet_images(sample.constituents, sample.n_constituents)
+    x = representations.build("jet_image", sample)["jet_image"]
     result["images_jets_per_s"] = n / (time.perf_counter() - start)
 
     keras.utils.set_random_seed(0)
@@ -58,7 +60,11 @@ def main(argv=None):
     result["score_in_memory_jets_per_s"] = n / (time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as tmp:
-        export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", {"representation": {"name": "jet_image"}})
+        card = ModelCard(model="dvae", class_name="DirichletVAE", citation="", preset="balanced",
+                         config=model.get_config(), representation={"name": "jet_image", "params": {}, "fitted": {}},
+                         inputs={"jet_image": list(x.shape[1:])}, outputs=[], default_score=model.default_score,
+                         signal_label="top")
+        export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", card)
         fn, _, _, _ = load_tagger(f"{tmp}/dvae")
         fn(jet_image=tf.constant(x[:4096]))
         start = time.perf_counter()

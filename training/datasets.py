@@ -1,4 +1,4 @@
-"""Datasets for training: the cached default sample, loading user files, and event-grouped splits."""
+"""Datasets for training: the cached default dataset of each model, user files, event-grouped splits."""
 
 import os
 import pathlib
@@ -7,12 +7,8 @@ import sys
 import numpy as np
 
 from preprocessing.errors import DataError
-from preprocessing.generate import generate
-from preprocessing.sample import concatenate, read_sample, write_sample
-
-# the default dataset: (process, seed) pairs; jets are split evenly between them
-DEFAULT_PROCESSES = (("qcd", 1001), ("top", 2002))
-DEFAULT_N_JETS = 60_000
+from preprocessing.events.generator import generate
+from preprocessing.samples.format import concatenate, read_sample, write_sample
 
 
 def cache_dir():
@@ -20,21 +16,30 @@ def cache_dir():
     return pathlib.Path(os.environ.get("ANOMJET_DATA", pathlib.Path.home() / ".cache" / "anomalous-jet-tagging"))
 
 
-def default_dataset(n_jets=DEFAULT_N_JETS, workers=None, progress=True):
-    """Paths of the default QCD and top samples with n_jets in total, generating missing ones.
+def component_jets(component, n_jets):
+    """Jets of one recipe component in a dataset of n_jets: its share, rounded to whole events of two jets."""
+    return max(2, 2 * round(component.share * n_jets / 2))
 
-    A cached file is reused when its name matches (process, jets, seed); generation writes
-    atomically, so an interrupted run leaves no file and is redone next time.
+
+def materialise(recipe, n_jets=None, workers=None, progress=True):
+    """Paths of the sample files of `recipe` (a models.registry.DatasetRecipe), generating missing ones.
+
+    Each component is one file named by (process, jets, seed, options) in cache_dir(); a cached
+    file is reused when its name matches. Generation writes atomically, so an interrupted run
+    leaves no file and is redone next time.
     """
+    n_jets = n_jets or recipe.n_jets
     workers = workers or min(2, os.cpu_count() or 1)
     paths = []
-    for process, seed in DEFAULT_PROCESSES:
-        n = n_jets // len(DEFAULT_PROCESSES)
-        path = cache_dir() / f"{process}_n{n}_seed{seed}.h5"
+    for component in recipe.components:
+        n = component_jets(component, n_jets)
+        options = "".join(f"_{key}{value}" for key, value in component.options)
+        path = cache_dir() / f"{component.process}_n{n}_seed{component.seed}{options}.h5"
         if not path.exists():
-            print(f"default dataset: generating {n} {process} jets into {path} (cached for later runs)",
-                  file=sys.stderr)
-            write_sample(path, generate(process, n, seed=seed, workers=workers, progress=progress))
+            print(f"default dataset {recipe.name}: generating {n} {component.process} jets into {path} "
+                  f"(cached for later runs)", file=sys.stderr)
+            write_sample(path, generate(component.process, n, seed=component.seed, workers=workers,
+                                        progress=progress, **dict(component.options)))
         paths.append(path)
     return paths
 
@@ -54,10 +59,10 @@ def load(paths, n_jets=None, seed=0):
 
 
 def split(event, fractions=(0.8, 0.1, 0.1), seed=0):
-    """Train/validation/test index arrays; all jets of one event land in the same split.
+    """Train/validation/test index arrays; all rows of one event land in the same split.
 
     Args:
-        event: (jets,) event identifiers.
+        event: (rows,) event identifiers.
         fractions: shares of events in each split.
 
     Returns:

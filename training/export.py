@@ -6,12 +6,12 @@ A new export takes the next free integer version and never touches an existing o
 written to a hidden temporary folder (ignored by TF Serving, which only reads integer names)
 and renamed into place when complete.
 
-Signatures: ``serving_default`` maps the named model input (e.g. ``jet_image``) to
-``anomaly_score`` (the tagger's default score) and every named score; ``encode`` maps it to the
-latent variables, where the model has them.
+Signatures: ``serving_default`` maps the named model inputs (e.g. ``jet_image``, or ``points``
+and ``mask``) to ``anomaly_score`` (the tagger's default score), every named score and the
+model's extra outputs (e.g. class probabilities); ``encode`` maps them to the latent variables,
+where the model has them.
 """
 
-import json
 import os
 import pathlib
 import shutil
@@ -20,8 +20,7 @@ import keras
 import tensorflow as tf
 
 from preprocessing.errors import DataError
-
-CARD_PATH = pathlib.Path("assets.extra") / "model_card.json"
+from training.model_card import CARD_PATH, ModelCard
 
 
 def versions(model_dir):
@@ -36,10 +35,10 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     """Export `model` as the next version under `model_dir`; returns the version's path.
 
     Args:
-        model: a tagger with `anomaly_scores(inputs)` and `default_score` (and optionally `latent`).
-        input_shapes: {input name: per-jet shape}, in the order of the serving inputs.
+        model: a models.base.Tagger.
+        input_shapes: {input name: per-row shape}, in the order of the serving inputs.
         model_dir: <base>/<model name>.
-        card: JSON-serialisable model card, written to assets.extra/model_card.json.
+        card: the ModelCard, written to assets.extra/model_card.json with the version filled in.
         write_extras: optional callable(folder) writing more files (figures) into assets.extra.
     """
     model_dir = pathlib.Path(model_dir)
@@ -51,13 +50,14 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
         return args[0] if len(args) == 1 else dict(zip(names, args))
 
     def serve(*args):
-        scores = model.anomaly_scores(_inputs(args))
-        return {"anomaly_score": scores[model.default_score], **scores}
+        inputs = _inputs(args)
+        scores = model.anomaly_scores(inputs)
+        return {"anomaly_score": scores[model.default_score], **scores, **model.extra_outputs(inputs)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
-    if hasattr(model, "latent"):
+    if model.has_latent:
         archive.add_endpoint(name="encode", fn=lambda *args: model.latent(_inputs(args)), input_signature=specs)
 
     version = (versions(model_dir) or [0])[-1] + 1
@@ -65,12 +65,10 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         archive.write_out(str(tmp), verbose=False)
-        extra = tmp / CARD_PATH.parent
-        extra.mkdir(exist_ok=True)
-        card = {**card, "version": version}
-        (tmp / CARD_PATH).write_text(json.dumps(card, indent=2, default=str))
+        card.version = version
+        card.write(tmp)
         if write_extras is not None:
-            write_extras(extra)
+            write_extras(tmp / CARD_PATH.parent)
         final = model_dir / str(version)
         if final.exists():
             raise FileExistsError(f"{final} appeared while exporting; not overwriting it")
@@ -93,15 +91,9 @@ def resolve_version(path):
 
 
 def load_tagger(path):
-    """(serving function, model card, version folder) of an exported tagger; clear errors otherwise."""
+    """(serving function, ModelCard, version folder, loaded object) of an exported tagger; clear errors otherwise."""
     folder = resolve_version(path)
-    card_file = folder / CARD_PATH
-    if not card_file.is_file():
-        raise DataError(f"{folder}: no {CARD_PATH}; not an export of this project")
-    try:
-        card = json.loads(card_file.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{card_file}: malformed model card ({err})") from None
+    card = ModelCard.read(folder)
     try:
         loaded = tf.saved_model.load(str(folder))
     except (OSError, ValueError, tf.errors.OpError) as err:

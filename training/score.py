@@ -21,23 +21,21 @@ from preprocessing.errors import DataError, run_command
 
 
 def score_sample(fn, card, sample, source="input", batch_size=4096):
-    """{output name: (jets,) array} from a loaded serving function for a JetSample."""
+    """{output name: (rows,) array} from a loaded serving function and its ModelCard for a JetSample."""
     import tensorflow as tf
 
+    from models.base import batched
     from preprocessing import representations
 
-    rep = card["representation"]
+    rep = card.representation
     inputs = representations.build(rep["name"], sample, rep.get("params"), source=source)
-    expected = set(fn.structured_input_signature[1])
-    if set(inputs) != expected:
+    expected = list(fn.structured_input_signature[1])
+    missing = sorted(set(expected) - set(inputs))
+    if missing:
         raise DataError(f"model expects inputs {sorted(expected)} but representation "
                         f"{rep['name']!r} builds {sorted(inputs)}")
-    n = len(sample)
-    parts = []
-    for start in range(0, n, batch_size):
-        feed = {k: tf.constant(v[start:start + batch_size], tf.float32) for k, v in inputs.items()}
-        parts.append({k: v.numpy() for k, v in fn(**feed).items()})
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    feed = {name: inputs[name] for name in expected}
+    return batched(lambda batch: fn(**{k: tf.constant(v, tf.float32) for k, v in batch.items()}), feed, batch_size)
 
 
 def main(argv=None):
@@ -54,18 +52,17 @@ def main(argv=None):
 def run(args):
     import h5py
 
-    from evaluation import metrics
-    from preprocessing.sample import atomic_path, read_sample
-    from training.export import load_tagger
-
     from preprocessing import representations
+    from preprocessing.samples.format import atomic_path, read_sample
+    from training import metrics
+    from training.export import load_tagger
 
     sample = read_sample(args.data)  # check the data before the slow model load
     path = pathlib.Path(args.model) / str(args.version) if args.version is not None else args.model
     fn, card, folder, _ = load_tagger(path)
     scores = score_sample(fn, card, sample, source=str(args.data))
     # one row per jet, or per event for event-level representations
-    row_event, row_labels = representations.rows(card["representation"]["name"], sample, source=str(args.data))
+    row_event, row_labels = representations.rows(card.representation_name, sample, source=str(args.data))
 
     tmp = atomic_path(args.out)
     try:
@@ -76,7 +73,7 @@ def run(args):
             f.create_dataset("event", data=row_event)
             f.attrs["label_names"] = json.dumps(sample.label_names)
             f.attrs["model"] = str(folder)
-            f.attrs["default_score"] = card.get("default_score", "")
+            f.attrs["default_score"] = card.default_score
             f.attrs["score_direction"] = "larger = more anomalous"
         os.replace(tmp, args.out)
     except BaseException:
@@ -84,8 +81,8 @@ def run(args):
         raise
 
     result = {"model": str(folder), "data": str(args.data), "out": str(args.out),
-              "rows": representations.row_level(card["representation"]["name"]), "n_rows": len(row_event)}
-    signal = card.get("signal_label")
+              "rows": representations.row_level(card.representation_name), "n_rows": len(row_event)}
+    signal = card.signal_label
     if signal in sample.label_names and len(np.unique(row_labels)) > 1:
         is_signal = row_labels == sample.label_of(signal)
         result["auc"] = {name: round(metrics.summary(s, is_signal)["auc"], 5) for name, s in scores.items()}

@@ -24,7 +24,7 @@ import threading
 
 import numpy as np
 
-from preprocessing.errors import DataError
+from preprocessing.errors import DataError, run_command
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>:predict|/metadata)?$")
 
@@ -155,11 +155,11 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8501)
     args = parser.parse_args(argv)
-    try:
-        server, thread = start(args.model_dir, args.host, args.port, verbose=True)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(run, args)
+
+
+def run(args):
+    server, thread = start(args.model_dir, args.host, args.port, verbose=True)
     print(f"serving {args.model_dir} on "
           f"http://{args.host}:{server.server_port}/v1/models/<name>:predict (Ctrl-C to stop)", file=sys.stderr)
     try:

@@ -1,11 +1,10 @@
-"""bortolato2021 VAE: inputs (no m_jj), baked scaler, ensemble score, frozen encoder in the mass decoder."""
+"""bortolato2021 VAE: inputs (no m_jj), baked scaler, frozen encoder in the mass decoder."""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from models.bumphunt_vae import FEATURES, BumpHuntEnsemble, BumpHuntVAE, MassDecoder
-from training.export import export_tagger, load_tagger
+from models.bumphunt_vae import FEATURES, BumpHuntVAE, MassDecoder
 
 
 def _events(n, seed=0):
@@ -45,25 +44,6 @@ def test_training_with_adadelta_reduces_the_loss():
     h = m.fit(x, epochs=5, batch_size=200, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
     assert set(h.history) == {"loss", "reconstruction", "kl"}
-
-
-def test_ensemble_export_scores_are_the_mean_of_members(tmp_path):
-    x, _ = _events(300, seed=1)
-    members = []
-    for seed in range(3):
-        keras.utils.set_random_seed(seed)
-        m = BumpHuntVAE(seed=seed)
-        m.fit_scaler(x)
-        members.append(m)
-    ens = BumpHuntEnsemble(members)
-    kls = np.stack([np.asarray(m.anomaly_scores(x)["kl"]) for m in members])
-    scores = {k: np.asarray(v) for k, v in ens.anomaly_scores(x).items()}
-    np.testing.assert_allclose(scores["kl"], kls.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(scores["kl_std"], kls.std(0), rtol=1e-4, atol=1e-7)
-    export_tagger(ens, {"features": (6,)}, tmp_path / "bumphunt_vae", {"representation": {"name": "dijet_features"}})
-    fn, _, _, _ = load_tagger(tmp_path / "bumphunt_vae")
-    out = fn(features=tf.constant(x))
-    np.testing.assert_allclose(out["anomaly_score"].numpy(), kls.mean(0), rtol=1e-5, atol=1e-6)
 
 
 def test_mass_decoder_keeps_the_encoder_frozen_and_learns():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from preprocessing.errors import DataError
-from training.data import load, split
+from training.datasets import load, split
 
 
 def test_split_partitions_jets_and_keeps_events_together():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from evaluation.metrics import summary
+from training.metrics import summary
 
 
 def test_perfect_reversed_and_hand_computed_r50():

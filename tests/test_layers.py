@@ -1,0 +1,38 @@
+"""Data flows one way: no module of training/ or models/ imports evaluation/ (checked on the source)."""
+
+import ast
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def imported_modules(folder):
+    """{(file, imported module)} of every import statement in the .py files under `folder`."""
+    found = set()
+    for path in (ROOT / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {(str(path.relative_to(ROOT)), alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found |= {(str(path.relative_to(ROOT)), node.module)}
+                if node.module in ("evaluation", "training") or node.module.startswith("evaluation."):
+                    found |= {(str(path.relative_to(ROOT)), f"{node.module}.{a.name}") for a in node.names}
+    return found
+
+
+def test_training_and_models_never_import_evaluation():
+    upward = sorted((f, m) for folder in ("training", "models") for f, m in imported_modules(folder)
+                    if m == "evaluation" or m.startswith("evaluation."))
+    assert upward == []
+
+
+def test_models_never_import_training():
+    assert sorted((f, m) for f, m in imported_modules("models") if m.split(".")[0] == "training") == []
+
+
+def test_the_checker_sees_imports_inside_functions(tmp_path, monkeypatch):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("def f():\n    from evaluation import plots\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert ("pkg/m.py", "evaluation.plots") in imported_modules("pkg")

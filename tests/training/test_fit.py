@@ -1,0 +1,110 @@
+"""training.fit end to end: versioned exports, event rows and ensembles, default datasets, clear errors."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from models.registry import MODELS
+from preprocessing.samples.format import write_sample
+from tests.synthetic import event_sample
+from training import fit, score
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory):
+    return write_sample(tmp_path_factory.mktemp("events") / "events.h5", event_sample(6000, 0.05, 1))
+
+
+def test_fit_exports_versions_and_never_overwrites(fitted):
+    base, summaries, digests = fitted
+    assert summaries[0]["export"].endswith("dvae/1") and summaries[1]["export"].endswith("dvae/2")
+    assert digests[0] == digests[1]  # version 1 untouched by the second run
+    for v in (1, 2):
+        folder = base / "dvae" / str(v)
+        assert (folder / "saved_model.pb").is_file()
+        card = json.loads((folder / "assets.extra" / "model_card.json").read_text())
+        assert 0.0 <= card["metrics"]["auc"] <= 1.0
+        assert card["model"] == "dvae" and card["preset"] == "balanced" and card["version"] == v
+        assert card["data"]["n_test"] > 0 and card["data"]["provenance"]["sources"][1]["process"] == "top"
+        for fig in ("roc.png", "mixture_images.png"):
+            assert (folder / "assets.extra" / fig).stat().st_size > 1000
+    assert set(summaries[0]["metrics"]) >= {"auc", "r50"}
+    assert not list((base / "dvae").glob(".tmp-*"))
+
+
+def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path, capsys):
+    argv = ["--model", "bumphunt_vae", "--data", str(events_file), "--epochs", "10", "--batch-size", "100",
+            "--ensemble", "2", "--export-dir", str(tmp_path), "--set", "learning_rate=1.0"]
+    assert fit.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    folder = pathlib.Path(summary["export"])
+    card = json.loads((folder / "assets.extra" / "model_card.json").read_text())
+    assert card["data"]["rows"] == "events" and card["representation"]["name"] == "highlevel"
+    assert card["ensemble"]["members"] == 2 and len(card["training"]["stopping"]) == 2
+    assert card["inputs"] == {"highlevel": [6]}
+    assert card["data"]["n_test"] + card["data"]["n_train"] + card["data"]["n_validation"] == 6000
+    # the planted cluster is separated, so event rows, labels and scores line up; which side of the
+    # KL it lands on depends on the feature-space geometry (the physics direction is checked on
+    # generated events in the reproduction, not on this synthetic sample)
+    assert abs(summary["metrics"]["auc"] - 0.5) > 0.15  # 3 standard errors with 30 test signal events
+    assert (folder / "assets.extra" / "member1.weights.h5").is_file()
+
+    out = str(tmp_path / "s.h5")
+    assert score.main(["--model", str(folder), "--data", str(events_file), "--out", out]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["n_rows"] == 6000 and scored["rows"] == "event"
+    assert set(scored["auc"]) >= {"anomaly_score", "kl", "kl_std"}
+
+
+def test_mjj_never_reaches_the_encoder(events_file, tmp_path):
+    """Changing every event's m_jj changes no input row of the model."""
+    from preprocessing import representations
+    from preprocessing.samples.format import read_sample
+
+    s = read_sample(events_file)
+    a = representations.build("highlevel", s)["highlevel"]
+    s.jets["mjj"] = s.jets["mjj"] * 1.7 + 100.0
+    b = representations.build("highlevel", s)["highlevel"]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_get_clear_errors(small_samples, tmp_path, capsys):
+    data = str(small_samples["qcd_path"])
+    cases = [
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--model", "dvae", "--preset", "nope"], "has no preset 'nope'"),
+        (["--model", "dvae", "--set", "alhpa=[1,1]", "--data", data], "unknown --set key 'alhpa'"),
+        (["--model", "dvae", "--set", "beta_kl"], "--set expects KEY=VALUE"),
+        (["--model", "dvae", "--data", str(tmp_path / "missing.h5")], "missing.h5: no such sample file"),
+        (["--model", "dvae", "--data", data, "--representation", "constituents"],
+         "takes one input, but representation 'constituents' builds"),
+    ]
+    for argv, message in cases:
+        assert fit.main(argv + ["--export-dir", str(tmp_path / "e")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "e" / "dvae").exists()
+
+
+@pytest.fixture(scope="module")
+def data_cache(tmp_path_factory):
+    """A private $ANOMJET_DATA shared by the default-dataset runs of this module."""
+    return tmp_path_factory.mktemp("anomjet-data")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_trains_on_its_own_default_dataset(name, data_cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ANOMJET_DATA", str(data_cache))
+    spec = MODELS[name]
+    argv = ["--model", name, "--n-jets", "400", "--epochs", "1", "--export-dir", str(tmp_path)]
+    if spec.cls.__name__ in ("AE1D", "VAE1D", "GMVAE"):
+        argv += ["--set", "filters=4", "--set", "hidden_units=16"]  # small convolutions keep the test fast
+    assert fit.main(argv) == 0, capsys.readouterr().err[-2000:]
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    card = json.loads((pathlib.Path(summary["export"]) / "assets.extra" / "model_card.json").read_text())
+    processes = [source["process"] for source in card["data"]["provenance"]["sources"]]
+    assert processes == [c.process for c in spec.dataset.components]
+    cached = sorted(p.name for p in data_cache.glob("*.h5"))
+    for c in spec.dataset.components:
+        assert any(n.startswith(f"{c.process}_n") and f"_seed{c.seed}" in n for n in cached), cached

@@ -1,0 +1,340 @@
+"""The fit pipeline as named stages, shared by ``training.fit`` and the paper reproductions.
+
+    settings = resolve("dvae", preset, sets)                  # model, preset, --set overrides
+    inputs = load_inputs(settings, paths)                     # sample files -> named arrays per row
+    split = split_rows(inputs, seed)                          # by event, 80/10/10
+    member = train_member(settings, x_train, x_val, seed, run_dir[, y_train, y_val])
+    evaluation = evaluate(model, inputs, split.test, signal_label)
+    card = model_card(...); export_tagger(model, card, ...)   # training.export
+
+Rows are jets, or events for event-level representations. Test rows are used only by
+``evaluate``. Stopping results come back as data (``Stopping``), never as attributes on the model.
+"""
+
+import ast
+import dataclasses
+import datetime
+import pathlib
+import time
+
+import numpy as np
+
+from models.registry import MODELS, SUPERVISED
+from preprocessing.errors import DataError
+
+
+# -- settings --------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """A model family with its preset and overrides resolved."""
+
+    name: str  # registry name
+    spec: object  # models.registry.ModelSpec
+    preset: str
+    config: dict  # model constructor keyword arguments (without the seed)
+    training: dict  # epochs, batch_size, learning_rate, beta_2, optimizer, stopping
+    representation: str
+
+
+def parse_sets(items):
+    """--set KEY=VALUE pairs -> dict; values are Python literals where they parse, else strings."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise DataError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value
+    return out
+
+
+def resolve(model_name, preset_name=None, sets=None, representation=None, spec=None):
+    """Settings of `model_name` (or of an unregistered `spec`) with --set overrides validated."""
+    if spec is None:
+        if model_name not in MODELS:
+            raise DataError(f"unknown model {model_name!r}; known models: {sorted(MODELS)}")
+        spec = MODELS[model_name]
+    preset_name = preset_name or spec.default_preset
+    if preset_name not in spec.presets:
+        raise DataError(f"model {model_name!r} has no preset {preset_name!r}; presets: {sorted(spec.presets)}")
+    preset = spec.presets[preset_name]
+    config = dict(preset["config"])
+    training = dict(spec.training)
+    model_keys = set(spec.cls().get_config()) - {"name", "trainable", "seed"}
+    for key, value in (sets or {}).items():
+        if key in training:
+            training[key] = value
+        elif key in model_keys:
+            config[key] = value
+        else:
+            raise DataError(f"unknown --set key {key!r} for model {model_name!r}; "
+                            f"model keys: {sorted(model_keys)}; training keys: {sorted(training)}")
+    representation = representation or preset.get("representation", spec.representation)
+    return Settings(model_name, spec, preset_name, config, training, representation)
+
+
+# -- inputs and split ------------------------------------------------------------------------
+@dataclasses.dataclass
+class Inputs:
+    """A sample in a representation: named arrays per row, with the rows' events and labels."""
+
+    arrays: dict  # {name: (rows, ...)} every array the representation builds
+    names: tuple  # the arrays the model takes, in serving order
+    event: np.ndarray  # (rows,) event ids: a split keeps an event's rows together
+    labels: np.ndarray  # (rows,) class indices into label_names (truth, for evaluation)
+    label_names: list
+    unit: str  # "jets" or "events"
+    representation: str
+    files: list
+    provenance: dict
+
+    def __len__(self):
+        return len(self.event)
+
+    def model_inputs(self, rows):
+        """The model's inputs at `rows`: a plain array for one input, a dict for several."""
+        if len(self.names) == 1:
+            return self.arrays[self.names[0]][rows]
+        return {name: self.arrays[name][rows] for name in self.names}
+
+    def shapes(self):
+        """{input name: per-row shape} of the model's inputs."""
+        return {name: tuple(self.arrays[name].shape[1:]) for name in self.names}
+
+
+def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
+    """Read sample files (or make the model's default dataset) and build its representation.
+
+    Args:
+        paths: sample files; None makes or reuses the spec's default dataset of `n_jets` jets.
+        n_jets: with paths, a seeded random subset of that many jets; else the dataset size.
+    """
+    from preprocessing import representations
+    from training import datasets
+
+    if paths:
+        paths = [pathlib.Path(p) for p in paths]
+        sample = datasets.load(paths, n_jets=n_jets, seed=seed)
+    else:
+        paths = datasets.materialise(settings.spec.dataset, n_jets, workers=workers)
+        sample = datasets.load(paths)
+    source = ", ".join(str(p) for p in paths)
+    arrays = representations.build(settings.representation, sample, source=source)
+    if settings.spec.inputs is None and len(arrays) != 1:
+        raise DataError(f"model {settings.name!r} takes one input, but representation {settings.representation!r} "
+                        f"builds {sorted(arrays)}; choose a single-input representation")
+    names = tuple(settings.spec.inputs or arrays)
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise DataError(f"model {settings.name!r} takes inputs {list(names)}, but representation "
+                        f"{settings.representation!r} builds {sorted(arrays)}")
+    event, labels = representations.rows(settings.representation, sample, source=source)
+    unit = "events" if representations.row_level(settings.representation) == "event" else "jets"
+    return Inputs(arrays, names, event, labels, list(sample.label_names), unit, settings.representation,
+                  [str(p) for p in paths], sample.provenance)
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def split_rows(inputs, seed=0):
+    """Train/validation/test rows, 80/10/10 by event; a clear error when a part would be empty."""
+    from training.datasets import split
+
+    parts = Split(*split(inputs.event, seed=seed))
+    if min(len(parts.train), len(parts.validation), len(parts.test)) == 0:
+        raise DataError(f"{len(inputs)} {inputs.unit} are too few for a train/validation/test split")
+    return parts
+
+
+def class_targets(spec, inputs, rows):
+    """Integer targets of a supervised model at `rows`: the index of each row's class in spec.classes."""
+    lookup = {name: k for k, name in enumerate(spec.classes)}
+    unknown = sorted({inputs.label_names[k] for k in np.unique(inputs.labels[rows])} - set(lookup))
+    if unknown:
+        raise DataError(f"the data holds class(es) {unknown} that the model does not learn; "
+                        f"it learns {list(spec.classes)}")
+    table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
+    return table[inputs.labels[rows]]
+
+
+# -- training --------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Stopping:
+    """Which weights a trained member holds and why.
+
+    Attributes:
+        reason: a sentence for the model card.
+        epoch: 1-based epoch whose weights the model holds (None when not tracked).
+        final_epoch, final_weights: the last epoch trained and its weights, kept by the KL-peak
+            rule so that a study can compare the rule against simply training on.
+    """
+
+    reason: str
+    epoch: int | None = None
+    final_epoch: int | None = None
+    final_weights: list | None = None
+
+
+@dataclasses.dataclass
+class TrainedMember:
+    model: object
+    history: dict  # {metric: [value per epoch]}
+    seconds: float
+    stopping: Stopping
+
+
+def build_optimizer(training):
+    import keras
+
+    if training.get("optimizer", "adam") == "adadelta":
+        return keras.optimizers.Adadelta(learning_rate=training["learning_rate"])
+    return keras.optimizers.Adam(training["learning_rate"], beta_2=training.get("beta_2", 0.999))
+
+
+def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=None, callbacks=(), verbose=2):
+    """Build, train and calibrate one model, keeping the weights its stopping rule picks.
+
+    Args:
+        settings: resolved Settings (model class, config, training: epochs, batch_size,
+            learning_rate, beta_2, optimizer "adam" or "adadelta", stopping "kl_peak" for
+            KLPeakStopping, else the best validation loss is restored).
+        x_train, x_val: model inputs of the train and validation rows only.
+        y_train, y_val: integer class targets, for supervised models.
+        run_dir: folder for the checkpoint.
+        callbacks: extra Keras callbacks (e.g. score snapshots).
+    """
+    import keras
+
+    from training.callbacks import KLPeakStopping
+
+    supervised = settings.spec.mode == SUPERVISED
+    if supervised and (y_train is None or y_val is None):
+        raise DataError(f"model {settings.name!r} learns from labels; give class targets")
+    training = settings.training
+    keras.utils.set_random_seed(seed)
+    model = settings.spec.cls(**settings.config, seed=seed)
+    model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
+    model.compile(optimizer=build_optimizer(training))
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "best.weights.h5"
+    if training.get("stopping") == "kl_peak":
+        stop = KLPeakStopping(verbose=verbose > 0)
+    else:
+        stop = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
+                                               save_weights_only=True, verbose=0)
+    start = time.perf_counter()
+    if supervised:
+        history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=training["epochs"],
+                            batch_size=training["batch_size"], shuffle=True, callbacks=[stop, *callbacks],
+                            verbose=verbose)
+    else:
+        history = model.fit(x_train, validation_data=(x_val,), epochs=training["epochs"],
+                            batch_size=training["batch_size"], shuffle=True, callbacks=[stop, *callbacks],
+                            verbose=verbose)
+    seconds = time.perf_counter() - start
+    if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
+        stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
+    else:
+        model.load_weights(str(checkpoint))
+        val_loss = history.history["val_loss"]
+        stopping = Stopping("weights of the epoch with the lowest validation loss",
+                            int(np.argmin(val_loss)) + 1, len(val_loss))
+    model.calibrate(x_train)  # label-free orientation of the scores
+    return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()},
+                         seconds, stopping)
+
+
+def combine(members):
+    """One tagger from trained members: the member itself, or their Ensemble."""
+    from models.ensemble import Ensemble
+
+    models = [m.model for m in members]
+    return models[0] if len(models) == 1 else Ensemble(models)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Evaluation:
+    scores: dict  # {name: (test rows,)}
+    metrics: dict  # {name: metrics.summary}; empty without both classes
+    labels: np.ndarray  # (test rows,)
+    is_signal: np.ndarray | None
+
+
+def evaluate(model, inputs, rows, signal_label):
+    """Every named score on `rows` (held-out test rows) and its metrics with `signal_label` positive."""
+    from models.base import batched_scores
+    from training import metrics
+
+    scores = batched_scores(model, inputs.model_inputs(rows))
+    labels = inputs.labels[rows]
+    if signal_label in inputs.label_names and len(set(labels.tolist())) > 1:
+        is_signal = labels == inputs.label_names.index(signal_label)
+        return Evaluation(scores, {name: metrics.summary(s, is_signal) for name, s in scores.items()}, labels,
+                          is_signal)
+    return Evaluation(scores, {}, labels, None)
+
+
+# -- model card and figures ------------------------------------------------------------------
+def model_card(settings, model, members, inputs, split, evaluation, seed, code_version):
+    """The ModelCard of a trained tagger (member 0's config, the last member's history)."""
+    from preprocessing import representations
+    from training.model_card import ModelCard
+
+    history = members[-1].history
+    epochs_run = len(history["loss"])
+    seconds = sum(m.seconds for m in members)
+    spec = settings.spec
+    return ModelCard(
+        model=settings.name, class_name=spec.cls.__name__, citation=spec.citation, preset=settings.preset,
+        config=members[0].model.get_config(), mode=spec.mode, classes=list(spec.classes),
+        ensemble={"members": len(members), "seeds": [seed + k for k in range(len(members))]},
+        training={**settings.training, "epochs_run": epochs_run, "seed": seed, "seconds": round(seconds, 2),
+                  f"{inputs.unit}_per_second": round(len(split.train) * epochs_run * len(members) / seconds, 1),
+                  "stopping": [m.stopping.reason for m in members], "history": history},
+        representation={"name": settings.representation,
+                        "params": representations.resolve_params(settings.representation),
+                        "fitted": representations.fit(settings.representation,
+                                                      {k: v[split.train] for k, v in inputs.arrays.items()})},
+        inputs={name: list(shape) for name, shape in inputs.shapes().items()},
+        outputs=["anomaly_score"] + list(evaluation.scores) + list(model.extra_output_names),
+        default_score=model.default_score, signal_label=spec.signal_label,
+        data={"files": inputs.files, "label_names": inputs.label_names, "n_train": len(split.train),
+              "n_validation": len(split.validation), "n_test": len(split.test), "rows": inputs.unit,
+              "split": "by event, 80/10/10, seed %d" % seed, "provenance": inputs.provenance},
+        metrics={**evaluation.metrics.get(model.default_score, {}), "scores": evaluation.metrics},
+        anomalous_component=model.anomalous_index(), code_version=code_version,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def export_figures(settings, model, members, inputs, evaluation, folder):
+    """ROC curves, score distributions, member weights and component images into an export's assets.extra."""
+    from training import figures
+
+    test = f"{len(evaluation.labels)} test {inputs.unit}"
+    if evaluation.metrics:
+        figures.plot_roc({n: (s, evaluation.is_signal) for n, s in evaluation.scores.items()}, folder / "roc.png",
+                         title=f"{settings.name} ({settings.preset}), {test}, {settings.spec.signal_label} = signal")
+        figures.plot_score_distributions(evaluation.scores[model.default_score], evaluation.labels,
+                                         inputs.label_names, folder / "score_distribution.png",
+                                         xlabel=model.default_score)
+    for k, member in enumerate(members):  # Keras weights too, to rebuild a model (e.g. a frozen encoder)
+        member.model.save_weights(str(folder / f"member{k}.weights.h5"))
+    images = model.component_images()
+    if images is not None:
+        chosen = model.anomalous_index()
+        lund = settings.representation == "lund_image"
+        figures.plot_images(images, [f"component {i}" + (" (anomalous)" if i == chosen else "")
+                                     for i in range(len(images))],
+                            folder / "mixture_images.png", suptitle=f"{settings.name} mixture images softmax(W_k)",
+                            axis_labels=(r"$\ln 1/\Delta R$ pixel", r"$\ln k_T$ pixel") if lund
+                            else (r"$\eta'$ pixel", r"$\phi'$ pixel"))
