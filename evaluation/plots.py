@@ -1,7 +1,4 @@
-"""Figures written next to exported taggers (matplotlib with the Agg backend; no display needed)."""
-
-import os
-import pathlib
+"""Figures of the paper reproductions (matplotlib with the Agg backend; no display needed)."""
 
 import matplotlib
 
@@ -9,69 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from evaluation.metrics import roc  # noqa: E402
-
-
-def _save(fig, path):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
-
-
-def plot_roc(curves, path, title=""):
-    """ROC curves as background rejection 1/epsilon_B against epsilon_S (log scale).
-
-    Args:
-        curves: {label: (scores, is_signal)}.
-    """
-    fig, ax = plt.subplots(figsize=(5, 4.2), layout="constrained")
-    for label, (scores, is_signal) in curves.items():
-        fpr, tpr = roc(scores, is_signal)
-        ok = fpr > 0
-        ax.plot(tpr[ok], 1.0 / fpr[ok], label=label)
-    x = np.linspace(0.01, 1, 100)
-    ax.plot(x, 1.0 / x, "k:", label="random")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"signal efficiency $\epsilon_S$")
-    ax.set_ylabel(r"background rejection $1/\epsilon_B$")
-    ax.set_xlim(0, 1)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
-    return _save(fig, path)
-
-
-def plot_images(images, titles, path, suptitle="", log=True, axis_labels=(r"$\eta'$ pixel", r"$\phi'$ pixel")):
-    """A row of 2-D images (e.g. DVAE mixture components or average jet images)."""
-    n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(4.0 * n, 3.4), squeeze=False, layout="constrained")
-    for ax, img, title in zip(axes[0], images, titles):
-        data = np.log10(np.maximum(img, 1e-8)) if log else img
-        im = ax.imshow(data, origin="lower", cmap="viridis", vmin=data.max() - 5 if log else None)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(axis_labels[0])
-        ax.set_ylabel(axis_labels[1])
-        fig.colorbar(im, ax=ax, fraction=0.046, label="log10 intensity" if log else "intensity")
-    fig.suptitle(suptitle, fontsize=10)
-    return _save(fig, path)
-
-
-def plot_score_distributions(scores, labels, label_names, path, xlabel="score"):
-    """Normalised histograms of one score per class."""
-    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
-    bins = np.histogram_bin_edges(scores, bins=50)
-    for k, name in enumerate(label_names):
-        sel = labels == k
-        if sel.any():
-            ax.hist(scores[sel], bins=bins, histtype="step", density=True, label=f"{name} ({sel.sum()})")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+from training.figures import save_figure  # noqa: E402
+from training.metrics import roc  # noqa: E402
 
 
 def plot_snapshots(snapshots, is_signal, names, path, title=""):
@@ -87,7 +23,7 @@ def plot_snapshots(snapshots, is_signal, names, path, title=""):
         ax.set_yticks([])
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_fraction_scan(fractions, scan, path):
@@ -103,7 +39,7 @@ def plot_fraction_scan(fractions, scan, path):
     ax.axhline(0.5, color="k", lw=0.5)
     ax.set_ylabel("AUC (anomalous class positive)")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _ternary(r):
@@ -132,7 +68,7 @@ def plot_gibbs(alpha, r, is_signal, names, path, title="", n_prior=5000, seed=0)
         ax.set_aspect("equal")
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _density_levels(hist, fractions):
@@ -175,7 +111,7 @@ def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path,
         ax.set_xlabel(r"$m_{jj}$ [TeV]")
         ax.set_ylabel("z")
     fig.suptitle(title + "  (dashed 68 %, dotted 95 %; black background, red signal)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_marginals(m, grid, names, path, bands=None, ratio=None):
@@ -198,7 +134,7 @@ def plot_marginals(m, grid, names, path, bands=None, ratio=None):
     ax.set_xlabel(r"$m_{jj}$ [TeV]")
     ax.set_ylabel(r"$\langle O\rangle_z / \langle O\rangle_{z,m_{jj}}$")
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)
+    save_figure(fig, path)
     return ratio
 
 
@@ -231,7 +167,7 @@ def plot_ensemble_roc(mean, std, is_signal, path, title=""):
     axes[2].set_yscale("log")
     axes[2].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_curves(curves, path, xlabel="", ylabel="", title=""):
@@ -244,4 +180,4 @@ def plot_curves(curves, path, xlabel="", ylabel="", title=""):
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -20,7 +20,6 @@ report for ``resample``); progress goes to stderr.
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 
@@ -31,27 +30,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from preprocessing import highlevel, lund, resample, vrnn  # noqa: E402
-from preprocessing.errors import DataError  # noqa: E402
-from preprocessing.images import DEFAULT_PARAMS as IMAGE_PARAMS  # noqa: E402
-from preprocessing.images import jet_images  # noqa: E402
-from preprocessing.sample import concatenate, read_sample  # noqa: E402
+from preprocessing.representations import highlevel, lund_image, vrnn  # noqa: E402
+from preprocessing.samples import resample  # noqa: E402
+from preprocessing.errors import DataError, run_command  # noqa: E402
+from preprocessing.representations.jet_image import DEFAULT_PARAMS as IMAGE_PARAMS  # noqa: E402
+from preprocessing.representations.jet_image import jet_images  # noqa: E402
+from preprocessing.samples.format import concatenate, read_sample  # noqa: E402
+from training.figures import save_figure  # noqa: E402
 
 KINDS = ("jet_image", "lund_image", "vrnn", "highlevel", "resample")
-
-
-def _save(fig, path):
-    """Write a figure atomically: a hidden temporary file in the same folder, then a rename."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        tmp.unlink(missing_ok=True)
-    return str(path)
 
 
 def _classes(sample):
@@ -73,23 +60,23 @@ def plot_jet_images(sample, out):
         ax.set_xlabel(r"$\eta'$ (aligned)")
         ax.set_ylabel(r"$\phi'$ (aligned)")
         fig.colorbar(im, ax=ax, label="pT fraction per pixel")
-    return [_save(fig, out / "jet_images.png")]
+    return [str(save_figure(fig, out / "jet_images.png", dpi=110))]
 
 
 def plot_lund_images(sample, out):
     classes = _classes(sample)
-    p = lund.DEFAULT_PARAMS
+    p = lund_image.DEFAULT_PARAMS
     fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), layout="constrained",
                              squeeze=False)
     extent = [*p["log_inv_delta_r_range"], *p["log_kt_range"]]
     for ax, (name, idx) in zip(axes[0], classes):
-        img = lund.lund_images(sample.constituents[idx], sample.n_constituents[idx], source=name).mean(0)
+        img = lund_image.lund_images(sample.constituents[idx], sample.n_constituents[idx], source=name).mean(0)
         im = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap="magma")
         ax.set_title(f"{name}: primary Lund plane, {len(idx)} jets")
         ax.set_xlabel(r"$\ln(1/\Delta R)$")
         ax.set_ylabel(r"$\ln(k_T/\mathrm{GeV})$")
         fig.colorbar(im, ax=ax, label="mean fraction of splittings per pixel")
-    return [_save(fig, out / "lund_images.png")]
+    return [str(save_figure(fig, out / "lund_images.png", dpi=110))]
 
 
 def plot_vrnn(sample, out, n_examples=3, n_labels=6):
@@ -117,7 +104,7 @@ def plot_vrnn(sample, out, n_examples=3, n_labels=6):
             ax.set_xlabel(r"$\eta$ (boosted frame)")
             ax.set_ylabel(r"$\phi$ (boosted frame)")
         fig.colorbar(sc, ax=row[-1], label="step in $k_t$ order (marker area: pT fraction)")
-    paths = [_save(fig, out / "vrnn_sequences.png")]
+    paths = [str(save_figure(fig, out / "vrnn_sequences.png", dpi=110))]
 
     table = np.array(vrnn.fit_pt_fraction_table(everything["vrnn_sequence"], everything["vrnn_mask"])
                      ["pt_fraction_table"])
@@ -129,7 +116,7 @@ def plot_vrnn(sample, out, n_examples=3, n_labels=6):
     ax.set_ylabel("multiplicity N")
     ax.set_title(r"$\bar p_{T,N}(t)$ fitted on these jets")
     fig.colorbar(im, ax=ax, label="mean pT fraction")
-    paths.append(_save(fig, out / "vrnn_pt_fraction_table.png"))
+    paths.append(str(save_figure(fig, out / "vrnn_pt_fraction_table.png", dpi=110)))
     return paths
 
 
@@ -157,7 +144,7 @@ def plot_highlevel(sample, out, min_events=20):
         ax.set_xlabel(name + (" [GeV]" if name.startswith("m_") else ""))
     axes.flat[0].legend(fontsize=8)
     axes.flat[-1].axis("off")
-    return [_save(fig, out / "highlevel_features.png")]
+    return [str(save_figure(fig, out / "highlevel_features.png", dpi=110))]
 
 
 def plot_resample(sample, out, reference=None, seed=0):
@@ -190,7 +177,7 @@ def plot_resample(sample, out, reference=None, seed=0):
         ax.set_ylabel("density")
         ax.set_title(f"{name} resampled to the {reference} mass")
         ax.legend(fontsize=8)
-    return [_save(fig, out / "mass_resampling.png")], {"reference": reference, "classes": report}
+    return [str(save_figure(fig, out / "mass_resampling.png", dpi=110))], {"reference": reference, "classes": report}
 
 
 def main(argv=None):
@@ -202,29 +189,29 @@ def main(argv=None):
     parser.add_argument("--max-jets", type=int, default=20000, help="jets per class at most (first ones)")
     parser.add_argument("--reference", default=None, help="reference class for resample (default qcd)")
     args = parser.parse_args(argv)
-    try:
-        samples = [read_sample(p) for p in args.data]
-        sample = concatenate(samples) if len(samples) > 1 else samples[0]
-        keep = np.concatenate([idx[: args.max_jets] for _, idx in _classes(sample)])
-        sample = sample.subset(np.sort(keep))
-        result = {"figures": []}
-        for kind in (KINDS if args.kind == "all" else (args.kind,)):
-            print(f"show_inputs: {kind} ...", file=sys.stderr)
-            if kind == "jet_image":
-                result["figures"] += plot_jet_images(sample, args.out)
-            elif kind == "lund_image":
-                result["figures"] += plot_lund_images(sample, args.out)
-            elif kind == "vrnn":
-                result["figures"] += plot_vrnn(sample, args.out)
-            elif kind == "highlevel":
-                result["figures"] += plot_highlevel(sample, args.out)
-            else:
-                paths, report = plot_resample(sample, args.out, args.reference)
-                result["figures"] += paths
-                result["resample"] = report
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(run, args)
+
+
+def run(args):
+    samples = [read_sample(p) for p in args.data]
+    sample = concatenate(samples) if len(samples) > 1 else samples[0]
+    keep = np.concatenate([idx[: args.max_jets] for _, idx in _classes(sample)])
+    sample = sample.subset(np.sort(keep))
+    result = {"figures": []}
+    for kind in KINDS if args.kind == "all" else (args.kind,):
+        print(f"show_inputs: {kind} ...", file=sys.stderr)
+        if kind == "jet_image":
+            result["figures"] += plot_jet_images(sample, args.out)
+        elif kind == "lund_image":
+            result["figures"] += plot_lund_images(sample, args.out)
+        elif kind == "vrnn":
+            result["figures"] += plot_vrnn(sample, args.out)
+        elif kind == "highlevel":
+            result["figures"] += plot_highlevel(sample, args.out)
+        else:
+            paths, report = plot_resample(sample, args.out, args.reference)
+            result["figures"] += paths
+            result["resample"] = report
     print(json.dumps(result))
     return 0
 

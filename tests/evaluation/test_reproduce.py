@@ -1,42 +1,67 @@
-"""The dillon2021 reproduction runs every scenario end to end (smoke scale) and writes its report."""
+"""python -m evaluation.reproduce: the name -> module table, scale checks, output files and the JSON line
+(with stand-in paper modules; the papers' own runs are tested in tests/evaluation/papers)."""
 
 import json
+import types
+
+import pytest
 
 from evaluation import reproduce
+from evaluation.papers import bortolato2021, dillon2021
 
 
-def test_dillon2021_smoke_run_writes_report_and_figures(small_samples, tmp_path, capsys):
-    data = [str(small_samples["qcd_path"]), str(small_samples["top_path"])]
-    assert reproduce.main(["dillon2021", "--scale", "smoke", "--out", str(tmp_path), "--data", *data]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    scenarios = {r["scenario"] for r in summary["results"]}
-    assert {"balanced", "r2 t/Q=0.01", "r2 Q/t=1.0", "r3 t/Q=0.01", "r3 Q/t=0.01", "lund t/Q=1.0"} <= scenarios
-    models = {r["model"] for r in summary["results"] if r["scenario"] == "balanced"}
-    assert models == {"ae1d", "vae1d", "gmvae", "dvae"}
-    assert all(0.0 <= r["auc"] <= 1.0 for r in summary["results"])
-    report = (tmp_path / "report.md").read_text()
-    assert "| balanced | dvae | mixture_weight (default) |" in report and "0.89" in report
-    for fig in ("roc_balanced_top_signal.png", "latent_evolution_dvae.png", "fraction_scan_dvae_r2.png",
-                "mixture_images_r3_qcd_anomalous.png", "gibbs_r3_top_anomalous.png", "mixture_images_lund.png"):
-        assert (tmp_path / fig).stat().st_size > 1000, fig
+def _paper(calls, scales=("smoke",)):
+    """A stand-in paper module that records its calls."""
+    def run(scale, out, seed, paths=None):
+        calls.append(("run", scale, out, seed, paths))
+        return [{"auc": 0.75}]
+
+    def write_report(results, out, scale, seed, seconds):
+        calls.append(("write_report", results, scale, seed))
+        (out / "report.md").write_text("# report\n")
+        return [{"auc": r["auc"], "scale": scale} for r in results]
+
+    return types.SimpleNamespace(SCALES={s: {} for s in scales}, run=run, write_report=write_report)
 
 
-def test_bortolato2021_smoke_run(tmp_path, capsys):
-    from preprocessing.sample import write_sample
-    from tests.training.test_bumphunt_fit import _event_sample
+def test_every_paper_module_has_the_dispatcher_interface():
+    assert reproduce.PAPERS == {"dillon2021": dillon2021, "bortolato2021": bortolato2021}
+    for module in reproduce.PAPERS.values():
+        assert "smoke" in module.SCALES and callable(module.run) and callable(module.write_report)
 
-    bkg = _event_sample(1500, 0.0, 3)
-    sig = _event_sample(300, 1.0, 4)
-    paths = [str(write_sample(tmp_path / "bkg.h5", bkg)), str(write_sample(tmp_path / "sig.h5", sig))]
-    assert reproduce.main(["bortolato2021", "--scale", "smoke", "--out", str(tmp_path / "out"), "--data", *paths]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [r["fraction"] for r in summary["results"]] == [0.1, 0.01, 0.0]
-    assert all(0 <= r["auc"] <= 1 and r["sic_at_0.5"] > 0 for r in summary["results"])
-    for r in summary["results"]:  # both weight choices are scored, per member
-        assert len(r["member_auc"]) == len(r["last_epoch"]["member_auc"]) == len(r["latent_spread"]) == 2
-        assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
-    report = (tmp_path / "out" / "report.md").read_text()
-    assert "| S/B | weights | AUC |" in report and "| last epoch |" in report
-    for fig in ("roc_sb0.1.png", "stability_adadelta_vs_adam.png", "heatmaps_sb0.01.png", "heatmaps_sb0.png",
-                "marginals.png"):
-        assert (tmp_path / "out" / fig).stat().st_size > 1000, fig
+
+def test_dispatch_runs_the_paper_and_prints_the_summary(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setitem(reproduce.PAPERS, "fake2000", _paper(calls))
+    monkeypatch.chdir(tmp_path)
+    assert reproduce.main(["fake2000", "--scale", "smoke", "--seed", "3", "--data", "a.h5", "b.h5"]) == 0
+    out = tmp_path / "reproductions" / "fake2000-smoke"
+    assert calls[0] == ("run", "smoke", out.relative_to(tmp_path), 3, ["a.h5", "b.h5"])
+    assert calls[1] == ("write_report", [{"auc": 0.75}], "smoke", 3)
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1]) == {
+        "report": "reproductions/fake2000-smoke/report.md", "results": [{"auc": 0.75, "scale": "smoke"}]}
+    assert "report: reproductions/fake2000-smoke/report.md" in captured.err
+    assert (out / "report.md").is_file()
+
+
+def test_unknown_paper_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as err:
+        reproduce.main(["nobody1999", "--scale", "smoke"])
+    assert err.value.code == 2 and "invalid choice: 'nobody1999'" in capsys.readouterr().err
+
+
+def test_unknown_scale_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as err:
+        reproduce.main(["dillon2021", "--scale", "huge"])
+    assert err.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_scale_of_another_paper_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setitem(reproduce.PAPERS, "fake2000", _paper(calls, scales=("smoke", "tiny")))
+    with pytest.raises(SystemExit) as err:
+        reproduce.main(["dillon2021", "--scale", "tiny", "--out", str(tmp_path)])
+    assert err.value.code == 2 and f"dillon2021 scales: {sorted(dillon2021.SCALES)}" in capsys.readouterr().err
+    assert reproduce.main(["fake2000", "--scale", "tiny", "--out", str(tmp_path)]) == 0
+    assert calls[0][1] == "tiny"

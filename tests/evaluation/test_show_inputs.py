@@ -39,7 +39,7 @@ def test_bad_reference_is_an_error(small_samples, tmp_path, capsys):
 
 def test_highlevel_needs_two_jet_events(small_samples, tmp_path, capsys):
     # keep one jet per event: no dijet event is left
-    from preprocessing.sample import write_sample
+    from preprocessing.samples.format import write_sample
 
     s = small_samples["qcd"]
     _, first = np.unique(s.event, return_index=True)
