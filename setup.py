@@ -8,7 +8,7 @@ HERE = pathlib.Path(__file__).parent
 REQUIREMENTS = [
     line.split("#")[0].strip()
     for line in (HERE / "requirements.txt").read_text().splitlines()
-    if line.split("#")[0].strip() and not line.startswith("pytest")
+    if line.split("#")[0].strip() and not line.startswith(("pytest", "ruff"))
 ]
 
 setup(
@@ -19,7 +19,9 @@ setup(
     long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["models", "losses", "preprocessing", "training", "evaluation"]),
+    packages=find_packages(
+        include=["models", "losses", "preprocessing", "preprocessing.*", "training", "evaluation", "evaluation.*"]
+    ),
     install_requires=REQUIREMENTS,
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "ruff"]},
 )

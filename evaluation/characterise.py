@@ -29,16 +29,24 @@ from preprocessing.errors import run_command
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m evaluation.characterise", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.characterise",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--encoder", required=True, help="export of a bumphunt_vae: <base>/bumphunt_vae[/<version>]")
     parser.add_argument("--data", nargs="+", required=True, help="event samples (two jets per event)")
     parser.add_argument("--out", help="output folder (default: <export>/characterisation)")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--z-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                        help="latent range of the scan (default: the paper's [-2.5, 0] if it holds 90 %% of "
-                             "the training events, else their 1st-99th percentiles)")
+    parser.add_argument(
+        "--z-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="latent range of the scan (default: the paper's [-2.5, 0] if it holds 90 %% of "
+        "the training events, else their 1st-99th percentiles)",
+    )
     args = parser.parse_args(argv)
     if args.z_range and not args.z_range[0] < args.z_range[1]:
         parser.error(f"--z-range: LOW must be below HIGH, got {args.z_range}")
@@ -48,8 +56,15 @@ def main(argv=None):
 def run(args):
     from evaluation.papers import bortolato2021
 
-    summary = bortolato2021.characterise(args.encoder, args.data, out=args.out, epochs=args.epochs, seed=args.seed,
-                                         z_range=args.z_range, verbose=1 if sys.stdout.isatty() else 2)
+    summary = bortolato2021.characterise(
+        args.encoder,
+        args.data,
+        out=args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        z_range=args.z_range,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     print(json.dumps(summary))
     return 0
 

@@ -32,8 +32,12 @@ def plot_fraction_scan(fractions, scan, path):
     for anomalous, runs in scan.items():
         label = "t/Q" if anomalous == "top" else "Q/t"
         for score, style in (("mixture_weight", "-o"), ("reconstruction", "--s")):
-            ax.plot(fractions[: len(runs)], [r["metrics"][score]["auc"] for r in runs], style,
-                    label=f"anomalous {anomalous}: {score}")
+            ax.plot(
+                fractions[: len(runs)],
+                [r["metrics"][score]["auc"] for r in runs],
+                style,
+                label=f"anomalous {anomalous}: {score}",
+            )
         ax.set_xlabel(f"anomalous fraction ({label} or Q/t)")
     ax.set_xscale("log")
     ax.axhline(0.5, color="k", lw=0.5)
@@ -59,8 +63,9 @@ def plot_gibbs(alpha, r, is_signal, names, path, title="", n_prior=5000, seed=0)
     corners = np.array([[0, 0], [1, 0], [0.5, np.sqrt(3) / 2], [0, 0]])
     for ax, (label, pts) in zip(axes, panels):
         x, y = _ternary(pts)
-        ax.hist2d(x, y, bins=40, range=[[0, 1], [0, np.sqrt(3) / 2]], cmap="viridis", cmin=1,
-                  norm=matplotlib.colors.LogNorm())
+        ax.hist2d(
+            x, y, bins=40, range=[[0, 1], [0, np.sqrt(3) / 2]], cmap="viridis", cmin=1, norm=matplotlib.colors.LogNorm()
+        )
         ax.plot(corners[:, 0], corners[:, 1], "k-", lw=0.8)
         for k, (cx, cy) in enumerate(corners[:3]):
             ax.annotate(f"r{k}=1", (cx, cy), fontsize=8, ha="center", va="top" if cy == 0 else "bottom")
@@ -98,7 +103,7 @@ def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path,
             continue
         im = ax.pcolormesh(m / 1000.0, z, grid[:, :, k], shading="auto", cmap="viridis")
         fig.colorbar(im, ax=ax, fraction=0.046)
-        for label, sel, color in groups:
+        for _label, sel, color in groups:
             h, xe, ye = np.histogram2d(m_events[sel], z_events[sel], bins=bins)
             if h.sum() < 10:
                 continue
@@ -127,7 +132,7 @@ def plot_marginals(m, grid, names, path, bands=None, ratio=None):
         ratio = grid.mean(axis=0) / grid.mean(axis=(0, 1))  # (m, features)
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for k, name in enumerate(names):
-        line, = ax.plot(m / 1000.0, ratio[:, k], label=name)
+        (line,) = ax.plot(m / 1000.0, ratio[:, k], label=name)
         if bands is not None:
             ax.fill_between(m / 1000.0, bands[0][:, k], bands[1][:, k], color=line.get_color(), alpha=0.2)
     ax.axhline(1.0, color="k", lw=0.5)
@@ -148,11 +153,18 @@ def plot_ensemble_roc(mean, std, is_signal, path, title=""):
         ok = fpr > 0
         curves[label] = (tpr[ok], fpr[ok])
     grid = np.linspace(0.02, 1, 200)
-    for ax, fn, ylabel in ((axes[0], lambda t, f: 1 / f, r"$1/\epsilon_B$"),
-                           (axes[1], lambda t, f: t / np.sqrt(f), r"SIC $\epsilon_S/\sqrt{\epsilon_B}$")):
+    for ax, fn, ylabel in (
+        (axes[0], lambda t, f: 1 / f, r"$1/\epsilon_B$"),
+        (axes[1], lambda t, f: t / np.sqrt(f), r"SIC $\epsilon_S/\sqrt{\epsilon_B}$"),
+    ):
         ys = {k: np.interp(grid, t, fn(t, f)) for k, (t, f) in curves.items()}
-        ax.fill_between(grid, np.minimum(ys["mean - std"], ys["mean + std"]),
-                        np.maximum(ys["mean - std"], ys["mean + std"]), alpha=0.3, label="+-1 std over members")
+        ax.fill_between(
+            grid,
+            np.minimum(ys["mean - std"], ys["mean + std"]),
+            np.maximum(ys["mean - std"], ys["mean + std"]),
+            alpha=0.3,
+            label="+-1 std over members",
+        )
         ax.plot(grid, ys["mean"], "k-", label="ensemble mean KL")
         ax.set_xlabel(r"$\epsilon_S$")
         ax.set_ylabel(ylabel)

@@ -27,14 +27,19 @@ PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021}
 
 def main(argv=None):
     scales = sorted({scale for module in PAPERS.values() for scale in module.SCALES})
-    parser = argparse.ArgumentParser(prog="python -m evaluation.reproduce", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paper", choices=list(PAPERS))
     parser.add_argument("--scale", choices=scales, default="small")
     parser.add_argument("--out", default=None, help="output folder (default: reproductions/<paper>-<scale>)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", nargs="+", help="instead of generated data: QCD and top jet files (dillon2021); "
-                                                  "background and signal event files (bortolato2021)")
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        help="instead of generated data: QCD and top jet files (dillon2021); "
+        "background and signal event files (bortolato2021)",
+    )
     args = parser.parse_args(argv)
     paper = PAPERS[args.paper]
     if args.scale not in paper.SCALES:

@@ -30,11 +30,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from preprocessing.representations import highlevel, lund_image, vrnn  # noqa: E402
-from preprocessing.samples import resample  # noqa: E402
 from preprocessing.errors import DataError, run_command  # noqa: E402
+from preprocessing.representations import highlevel, lund_image, vrnn  # noqa: E402
 from preprocessing.representations.jet_image import DEFAULT_PARAMS as IMAGE_PARAMS  # noqa: E402
 from preprocessing.representations.jet_image import jet_images  # noqa: E402
+from preprocessing.samples import resample  # noqa: E402
 from preprocessing.samples.format import concatenate, read_sample  # noqa: E402
 from training.figures import save_figure  # noqa: E402
 
@@ -43,14 +43,14 @@ KINDS = ("jet_image", "lund_image", "vrnn", "highlevel", "resample")
 
 def _classes(sample):
     """[(name, jet indices)] for every class present, in label-table order."""
-    return [(n, np.nonzero(sample.labels == i)[0]) for i, n in enumerate(sample.label_names)
-            if np.any(sample.labels == i)]
+    return [
+        (n, np.nonzero(sample.labels == i)[0]) for i, n in enumerate(sample.label_names) if np.any(sample.labels == i)
+    ]
 
 
 def plot_jet_images(sample, out):
     classes = _classes(sample)
-    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), layout="constrained", squeeze=False)
     n, pe, pp = IMAGE_PARAMS["n_pixels"], IMAGE_PARAMS["pixel_eta"], IMAGE_PARAMS["pixel_phi"]
     extent = [-n / 2 * pe, n / 2 * pe, -n / 2 * pp, n / 2 * pp]
     for ax, (name, idx) in zip(axes[0], classes):
@@ -66,8 +66,7 @@ def plot_jet_images(sample, out):
 def plot_lund_images(sample, out):
     classes = _classes(sample)
     p = lund_image.DEFAULT_PARAMS
-    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), layout="constrained", squeeze=False)
     extent = [*p["log_inv_delta_r_range"], *p["log_kt_range"]]
     for ax, (name, idx) in zip(axes[0], classes):
         img = lund_image.lund_images(sample.constituents[idx], sample.n_constituents[idx], source=name).mean(0)
@@ -81,8 +80,9 @@ def plot_lund_images(sample, out):
 
 def plot_vrnn(sample, out, n_examples=3, n_labels=6):
     classes = _classes(sample)
-    fig, axes = plt.subplots(len(classes), n_examples, figsize=(3.6 * n_examples, 3.4 * len(classes)),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        len(classes), n_examples, figsize=(3.6 * n_examples, 3.4 * len(classes)), layout="constrained", squeeze=False
+    )
     everything = vrnn.sequences(sample.constituents, sample.n_constituents)
     for row, (name, idx) in zip(axes, classes):
         for ax, j in zip(row, idx[:n_examples]):
@@ -90,8 +90,18 @@ def plot_vrnn(sample, out, n_examples=3, n_labels=6):
             f, eta, phi = everything["vrnn_sequence"][j, m].T
             ax.plot(eta, phi, "-", color="0.7", lw=0.8, zorder=1)
             step = np.arange(1, m.sum() + 1)
-            sc = ax.scatter(eta, phi, s=1500 * f, c=step, cmap="plasma", vmin=1, vmax=len(m), zorder=2,
-                            edgecolors="k", linewidths=0.3)
+            sc = ax.scatter(
+                eta,
+                phi,
+                s=1500 * f,
+                c=step,
+                cmap="plasma",
+                vmin=1,
+                vmax=len(m),
+                zorder=2,
+                edgecolors="k",
+                linewidths=0.3,
+            )
             # the first steps carry the prong structure; later labels would pile up on the cores
             for t in range(min(n_labels, m.sum())):
                 ax.annotate(str(t + 1), (eta[t], phi[t]), fontsize=8, xytext=(4, 4), textcoords="offset points")
@@ -106,12 +116,19 @@ def plot_vrnn(sample, out, n_examples=3, n_labels=6):
         fig.colorbar(sc, ax=row[-1], label="step in $k_t$ order (marker area: pT fraction)")
     paths = [str(save_figure(fig, out / "vrnn_sequences.png", dpi=110))]
 
-    table = np.array(vrnn.fit_pt_fraction_table(everything["vrnn_sequence"], everything["vrnn_mask"])
-                     ["pt_fraction_table"])
+    table = np.array(
+        vrnn.fit_pt_fraction_table(everything["vrnn_sequence"], everything["vrnn_mask"])["pt_fraction_table"]
+    )
     fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
     shown = np.ma.masked_where(table <= 0, table)
-    im = ax.imshow(shown, origin="lower", aspect="auto", norm=LogNorm(), cmap="viridis",
-                   extent=[0.5, table.shape[1] + 0.5, -0.5, table.shape[0] - 0.5])
+    im = ax.imshow(
+        shown,
+        origin="lower",
+        aspect="auto",
+        norm=LogNorm(),
+        cmap="viridis",
+        extent=[0.5, table.shape[1] + 0.5, -0.5, table.shape[0] - 0.5],
+    )
     ax.set_xlabel("step t (k_t order)")
     ax.set_ylabel("multiplicity N")
     ax.set_title(r"$\bar p_{T,N}(t)$ fitted on these jets")
@@ -130,8 +147,10 @@ def plot_highlevel(sample, out, min_events=20):
     for i, cls in enumerate(events.label_names):
         if 0 < np.sum(labels == i) < min_events:
             # a histogram of a handful of events is noise; say so instead of drawing spikes
-            print(f"highlevel: class {cls!r} has only {int(np.sum(labels == i))} two-jet events; not drawn",
-                  file=sys.stderr)
+            print(
+                f"highlevel: class {cls!r} has only {int(np.sum(labels == i))} two-jet events; not drawn",
+                file=sys.stderr,
+            )
     names = list(highlevel.FEATURES) + ["m_jj (kept aside)"]
     columns = [feats[:, i] for i in range(feats.shape[1])] + [mjj]
     fig, axes = plt.subplots(2, 4, figsize=(14, 6.2), layout="constrained")
@@ -166,13 +185,27 @@ def plot_resample(sample, out, reference=None, seed=0):
         pick = resample.resample(mass[idx], ref_mass, edges=edges, seed=seed)
         rep = resample.jsd_report(mass[idx], ref_mass, edges=edges, index=pick)
         report[name] = rep
-        ax.hist(ref_mass, plot_edges, density=True, histtype="stepfilled", color="0.85",
-                label=f"{reference} (reference)")
-        ax.hist(mass[idx], plot_edges, density=True, histtype="step", lw=1.5,
-                label=f"{name} before, JSD {rep['jsd_before']:.3f}")
-        ax.hist(mass[idx][pick], plot_edges, density=True, histtype="step", lw=1.5, ls="--",
-                label=f"{name} resampled, JSD {rep['jsd_after']:.4f}\n"
-                      f"(reference mass not covered: {rep['unmatched_reference_fraction']:.1%})")
+        ax.hist(
+            ref_mass, plot_edges, density=True, histtype="stepfilled", color="0.85", label=f"{reference} (reference)"
+        )
+        ax.hist(
+            mass[idx],
+            plot_edges,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            label=f"{name} before, JSD {rep['jsd_before']:.3f}",
+        )
+        ax.hist(
+            mass[idx][pick],
+            plot_edges,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            ls="--",
+            label=f"{name} resampled, JSD {rep['jsd_after']:.4f}\n"
+            f"(reference mass not covered: {rep['unmatched_reference_fraction']:.1%})",
+        )
         ax.set_xlabel("jet mass [GeV]")
         ax.set_ylabel("density")
         ax.set_title(f"{name} resampled to the {reference} mass")
@@ -181,8 +214,11 @@ def plot_resample(sample, out, reference=None, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m evaluation.show_inputs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.show_inputs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--kind", required=True, choices=KINDS + ("all",))
     parser.add_argument("--data", required=True, action="append", help="sample file (repeat for more)")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the PNG files")

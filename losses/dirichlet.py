@@ -46,6 +46,7 @@ def dirichlet_laplace_kl(mean, log_var, alpha):
     prior_mean, prior_var = dirichlet_laplace_prior(alpha)
     dtype = mean.dtype
     q = tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
-    p = tfd.MultivariateNormalDiag(loc=tf.constant(prior_mean, dtype),
-                                   scale_diag=tf.constant(np.sqrt(prior_var), dtype))
+    p = tfd.MultivariateNormalDiag(
+        loc=tf.constant(prior_mean, dtype), scale_diag=tf.constant(np.sqrt(prior_var), dtype)
+    )
     return tfd.kl_divergence(q, p)  # (batch,)

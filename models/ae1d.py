@@ -89,5 +89,11 @@ class AE1D(Tagger):
         return batched(self.posterior_mean, images)[:, 0]
 
     def get_config(self):
-        return {**self.base_config(), "latent_dim": self.latent_dim, "filters": self.filters,
-                "hidden_units": self.hidden_units, "image_shape": list(self.image_shape), "seed": self.seed}
+        return {
+            **self.base_config(),
+            "latent_dim": self.latent_dim,
+            "filters": self.filters,
+            "hidden_units": self.hidden_units,
+            "image_shape": list(self.image_shape),
+            "seed": self.seed,
+        }

@@ -113,8 +113,9 @@ class Tagger(keras.Model):
 
     def add_component_selector(self, n_components, chosen=0):
         """A non-trainable one-hot weight picking the anomalous component (exports carry it)."""
-        self.selector = self.add_weight(shape=(n_components,), initializer="zeros", trainable=False,
-                                        name="anomalous_selector")
+        self.selector = self.add_weight(
+            shape=(n_components,), initializer="zeros", trainable=False, name="anomalous_selector"
+        )
         self.select_component(chosen)
 
     def select_component(self, k):
@@ -148,9 +149,9 @@ def batched(fn, inputs, batch_size=4096):
     parts = []
     for start in range(0, n, batch_size):
         if isinstance(inputs, dict):
-            parts.append(fn({k: v[start:start + batch_size] for k, v in inputs.items()}))
+            parts.append(fn({k: v[start : start + batch_size] for k, v in inputs.items()}))
         else:
-            parts.append(fn(inputs[start:start + batch_size]))
+            parts.append(fn(inputs[start : start + batch_size]))
     if isinstance(parts[0], dict):
         return {k: np.concatenate([keras.ops.convert_to_numpy(p[k]) for p in parts]) for k in parts[0]}
     return np.concatenate([keras.ops.convert_to_numpy(p) for p in parts])

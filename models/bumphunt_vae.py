@@ -30,19 +30,24 @@ from models.base import Tagger, gaussian_sample
 from preprocessing.representations.highlevel import FEATURES
 from preprocessing.representations.scalers import max_abs_scale
 
+N_FEATURES = len(FEATURES)  # six observables per event
 CITATION = "B. Bortolato, B. M. Dillon, J. F. Kamenik, A. Smolkovic, arXiv:2103.06595 (bortolato2021)"
 
 PRESETS = {
-    "paper": {"config": {"latent_dim": 1, "alpha": 5000.0},
-              "description": "3x64 SeLU, 1-D latent, alpha=5000, Adadelta, KL-peak stopping (Sec. 2)"},
+    "paper": {
+        "config": {"latent_dim": 1, "alpha": 5000.0},
+        "description": "3x64 SeLU, 1-D latent, alpha=5000, Adadelta, KL-peak stopping (Sec. 2)",
+    },
 }
 
 
 def _mlp(n_in, n_out, units, layers, name):
-    return keras.Sequential([keras.Input((n_in,))] + [keras.layers.Dense(units, activation="selu",
-                                                                        kernel_initializer="lecun_normal")
-                                                      for _ in range(layers)]
-                            + [keras.layers.Dense(n_out)], name=name)
+    return keras.Sequential(
+        [keras.Input((n_in,))]
+        + [keras.layers.Dense(units, activation="selu", kernel_initializer="lecun_normal") for _ in range(layers)]
+        + [keras.layers.Dense(n_out)],
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="anomalous_jets")
@@ -60,15 +65,16 @@ class BumpHuntVAE(Tagger):
     term_names = ("reconstruction", "kl")
     default_score = "kl"
 
-    def __init__(self, n_features=len(FEATURES), latent_dim=1, units=64, layers=3, alpha=5000.0, seed=0, **kwargs):
+    def __init__(self, n_features=N_FEATURES, latent_dim=1, units=64, layers=3, alpha=5000.0, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.n_features, self.latent_dim = int(n_features), int(latent_dim)
         self.units, self.layers_, self.alpha, self.seed = int(units), int(layers), float(alpha), int(seed)
         self.encoder = _mlp(self.n_features, 2 * self.latent_dim, self.units, self.layers_, "encoder")
         self.decoder = _mlp(self.latent_dim, self.n_features, self.units, self.layers_, "decoder")
         # MaxAbsScaler: inputs are divided by the per-feature max |value| of the training events
-        self.scale = self.add_weight(shape=(self.n_features,), initializer="ones", trainable=False,
-                                     name="max_abs_scale")
+        self.scale = self.add_weight(
+            shape=(self.n_features,), initializer="ones", trainable=False, name="max_abs_scale"
+        )
         self.noise = keras.random.SeedGenerator(self.seed)
         self.built = True
 
@@ -83,7 +89,7 @@ class BumpHuntVAE(Tagger):
     def encode(self, features):
         """(z_mean, log_var), each (batch, latent_dim), from raw observables."""
         h = self.encoder(self.scaled(features))
-        return h[:, : self.latent_dim], h[:, self.latent_dim:]
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def call(self, features, training=False):
         return self.decoder(self.encode(features)[0]) * self.scale
@@ -95,20 +101,31 @@ class BumpHuntVAE(Tagger):
     def loss_terms(self, features):
         mean, log_var = self.encode(features)
         z = gaussian_sample(mean, log_var, self.noise)
-        return {"reconstruction": mean_squared_error(self.scaled(features), self.decoder(z)),
-                "kl": standard_normal_kl(mean, log_var)}
+        return {
+            "reconstruction": mean_squared_error(self.scaled(features), self.decoder(z)),
+            "kl": standard_normal_kl(mean, log_var),
+        }
 
     def total_loss(self, terms):
         return tf.reduce_mean(self.alpha * terms["reconstruction"] + terms["kl"])
 
     def anomaly_scores(self, features):
         mean, log_var = self.encode(features)
-        return {"kl": standard_normal_kl(mean, log_var),
-                "reconstruction": mean_squared_error(self.scaled(features), self.decoder(mean))}
+        return {
+            "kl": standard_normal_kl(mean, log_var),
+            "reconstruction": mean_squared_error(self.scaled(features), self.decoder(mean)),
+        }
 
     def get_config(self):
-        return {**self.base_config(), "n_features": self.n_features, "latent_dim": self.latent_dim,
-                "units": self.units, "layers": self.layers_, "alpha": self.alpha, "seed": self.seed}
+        return {
+            **self.base_config(),
+            "n_features": self.n_features,
+            "latent_dim": self.latent_dim,
+            "units": self.units,
+            "layers": self.layers_,
+            "alpha": self.alpha,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package="anomalous_jets")

@@ -58,7 +58,6 @@ PRESETS = {
 }
 
 
-
 @keras.saving.register_keras_serializable(package="anomalous_jets")
 class DirichletVAE(Tagger):
     """Dirichlet-VAE on unit-sum jet images.
@@ -73,8 +72,16 @@ class DirichletVAE(Tagger):
         seed: seed of the sampling noise.
     """
 
-    def __init__(self, alpha=(1.0, 1.0), hidden_units=100, image_shape=(40, 40), beta_kl=0.1,
-                 anomalous_component=None, seed=0, **kwargs):
+    def __init__(
+        self,
+        alpha=(1.0, 1.0),
+        hidden_units=100,
+        image_shape=(40, 40),
+        beta_kl=0.1,
+        anomalous_component=None,
+        seed=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.alpha = [float(a) for a in alpha]
         if len(self.alpha) < 2 or min(self.alpha) <= 0:
@@ -89,17 +96,23 @@ class DirichletVAE(Tagger):
         self.seed = int(seed)
         n_pixels = int(np.prod(self.image_shape))
 
-        self.encoder = keras.Sequential([
-            keras.Input(self.image_shape),
-            keras.layers.Flatten(),
-            keras.layers.Dense(self.hidden_units, activation="selu", kernel_initializer="lecun_normal"),
-            keras.layers.Dense(2 * self.n_components),
-        ], name="encoder")
+        self.encoder = keras.Sequential(
+            [
+                keras.Input(self.image_shape),
+                keras.layers.Flatten(),
+                keras.layers.Dense(self.hidden_units, activation="selu", kernel_initializer="lecun_normal"),
+                keras.layers.Dense(2 * self.n_components),
+            ],
+            name="encoder",
+        )
         # the interpretable decoder: one bias-free linear map, softmax applied in _log_probs
-        self.decoder = keras.Sequential([
-            keras.Input((self.n_components,)),
-            keras.layers.Dense(n_pixels, use_bias=False),
-        ], name="decoder")
+        self.decoder = keras.Sequential(
+            [
+                keras.Input((self.n_components,)),
+                keras.layers.Dense(n_pixels, use_bias=False),
+            ],
+            name="decoder",
+        )
         # one-hot selector of the anomalous component; a weight so exports carry it
         self.add_component_selector(self.n_components, self._prior_choice())
         self.noise = keras.random.SeedGenerator(self.seed)
@@ -109,7 +122,7 @@ class DirichletVAE(Tagger):
     def encode(self, images):
         """(mean, log_var), each (batch, R), of the Gaussian posterior in softmax space."""
         h = self.encoder(images)  # (batch, 2R)
-        return h[:, : self.n_components], h[:, self.n_components:]
+        return h[:, : self.n_components], h[:, self.n_components :]
 
     def _log_probs(self, r):
         logits = self.decoder(r)  # (batch, pixels)
@@ -190,6 +203,10 @@ class DirichletVAE(Tagger):
     def get_config(self):
         return {
             **self.base_config(),
-            "alpha": self.alpha, "hidden_units": self.hidden_units, "image_shape": list(self.image_shape),
-            "beta_kl": self.beta_kl, "anomalous_component": self.anomalous_component, "seed": self.seed,
+            "alpha": self.alpha,
+            "hidden_units": self.hidden_units,
+            "image_shape": list(self.image_shape),
+            "beta_kl": self.beta_kl,
+            "anomalous_component": self.anomalous_component,
+            "seed": self.seed,
         }

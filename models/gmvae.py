@@ -28,8 +28,10 @@ from models.vae1d import VAE1D
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 3"
 
 PRESETS = {
-    "paper": {"config": {"latent_dim": 1, "n_modes": 2, "beta_kl": 1e-4, "repulsion": 1e-3},
-              "description": "1-D latent, R=2 learnable Gaussian modes, Ashman repulsion (Figs. 4-5)"},
+    "paper": {
+        "config": {"latent_dim": 1, "n_modes": 2, "beta_kl": 1e-4, "repulsion": 1e-3},
+        "description": "1-D latent, R=2 learnable Gaussian modes, Ashman repulsion (Figs. 4-5)",
+    },
 }
 
 
@@ -56,10 +58,14 @@ class GMVAE(VAE1D):
         super().__init__(latent_dim=latent_dim, **kwargs)
         # modes start symmetric about 0 so the repulsion has a direction to push
         init_means = np.linspace(-1.0, 1.0, self.n_modes)[:, None] * np.ones((1, self.latent_dim))
-        self.prior_means = self.add_weight(shape=(self.n_modes, self.latent_dim), name="prior_means",
-                                           initializer=keras.initializers.Constant(init_means))
-        self.prior_log_vars = self.add_weight(shape=(self.n_modes, self.latent_dim), name="prior_log_vars",
-                                              initializer="zeros")
+        self.prior_means = self.add_weight(
+            shape=(self.n_modes, self.latent_dim),
+            name="prior_means",
+            initializer=keras.initializers.Constant(init_means),
+        )
+        self.prior_log_vars = self.add_weight(
+            shape=(self.n_modes, self.latent_dim), name="prior_log_vars", initializer="zeros"
+        )
         self.prior_logits = self.add_weight(shape=(self.n_modes,), name="prior_logits", initializer="zeros")
         self.add_component_selector(self.n_modes, self.anomalous_component or 0)
 
@@ -85,8 +91,11 @@ class GMVAE(VAE1D):
         mean, log_var = self.encode(images)
         resp = self.responsibilities(mean)
         scores = super().anomaly_scores(images)
-        return {"responsibility": tf.reduce_sum(resp * self.selector, axis=-1),
-                "reconstruction": scores["reconstruction"], "kl": scores["kl"]}
+        return {
+            "responsibility": tf.reduce_sum(resp * self.selector, axis=-1),
+            "reconstruction": scores["reconstruction"],
+            "kl": scores["kl"],
+        }
 
     def latent(self, images):
         mean, log_var = self.encode(images)
@@ -104,5 +113,9 @@ class GMVAE(VAE1D):
         return self.select_component(k)
 
     def get_config(self):
-        return {**super().get_config(), "n_modes": self.n_modes, "repulsion": self.repulsion,
-                "anomalous_component": self.anomalous_component}
+        return {
+            **super().get_config(),
+            "n_modes": self.n_modes,
+            "repulsion": self.repulsion,
+            "anomalous_component": self.anomalous_component,
+        }

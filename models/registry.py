@@ -79,13 +79,18 @@ class ModelSpec:
 
 # dillon2021: QCD and top jets (R = 0.8, 550-650 GeV, top parton matching), half and half
 TOP_QCD = DatasetRecipe(
-    name="dillon2021-top-qcd", components=(Component("qcd", 1001, 0.5), Component("top", 2002, 0.5)),
-    n_jets=60_000, description="QCD and top jets, anti-kT R = 0.8, 550 < pT < 650 GeV (dillon2021)")
+    name="dillon2021-top-qcd",
+    components=(Component("qcd", 1001, 0.5), Component("top", 2002, 0.5)),
+    n_jets=60_000,
+    description="QCD and top jets, anti-kT R = 0.8, 550 < pT < 650 GeV (dillon2021)",
+)
 # bortolato2021: LHCO-like dijet events with the 2-prong W' -> X Y signal at S/B = 1 %
 LHCO_SB1 = DatasetRecipe(
     name="bortolato2021-lhco-sb1",
     components=(Component("dijet", 3003, 0.99), Component("lhco-signal", 3004, 0.01, (("prongs", 2),))),
-    n_jets=120_000, description="LHCO-like dijet events with 1 % W' -> X(500) Y(100) signal events (bortolato2021)")
+    n_jets=120_000,
+    description="LHCO-like dijet events with 1 % W' -> X(500) Y(100) signal events (bortolato2021)",
+)
 
 MODELS = {
     "dvae": ModelSpec(
@@ -102,29 +107,48 @@ MODELS = {
         dataset=TOP_QCD,
     ),
     "bumphunt_vae": ModelSpec(
-        cls=bumphunt_vae.BumpHuntVAE, representation="highlevel", inputs=None, presets=bumphunt_vae.PRESETS,
-        default_preset="paper", citation=bumphunt_vae.CITATION, signal_label="signal",
+        cls=bumphunt_vae.BumpHuntVAE,
+        representation="highlevel",
+        inputs=None,
+        presets=bumphunt_vae.PRESETS,
+        default_preset="paper",
+        citation=bumphunt_vae.CITATION,
+        signal_label="signal",
         # Adadelta with TensorFlow's defaults (learning rate 1e-3), batch 1000, <= 100 epochs, KL-peak stop
-        training={"epochs": 100, "batch_size": 1000, "learning_rate": 1e-3, "optimizer": "adadelta",
-                  "stopping": "kl_peak"},
+        training={
+            "epochs": 100,
+            "batch_size": 1000,
+            "learning_rate": 1e-3,
+            "optimizer": "adadelta",
+            "stopping": "kl_peak",
+        },
         dataset=LHCO_SB1,
     ),
 }
 # dillon2021's convolutional AE, VAE and GMVAE: Adam 1e-3 as in the paper; the paper trains to
 # convergence (~200 epochs), 30 keeps CPU runs short
 for _name, _module, _cls in (("ae1d", ae1d, ae1d.AE1D), ("vae1d", vae1d, vae1d.VAE1D), ("gmvae", gmvae, gmvae.GMVAE)):
-    MODELS[_name] = ModelSpec(cls=_cls, representation="jet_image", inputs=None, presets=_module.PRESETS,
-                              default_preset="paper", citation=_module.CITATION, signal_label="top",
-                              training={"epochs": 30, "batch_size": 100, "learning_rate": 1e-3, "beta_2": 0.999},
-                              dataset=TOP_QCD)
+    MODELS[_name] = ModelSpec(
+        cls=_cls,
+        representation="jet_image",
+        inputs=None,
+        presets=_module.PRESETS,
+        default_preset="paper",
+        citation=_module.CITATION,
+        signal_label="top",
+        training={"epochs": 30, "batch_size": 100, "learning_rate": 1e-3, "beta_2": 0.999},
+        dataset=TOP_QCD,
+    )
 
 
 def describe():
     """Human-readable list of models and presets for --help."""
     lines = []
     for name, spec in MODELS.items():
-        lines.append(f"  {name:<8} {spec.cls.__name__} ({spec.citation}); input: {spec.representation}; "
-                     f"{spec.mode}; default data: {spec.dataset.description}")
+        lines.append(
+            f"  {name:<8} {spec.cls.__name__} ({spec.citation}); input: {spec.representation}; "
+            f"{spec.mode}; default data: {spec.dataset.description}"
+        )
         for pname, preset in spec.presets.items():
             mark = " (default)" if pname == spec.default_preset else ""
             lines.append(f"      --preset {pname}{mark}: {preset['description']}")

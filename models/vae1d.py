@@ -22,8 +22,10 @@ from models.base import gaussian_sample
 CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 2"
 
 PRESETS = {
-    "paper": {"config": {"latent_dim": 1, "beta_kl": 1e-4},
-              "description": "1-D Gaussian latent, beta_KL = 1e-4 (Fig. 2b, Fig. 3)"},
+    "paper": {
+        "config": {"latent_dim": 1, "beta_kl": 1e-4},
+        "description": "1-D Gaussian latent, beta_KL = 1e-4 (Fig. 2b, Fig. 3)",
+    },
 }
 
 
@@ -44,7 +46,7 @@ class VAE1D(AE1D):
     def encode(self, images):
         """(mean, log_var), each (batch, latent_dim)."""
         h = self.encoder(images)
-        return h[:, : self.latent_dim], h[:, self.latent_dim:]
+        return h[:, : self.latent_dim], h[:, self.latent_dim :]
 
     def posterior_mean(self, images):
         return self.encode(images)[0]
@@ -73,8 +75,11 @@ class VAE1D(AE1D):
 
     def anomaly_scores(self, images):
         mean, log_var = self.encode(images)
-        return {"latent": self.orientation * mean[:, 0], "reconstruction": squared_error(images, self.decoder(mean)),
-                "kl": self.kl(mean, log_var, mean)}
+        return {
+            "latent": self.orientation * mean[:, 0],
+            "reconstruction": squared_error(images, self.decoder(mean)),
+            "kl": self.kl(mean, log_var, mean),
+        }
 
     def get_config(self):
         return {**super().get_config(), "beta_kl": self.beta_kl}

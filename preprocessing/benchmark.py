@@ -31,11 +31,15 @@ from preprocessing.jets.selection import SELECTIONS
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--process", default="qcd", choices=sorted(PROCESSES))
-    parser.add_argument("--events", type=int, default=3000,
-                        help="events timed on each side of the interleaved bare/pipeline comparison")
+    parser.add_argument(
+        "--events", type=int, default=3000, help="events timed on each side of the interleaved bare/pipeline comparison"
+    )
     parser.add_argument("--jets", type=int, default=2000, help="selected jets per worker (one shard each)")
     args = parser.parse_args(argv)
 
@@ -45,28 +49,43 @@ def main(argv=None):
     two_wall, two_loop = pool_run(args.process, args.jets, 2)
     end_to_end, end_jets, n1 = pipeline_rate(args.process, args.jets, 1, args.jets)
     result = {
-        "process": args.process, "cores": os.cpu_count(), "load_average_1min": round(load_before, 2),
+        "process": args.process,
+        "cores": os.cpu_count(),
+        "load_average_1min": round(load_before, 2),
         "selection": SELECTIONS[PROCESSES[args.process].preset].__dict__,
         "bare_pythia_events_per_s": round(bare, 1),
         "per_worker_events_per_s": round(per_worker, 1),
         "per_worker_fraction_of_bare": round(per_worker / bare, 3),
-        "breakdown_ms_per_event": parts, "pipeline_cpu_over_wall": round(cpu_per_wall, 3),
-        "pool_1_worker_events_per_s": round(one_wall, 1), "pool_2_workers_events_per_s": round(two_wall, 1),
+        "breakdown_ms_per_event": parts,
+        "pipeline_cpu_over_wall": round(cpu_per_wall, 3),
+        "pool_1_worker_events_per_s": round(one_wall, 1),
+        "pool_2_workers_events_per_s": round(two_wall, 1),
         "speedup_2_workers": round(two_wall / one_wall, 2),
-        "loop_events_per_s": {"1_worker": [round(r, 1) for r in one_loop],
-                              "2_workers": [round(r, 1) for r in two_loop]},
-        "end_to_end_1_worker_events_per_s": round(end_to_end, 1), "end_to_end_jets_per_s": round(end_jets, 1),
-        "jets_per_worker": args.jets, "interleaved_events": args.events, "end_to_end_events": n1,
+        "loop_events_per_s": {
+            "1_worker": [round(r, 1) for r in one_loop],
+            "2_workers": [round(r, 1) for r in two_loop],
+        },
+        "end_to_end_1_worker_events_per_s": round(end_to_end, 1),
+        "end_to_end_jets_per_s": round(end_jets, 1),
+        "jets_per_worker": args.jets,
+        "interleaved_events": args.events,
+        "end_to_end_events": n1,
     }
-    print(f"{'bare Pythia next()':<34}{bare:10.1f} events/s  ({parts['bare_next_ms']:.3f} ms/event)",
-          file=sys.stderr)
-    print(f"{'pipeline per worker':<34}{per_worker:10.1f} events/s  ({per_worker / bare:.0%} of bare; nextBatch "
-          f"{parts['next_batch_ms']:.3f} + selection {parts['select_ms']:.3f} + observables "
-          f"{parts['observables_ms']:.3f} ms/event)", file=sys.stderr)
-    print(f"{'pool, 1 -> 2 workers':<34}{one_wall:10.1f} -> {two_wall:.1f} events/s  (x{two_wall / one_wall:.2f})",
-          file=sys.stderr)
-    print(f"{'end to end, 1 worker':<34}{end_to_end:10.1f} events/s  ({end_jets:.1f} jets/s, init included)",
-          file=sys.stderr)
+    print(f"{'bare Pythia next()':<34}{bare:10.1f} events/s  ({parts['bare_next_ms']:.3f} ms/event)", file=sys.stderr)
+    print(
+        f"{'pipeline per worker':<34}{per_worker:10.1f} events/s  ({per_worker / bare:.0%} of bare; nextBatch "
+        f"{parts['next_batch_ms']:.3f} + selection {parts['select_ms']:.3f} + observables "
+        f"{parts['observables_ms']:.3f} ms/event)",
+        file=sys.stderr,
+    )
+    print(
+        f"{'pool, 1 -> 2 workers':<34}{one_wall:10.1f} -> {two_wall:.1f} events/s  (x{two_wall / one_wall:.2f})",
+        file=sys.stderr,
+    )
+    print(
+        f"{'end to end, 1 worker':<34}{end_to_end:10.1f} events/s  ({end_jets:.1f} jets/s, init included)",
+        file=sys.stderr,
+    )
     print(json.dumps(result))
     return 0
 

@@ -30,13 +30,15 @@ def load_or_generate(paths, n_jets, seed):
     from preprocessing.events.generator import generate
 
     print(f"generating {n_jets} jets (half QCD, half top) for the benchmark ...", file=sys.stderr)
-    return concatenate([generate(p, n_jets // 2, seed=seed + i, progress=False)
-                        for i, p in enumerate(("qcd", "top"))])
+    return concatenate([generate(p, n_jets // 2, seed=seed + i, progress=False) for i, p in enumerate(("qcd", "top"))])
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.benchmark_representations", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.benchmark_representations",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data", nargs="*", action="extend", default=[], help="sample files (default: generate)")
     parser.add_argument("--jets", type=int, default=2000, help="jets to generate when no --data is given")
     parser.add_argument("--vrnn-jets", type=int, default=100_000, help="jets for the VRNN scale check (0: skip)")

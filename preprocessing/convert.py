@@ -39,8 +39,11 @@ from preprocessing.samples.convert import FORMATS, convert
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.convert",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("input")
     parser.add_argument("--out", required=True, help="output sample file (.h5, written atomically)")
     parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS)

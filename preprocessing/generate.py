@@ -65,17 +65,27 @@ from preprocessing.samples.format import write_sample
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.generate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.generate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--process", required=True, choices=sorted(PROCESSES))
-    parser.add_argument("--n-jets", type=int, required=True,
-                        help="number of selected jets to write (event-level processes: 2 per event)")
+    parser.add_argument(
+        "--n-jets",
+        type=int,
+        required=True,
+        help="number of selected jets to write (event-level processes: 2 per event)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", required=True, help="output .h5 file (written atomically)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--shard-jets", type=int, default=1000, help="jets per shard (part of the seed)")
-    parser.add_argument("--no-resume", action="store_true",
-                        help="discard finished shards of an earlier interrupted run instead of reusing them")
+    parser.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="discard finished shards of an earlier interrupted run instead of reusing them",
+    )
     cuts = parser.add_argument_group("selection (a preset, then single overrides)")
     cuts.add_argument("--preset", choices=sorted(SELECTIONS), help="default: the process's paper preset")
     cuts.add_argument("--jet-radius", type=float)
@@ -86,12 +96,17 @@ def main(argv=None):
     cuts.add_argument("--max-constituents", type=int)
     cuts.add_argument("--lead-pt-min", type=float, help="event level: leading-jet pT threshold")
     masses = parser.add_argument_group("process options (GeV)")
-    for flag, text in (("w-mass", "w, top: W mass (Pythia's 80.385)"),
-                       ("wprime-mass", "w: W' mass (1250); lhco-signal: 3500"),
-                       ("top-mass", "top: top mass (173)"), ("zprime-mass", "top: Z' mass (1300)"),
-                       ("heavy-mass", "higgs4b: H mass (174)"), ("light-mass", "higgs4b: h mass (20)"),
-                       ("x-mass", "lhco-signal: X mass (500)"), ("y-mass", "lhco-signal: Y mass (100)"),
-                       ("pthat-min", "qcd: pTHat threshold (500); dijet: 1100")):
+    for flag, text in (
+        ("w-mass", "w, top: W mass (Pythia's 80.385)"),
+        ("wprime-mass", "w: W' mass (1250); lhco-signal: 3500"),
+        ("top-mass", "top: top mass (173)"),
+        ("zprime-mass", "top: Z' mass (1300)"),
+        ("heavy-mass", "higgs4b: H mass (174)"),
+        ("light-mass", "higgs4b: h mass (20)"),
+        ("x-mass", "lhco-signal: X mass (500)"),
+        ("y-mass", "lhco-signal: Y mass (100)"),
+        ("pthat-min", "qcd: pTHat threshold (500); dijet: 1100"),
+    ):
         masses.add_argument(f"--{flag}", type=float, help=text)
     masses.add_argument("--prongs", type=int, help="lhco-signal: 2 (X, Y -> q qbar, default) or 3 (-> q qbar g)")
     args = parser.parse_args(argv)
@@ -99,13 +114,28 @@ def main(argv=None):
 
 
 def run(args):
-    options = {k: getattr(args, k) for k in ("w_mass", "wprime_mass", "top_mass", "zprime_mass", "heavy_mass",
-                                             "light_mass", "x_mass", "y_mass", "pthat_min", "prongs")}
+    options = {
+        k: getattr(args, k)
+        for k in (
+            "w_mass",
+            "wprime_mass",
+            "top_mass",
+            "zprime_mass",
+            "heavy_mass",
+            "light_mass",
+            "x_mass",
+            "y_mass",
+            "pthat_min",
+            "prongs",
+        )
+    }
     process = make_process(args.process, **options)
     sel = SELECTIONS[args.preset or process.preset]
-    overrides = {k: getattr(args, k) for k in ("jet_radius", "pt_min", "pt_max", "abs_eta_max",
-                                               "match_radius", "max_constituents", "lead_pt_min")
-                 if getattr(args, k) is not None}
+    overrides = {
+        k: getattr(args, k)
+        for k in ("jet_radius", "pt_min", "pt_max", "abs_eta_max", "match_radius", "max_constituents", "lead_pt_min")
+        if getattr(args, k) is not None
+    }
     for k, v in overrides.items():
         if v < 0 or (v == 0 and k not in ("pt_min", "lead_pt_min")):
             raise DataError(f"--{k.replace('_', '-')} must be positive, got {v}")
@@ -115,12 +145,13 @@ def run(args):
     cache = shard_cache_dir(args.out)
     if args.no_resume and cache.exists():
         shutil.rmtree(cache)
-    sample = generate(process, args.n_jets, args.seed, args.workers, args.shard_jets, selection=sel,
-                      cache_dir=cache)
+    sample = generate(process, args.n_jets, args.seed, args.workers, args.shard_jets, selection=sel, cache_dir=cache)
     write_sample(args.out, sample)
     shutil.rmtree(cache, ignore_errors=True)
-    print(f"wrote {len(sample)} {args.process} jets from {sample.provenance['n_events']} events to {args.out}",
-          file=sys.stderr)
+    print(
+        f"wrote {len(sample)} {args.process} jets from {sample.provenance['n_events']} events to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

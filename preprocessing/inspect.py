@@ -15,8 +15,11 @@ from preprocessing.samples.summary import strict_json, summarize
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.inspect", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.inspect",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file")
     parser.add_argument("--indent", type=int, default=2, help="JSON indentation (0: one line)")
     args = parser.parse_args(argv)

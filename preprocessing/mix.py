@@ -23,8 +23,9 @@ from preprocessing.samples.mix import mix
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.mix", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m preprocessing.mix", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--background", required=True)
     parser.add_argument("--signal", required=True)
     parser.add_argument("--fraction", type=float, required=True, help="signal events / all events, in [0, 1)")
@@ -36,12 +37,22 @@ def main(argv=None):
 
 
 def run(args):
-    out = mix(read_sample(args.background), read_sample(args.signal), args.fraction, args.seed,
-              args.n_background, args.background, args.signal)
+    out = mix(
+        read_sample(args.background),
+        read_sample(args.signal),
+        args.fraction,
+        args.seed,
+        args.n_background,
+        args.background,
+        args.signal,
+    )
     write_sample(args.out, out)
     m = out.provenance["mix"]
-    print(f"wrote {len(out)} jets ({m['background_events']} background + {m['signal_events']} signal events) "
-          f"to {args.out}", file=sys.stderr)
+    print(
+        f"wrote {len(out)} jets ({m['background_events']} background + {m['signal_events']} signal events) "
+        f"to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

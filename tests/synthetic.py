@@ -19,15 +19,26 @@ def event_sample(n_events, signal_fraction, seed):
     tau32 = rng.uniform(0.5, 0.9, (n_events, 2))
     mjj = np.where(sig, rng.normal(3500, 90, n_events), 2000 + rng.exponential(900, n_events))
     tau1 = rng.uniform(0.2, 0.5, (n_events, 2))
-    jets = {"mass": np.c_[m1, m2].ravel(), "tau1": tau1.ravel(), "tau2": (tau1 * tau21).ravel(),
-            "tau3": (tau1 * tau21 * tau32).ravel(), "mjj": np.repeat(mjj, 2),
-            "pt": np.full(2 * n_events, 1300.0), "eta": np.zeros(2 * n_events),
-            "phi": np.tile([0.0, np.pi], n_events)}
+    jets = {
+        "mass": np.c_[m1, m2].ravel(),
+        "tau1": tau1.ravel(),
+        "tau2": (tau1 * tau21).ravel(),
+        "tau3": (tau1 * tau21 * tau32).ravel(),
+        "mjj": np.repeat(mjj, 2),
+        "pt": np.full(2 * n_events, 1300.0),
+        "eta": np.zeros(2 * n_events),
+        "phi": np.tile([0.0, np.pi], n_events),
+    }
     p4 = physics.from_pt_eta_phi(jets["pt"], jets["eta"], jets["phi"], jets["mass"])
     jets["energy"] = p4[:, 0]
     c = np.zeros((2 * n_events, 2, 4), np.float32)
     c[:, 0] = p4
-    return JetSample(constituents=c, n_constituents=np.ones(2 * n_events, np.int32),
-                     labels=np.repeat(sig.astype(np.int32), 2), event=np.repeat(np.arange(n_events), 2),
-                     jets={k: v.astype(np.float32) for k, v in jets.items()},
-                     label_names=["background", "signal"], provenance={"synthetic": True, "seed": seed})
+    return JetSample(
+        constituents=c,
+        n_constituents=np.ones(2 * n_events, np.int32),
+        labels=np.repeat(sig.astype(np.int32), 2),
+        event=np.repeat(np.arange(n_events), 2),
+        jets={k: v.astype(np.float32) for k, v in jets.items()},
+        label_names=["background", "signal"],
+        provenance={"synthetic": True, "seed": seed},
+    )

@@ -22,8 +22,12 @@ def imported_modules(folder):
 
 
 def test_training_and_models_never_import_evaluation():
-    upward = sorted((f, m) for folder in ("training", "models") for f, m in imported_modules(folder)
-                    if m == "evaluation" or m.startswith("evaluation."))
+    upward = sorted(
+        (f, m)
+        for folder in ("training", "models")
+        for f, m in imported_modules(folder)
+        if m == "evaluation" or m.startswith("evaluation.")
+    )
     assert upward == []
 
 

@@ -14,8 +14,9 @@ import time
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", nargs="+")
     parser.add_argument("--n-jets", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=3)
@@ -56,20 +57,28 @@ def main(argv=None):
     score(x[:4096])
     start = time.perf_counter()
     for i in range(0, n, 4096):
-        score(x[i:i + 4096])
+        score(x[i : i + 4096])
     result["score_in_memory_jets_per_s"] = n / (time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as tmp:
-        card = ModelCard(model="dvae", class_name="DirichletVAE", citation="", preset="balanced",
-                         config=model.get_config(), representation={"name": "jet_image", "params": {}, "fitted": {}},
-                         inputs={"jet_image": list(x.shape[1:])}, outputs=[], default_score=model.default_score,
-                         signal_label="top")
+        card = ModelCard(
+            model="dvae",
+            class_name="DirichletVAE",
+            citation="",
+            preset="balanced",
+            config=model.get_config(),
+            representation={"name": "jet_image", "params": {}, "fitted": {}},
+            inputs={"jet_image": list(x.shape[1:])},
+            outputs=[],
+            default_score=model.default_score,
+            signal_label="top",
+        )
         export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", card)
         fn, _, _, _ = load_tagger(f"{tmp}/dvae")
         fn(jet_image=tf.constant(x[:4096]))
         start = time.perf_counter()
         for i in range(0, n, 4096):
-            fn(jet_image=tf.constant(x[i:i + 4096]))
+            fn(jet_image=tf.constant(x[i : i + 4096]))
         result["score_saved_model_jets_per_s"] = n / (time.perf_counter() - start)
 
     result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}

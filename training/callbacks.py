@@ -63,8 +63,10 @@ class KLPeakStopping(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or self.monitor not in logs:
-            raise KeyError(f"KLPeakStopping monitors {self.monitor!r}, which the model does not log "
-                           f"(logged: {sorted(logs or {})}); pass validation data")
+            raise KeyError(
+                f"KLPeakStopping monitors {self.monitor!r}, which the model does not log "
+                f"(logged: {sorted(logs or {})}); pass validation data"
+            )
         value = float(logs[self.monitor])
         self.history.append(value)
         if self.best is None or value > self.best[1]:
@@ -77,15 +79,16 @@ class KLPeakStopping(keras.callbacks.Callback):
                 self.candidate = (epoch, self.model.get_weights())
         elif value < self.history[-2]:
             self.n_up, self.n_down = 0, self.n_down + 1
-            if (self.candidate is not None and self.candidate[0] == epoch - self.n_down
-                    and self.n_down >= self.fall):
+            if self.candidate is not None and self.candidate[0] == epoch - self.n_down and self.n_down >= self.fall:
                 self.found_peak = True
                 self.peak_epoch = self.candidate[0] + 1
                 self.final_weights, self.final_epoch = self.model.get_weights(), epoch + 1
                 self.model.set_weights(self.candidate[1])
                 self.model.stop_training = True
-                self.reason = (f"KL peak at epoch {self.peak_epoch} ({self.history[self.candidate[0]]:.4g}): "
-                               f"{self.rise}+ rises then {self.fall} falls; stopped at epoch {epoch + 1}")
+                self.reason = (
+                    f"KL peak at epoch {self.peak_epoch} ({self.history[self.candidate[0]]:.4g}): "
+                    f"{self.rise}+ rises then {self.fall} falls; stopped at epoch {epoch + 1}"
+                )
         else:  # a flat step breaks both runs
             self.n_up = self.n_down = 0
 
@@ -94,8 +97,10 @@ class KLPeakStopping(keras.callbacks.Callback):
             self.final_weights, self.final_epoch = self.model.get_weights(), len(self.history)
             self.peak_epoch = self.best[0] + 1
             self.model.set_weights(self.best[2])
-            self.reason = (f"no clean KL peak in {len(self.history)} epochs; restored the epoch with the largest "
-                           f"{self.monitor} ({self.peak_epoch}, {self.best[1]:.4g})")
+            self.reason = (
+                f"no clean KL peak in {len(self.history)} epochs; restored the epoch with the largest "
+                f"{self.monitor} ({self.peak_epoch}, {self.best[1]:.4g})"
+            )
         if self.verbose and self.reason:
             import sys
 

@@ -36,10 +36,22 @@ def materialise(recipe, n_jets=None, workers=None, progress=True):
         options = "".join(f"_{key}{value}" for key, value in component.options)
         path = cache_dir() / f"{component.process}_n{n}_seed{component.seed}{options}.h5"
         if not path.exists():
-            print(f"default dataset {recipe.name}: generating {n} {component.process} jets into {path} "
-                  f"(cached for later runs)", file=sys.stderr)
-            write_sample(path, generate(component.process, n, seed=component.seed, workers=workers,
-                                        progress=progress, **dict(component.options)))
+            print(
+                f"default dataset {recipe.name}: generating {n} {component.process} jets into {path} "
+                f"(cached for later runs)",
+                file=sys.stderr,
+            )
+            write_sample(
+                path,
+                generate(
+                    component.process,
+                    n,
+                    seed=component.seed,
+                    workers=workers,
+                    progress=progress,
+                    **dict(component.options),
+                ),
+            )
         paths.append(path)
     return paths
 

@@ -99,10 +99,10 @@ def load_tagger(path):
     except (OSError, ValueError, tf.errors.OpError) as err:
         raise DataError(f"{folder}: cannot load SavedModel ({err})") from None
     if "serving_default" not in loaded.signatures:
-        raise DataError(f"{folder}: SavedModel has no 'serving_default' signature "
-                        f"(has {sorted(loaded.signatures)})")
+        raise DataError(f"{folder}: SavedModel has no 'serving_default' signature (has {sorted(loaded.signatures)})")
     fn = loaded.signatures["serving_default"]
     if "anomaly_score" not in fn.structured_outputs:
-        raise DataError(f"{folder}: 'serving_default' has no 'anomaly_score' output "
-                        f"(has {sorted(fn.structured_outputs)})")
+        raise DataError(
+            f"{folder}: 'serving_default' has no 'anomaly_score' output (has {sorted(fn.structured_outputs)})"
+        )
     return fn, card, folder, loaded

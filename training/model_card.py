@@ -79,9 +79,11 @@ class ModelCard:
         if "class" in record:
             record["class_name"] = record.pop("class")
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = sorted(f.name for f in dataclasses.fields(cls)
-                         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                         and f.name not in record)
+        missing = sorted(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in record
+        )
         if missing:
             raise DataError(f"{where}: missing field(s) {missing}")
         unknown = sorted(set(record) - names)

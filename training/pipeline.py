@@ -69,8 +69,10 @@ def resolve(model_name, preset_name=None, sets=None, representation=None, spec=N
         elif key in model_keys:
             config[key] = value
         else:
-            raise DataError(f"unknown --set key {key!r} for model {model_name!r}; "
-                            f"model keys: {sorted(model_keys)}; training keys: {sorted(training)}")
+            raise DataError(
+                f"unknown --set key {key!r} for model {model_name!r}; "
+                f"model keys: {sorted(model_keys)}; training keys: {sorted(training)}"
+            )
     representation = representation or preset.get("representation", spec.representation)
     return Settings(model_name, spec, preset_name, config, training, representation)
 
@@ -123,17 +125,30 @@ def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
     source = ", ".join(str(p) for p in paths)
     arrays = representations.build(settings.representation, sample, source=source)
     if settings.spec.inputs is None and len(arrays) != 1:
-        raise DataError(f"model {settings.name!r} takes one input, but representation {settings.representation!r} "
-                        f"builds {sorted(arrays)}; choose a single-input representation")
+        raise DataError(
+            f"model {settings.name!r} takes one input, but representation {settings.representation!r} "
+            f"builds {sorted(arrays)}; choose a single-input representation"
+        )
     names = tuple(settings.spec.inputs or arrays)
     missing = [n for n in names if n not in arrays]
     if missing:
-        raise DataError(f"model {settings.name!r} takes inputs {list(names)}, but representation "
-                        f"{settings.representation!r} builds {sorted(arrays)}")
+        raise DataError(
+            f"model {settings.name!r} takes inputs {list(names)}, but representation "
+            f"{settings.representation!r} builds {sorted(arrays)}"
+        )
     event, labels = representations.rows(settings.representation, sample, source=source)
     unit = "events" if representations.row_level(settings.representation) == "event" else "jets"
-    return Inputs(arrays, names, event, labels, list(sample.label_names), unit, settings.representation,
-                  [str(p) for p in paths], sample.provenance)
+    return Inputs(
+        arrays,
+        names,
+        event,
+        labels,
+        list(sample.label_names),
+        unit,
+        settings.representation,
+        [str(p) for p in paths],
+        sample.provenance,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,8 +173,9 @@ def class_targets(spec, inputs, rows):
     lookup = {name: k for k, name in enumerate(spec.classes)}
     unknown = sorted({inputs.label_names[k] for k in np.unique(inputs.labels[rows])} - set(lookup))
     if unknown:
-        raise DataError(f"the data holds class(es) {unknown} that the model does not learn; "
-                        f"it learns {list(spec.classes)}")
+        raise DataError(
+            f"the data holds class(es) {unknown} that the model does not learn; it learns {list(spec.classes)}"
+        )
     table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
     return table[inputs.labels[rows]]
 
@@ -228,28 +244,42 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     if training.get("stopping") == "kl_peak":
         stop = KLPeakStopping(verbose=verbose > 0)
     else:
-        stop = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
-                                               save_weights_only=True, verbose=0)
+        stop = keras.callbacks.ModelCheckpoint(
+            str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, verbose=0
+        )
     start = time.perf_counter()
     if supervised:
-        history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=training["epochs"],
-                            batch_size=training["batch_size"], shuffle=True, callbacks=[stop, *callbacks],
-                            verbose=verbose)
+        history = model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
+            shuffle=True,
+            callbacks=[stop, *callbacks],
+            verbose=verbose,
+        )
     else:
-        history = model.fit(x_train, validation_data=(x_val,), epochs=training["epochs"],
-                            batch_size=training["batch_size"], shuffle=True, callbacks=[stop, *callbacks],
-                            verbose=verbose)
+        history = model.fit(
+            x_train,
+            validation_data=(x_val,),
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
+            shuffle=True,
+            callbacks=[stop, *callbacks],
+            verbose=verbose,
+        )
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
         stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
     else:
         model.load_weights(str(checkpoint))
         val_loss = history.history["val_loss"]
-        stopping = Stopping("weights of the epoch with the lowest validation loss",
-                            int(np.argmin(val_loss)) + 1, len(val_loss))
+        stopping = Stopping(
+            "weights of the epoch with the lowest validation loss", int(np.argmin(val_loss)) + 1, len(val_loss)
+        )
     model.calibrate(x_train)  # label-free orientation of the scores
-    return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()},
-                         seconds, stopping)
+    return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds, stopping)
 
 
 def combine(members):
@@ -278,8 +308,9 @@ def evaluate(model, inputs, rows, signal_label):
     labels = inputs.labels[rows]
     if signal_label in inputs.label_names and len(set(labels.tolist())) > 1:
         is_signal = labels == inputs.label_names.index(signal_label)
-        return Evaluation(scores, {name: metrics.summary(s, is_signal) for name, s in scores.items()}, labels,
-                          is_signal)
+        return Evaluation(
+            scores, {name: metrics.summary(s, is_signal) for name, s in scores.items()}, labels, is_signal
+        )
     return Evaluation(scores, {}, labels, None)
 
 
@@ -294,25 +325,48 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
     seconds = sum(m.seconds for m in members)
     spec = settings.spec
     return ModelCard(
-        model=settings.name, class_name=spec.cls.__name__, citation=spec.citation, preset=settings.preset,
-        config=members[0].model.get_config(), mode=spec.mode, classes=list(spec.classes),
+        model=settings.name,
+        class_name=spec.cls.__name__,
+        citation=spec.citation,
+        preset=settings.preset,
+        config=members[0].model.get_config(),
+        mode=spec.mode,
+        classes=list(spec.classes),
         ensemble={"members": len(members), "seeds": [seed + k for k in range(len(members))]},
-        training={**settings.training, "epochs_run": epochs_run, "seed": seed, "seconds": round(seconds, 2),
-                  f"{inputs.unit}_per_second": round(len(split.train) * epochs_run * len(members) / seconds, 1),
-                  "stopping": [m.stopping.reason for m in members], "history": history},
-        representation={"name": settings.representation,
-                        "params": representations.resolve_params(settings.representation),
-                        "fitted": representations.fit(settings.representation,
-                                                      {k: v[split.train] for k, v in inputs.arrays.items()})},
+        training={
+            **settings.training,
+            "epochs_run": epochs_run,
+            "seed": seed,
+            "seconds": round(seconds, 2),
+            f"{inputs.unit}_per_second": round(len(split.train) * epochs_run * len(members) / seconds, 1),
+            "stopping": [m.stopping.reason for m in members],
+            "history": history,
+        },
+        representation={
+            "name": settings.representation,
+            "params": representations.resolve_params(settings.representation),
+            "fitted": representations.fit(
+                settings.representation, {k: v[split.train] for k, v in inputs.arrays.items()}
+            ),
+        },
         inputs={name: list(shape) for name, shape in inputs.shapes().items()},
         outputs=["anomaly_score"] + list(evaluation.scores) + list(model.extra_output_names),
-        default_score=model.default_score, signal_label=spec.signal_label,
-        data={"files": inputs.files, "label_names": inputs.label_names, "n_train": len(split.train),
-              "n_validation": len(split.validation), "n_test": len(split.test), "rows": inputs.unit,
-              "split": "by event, 80/10/10, seed %d" % seed, "provenance": inputs.provenance},
+        default_score=model.default_score,
+        signal_label=spec.signal_label,
+        data={
+            "files": inputs.files,
+            "label_names": inputs.label_names,
+            "n_train": len(split.train),
+            "n_validation": len(split.validation),
+            "n_test": len(split.test),
+            "rows": inputs.unit,
+            "split": f"by event, 80/10/10, seed {seed}",
+            "provenance": inputs.provenance,
+        },
         metrics={**evaluation.metrics.get(model.default_score, {}), "scores": evaluation.metrics},
-        anomalous_component=model.anomalous_index(), code_version=code_version,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        anomalous_component=model.anomalous_index(),
+        code_version=code_version,
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
 
 
@@ -322,19 +376,30 @@ def export_figures(settings, model, members, inputs, evaluation, folder):
 
     test = f"{len(evaluation.labels)} test {inputs.unit}"
     if evaluation.metrics:
-        figures.plot_roc({n: (s, evaluation.is_signal) for n, s in evaluation.scores.items()}, folder / "roc.png",
-                         title=f"{settings.name} ({settings.preset}), {test}, {settings.spec.signal_label} = signal")
-        figures.plot_score_distributions(evaluation.scores[model.default_score], evaluation.labels,
-                                         inputs.label_names, folder / "score_distribution.png",
-                                         xlabel=model.default_score)
+        figures.plot_roc(
+            {n: (s, evaluation.is_signal) for n, s in evaluation.scores.items()},
+            folder / "roc.png",
+            title=f"{settings.name} ({settings.preset}), {test}, {settings.spec.signal_label} = signal",
+        )
+        figures.plot_score_distributions(
+            evaluation.scores[model.default_score],
+            evaluation.labels,
+            inputs.label_names,
+            folder / "score_distribution.png",
+            xlabel=model.default_score,
+        )
     for k, member in enumerate(members):  # Keras weights too, to rebuild a model (e.g. a frozen encoder)
         member.model.save_weights(str(folder / f"member{k}.weights.h5"))
     images = model.component_images()
     if images is not None:
         chosen = model.anomalous_index()
         lund = settings.representation == "lund_image"
-        figures.plot_images(images, [f"component {i}" + (" (anomalous)" if i == chosen else "")
-                                     for i in range(len(images))],
-                            folder / "mixture_images.png", suptitle=f"{settings.name} mixture images softmax(W_k)",
-                            axis_labels=(r"$\ln 1/\Delta R$ pixel", r"$\ln k_T$ pixel") if lund
-                            else (r"$\eta'$ pixel", r"$\phi'$ pixel"))
+        figures.plot_images(
+            images,
+            [f"component {i}" + (" (anomalous)" if i == chosen else "") for i in range(len(images))],
+            folder / "mixture_images.png",
+            suptitle=f"{settings.name} mixture images softmax(W_k)",
+            axis_labels=(r"$\ln 1/\Delta R$ pixel", r"$\ln k_T$ pixel")
+            if lund
+            else (r"$\eta'$ pixel", r"$\phi'$ pixel"),
+        )

@@ -32,15 +32,17 @@ def score_sample(fn, card, sample, source="input", batch_size=4096):
     expected = list(fn.structured_input_signature[1])
     missing = sorted(set(expected) - set(inputs))
     if missing:
-        raise DataError(f"model expects inputs {sorted(expected)} but representation "
-                        f"{rep['name']!r} builds {sorted(inputs)}")
+        raise DataError(
+            f"model expects inputs {sorted(expected)} but representation {rep['name']!r} builds {sorted(inputs)}"
+        )
     feed = {name: inputs[name] for name in expected}
     return batched(lambda batch: fn(**{k: tf.constant(v, tf.float32) for k, v in batch.items()}), feed, batch_size)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.score", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", required=True, help="export folder: <base>/<model> or <base>/<model>/<version>")
     parser.add_argument("--version", type=int, help="version to load (default: newest)")
     parser.add_argument("--data", required=True, help="sample file (.h5, the project's format)")
@@ -80,8 +82,13 @@ def run(args):
         tmp.unlink(missing_ok=True)
         raise
 
-    result = {"model": str(folder), "data": str(args.data), "out": str(args.out),
-              "rows": representations.row_level(card.representation_name), "n_rows": len(row_event)}
+    result = {
+        "model": str(folder),
+        "data": str(args.data),
+        "out": str(args.out),
+        "rows": representations.row_level(card.representation_name),
+        "n_rows": len(row_event),
+    }
     signal = card.signal_label
     if signal in sample.label_names and len(np.unique(row_labels)) > 1:
         is_signal = row_labels == sample.label_of(signal)

@@ -113,12 +113,29 @@ def make_handler(store):
             except KeyError as err:
                 return self._send(404, {"error": str(err).strip("'\"")})
             if m["rest"] == "/metadata":
-                sig = {"inputs": {k: {"shape": list(v.shape)} for k, v in fn.structured_input_signature[1].items()},
-                       "outputs": sorted(fn.structured_outputs)}
-                return self._send(200, {"model_spec": {"name": m["name"], "version": str(version)},
-                                        "metadata": {"signature_def": {"serving_default": sig}}})
-            return self._send(200, {"model_version_status": [
-                {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
+                sig = {
+                    "inputs": {k: {"shape": list(v.shape)} for k, v in fn.structured_input_signature[1].items()},
+                    "outputs": sorted(fn.structured_outputs),
+                }
+                return self._send(
+                    200,
+                    {
+                        "model_spec": {"name": m["name"], "version": str(version)},
+                        "metadata": {"signature_def": {"serving_default": sig}},
+                    },
+                )
+            return self._send(
+                200,
+                {
+                    "model_version_status": [
+                        {
+                            "version": str(version),
+                            "state": "AVAILABLE",
+                            "status": {"error_code": "OK", "error_message": ""},
+                        }
+                    ]
+                },
+            )
 
         def do_POST(self):
             m = ROUTE.match(self.path)
@@ -149,8 +166,9 @@ def start(model_dirs, host="127.0.0.1", port=8501, verbose=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.serve", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", action="append", required=True, help="export folder <base>/<model>")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8501)
@@ -160,8 +178,11 @@ def main(argv=None):
 
 def run(args):
     server, thread = start(args.model_dir, args.host, args.port, verbose=True)
-    print(f"serving {args.model_dir} on "
-          f"http://{args.host}:{server.server_port}/v1/models/<name>:predict (Ctrl-C to stop)", file=sys.stderr)
+    print(
+        f"serving {args.model_dir} on "
+        f"http://{args.host}:{server.server_port}/v1/models/<name>:predict (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
     try:
         thread.join()
     except KeyboardInterrupt:

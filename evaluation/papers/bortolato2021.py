@@ -39,20 +39,50 @@ from preprocessing.errors import DataError
 
 SCALES = {
     # seconds-scale check that every step runs (tests)
-    "smoke": {"n_background": 1_500, "n_signal": 300, "members": 2, "epochs": 6, "batch_size": 100,
-              "learning_rate": 1.0, "fractions": (0.1, 0.01), "subsets": 2, "decoder_epochs": 3,
-              "stability_runs": 1, "stability_epochs": 4},
+    "smoke": {
+        "n_background": 1_500,
+        "n_signal": 300,
+        "members": 2,
+        "epochs": 6,
+        "batch_size": 100,
+        "learning_rate": 1.0,
+        "fractions": (0.1, 0.01),
+        "subsets": 2,
+        "decoder_epochs": 3,
+        "stability_runs": 1,
+        "stability_epochs": 4,
+    },
     # 60k events instead of 1M. The paper's Adadelta at TensorFlow's default learning rate (1e-3) makes
     # steps of ~3e-7 (lr * sqrt(epsilon)) and needs its 1000 steps per epoch; here Adadelta runs at 1.0
     # (Zeiler's setting) with batches of 100, i.e. 480 steps per epoch, so that the latent has time to
     # fill the prior (latent_spread in the report). With batches of 1000 it stays collapsed (spread
     # ~0.2) and the KL ranks signal *below* background (AUC ~0.2).
-    "small": {"n_background": 60_000, "n_signal": 6_000, "members": 3, "epochs": 30, "batch_size": 100,
-              "learning_rate": 1.0, "fractions": (0.1, 0.01, 0.001), "subsets": 2, "decoder_epochs": 40,
-              "stability_runs": 1, "stability_epochs": 30},
-    "paper": {"n_background": 1_000_000, "n_signal": 100_000, "members": 20, "epochs": 100, "batch_size": 1000,
-              "learning_rate": 1e-3, "fractions": (0.1, 0.01, 0.001), "subsets": 10, "decoder_epochs": 200,
-              "stability_runs": 5, "stability_epochs": 100},
+    "small": {
+        "n_background": 60_000,
+        "n_signal": 6_000,
+        "members": 3,
+        "epochs": 30,
+        "batch_size": 100,
+        "learning_rate": 1.0,
+        "fractions": (0.1, 0.01, 0.001),
+        "subsets": 2,
+        "decoder_epochs": 40,
+        "stability_runs": 1,
+        "stability_epochs": 30,
+    },
+    "paper": {
+        "n_background": 1_000_000,
+        "n_signal": 100_000,
+        "members": 20,
+        "epochs": 100,
+        "batch_size": 1000,
+        "learning_rate": 1e-3,
+        "fractions": (0.1, 0.01, 0.001),
+        "subsets": 10,
+        "decoder_epochs": 200,
+        "stability_runs": 5,
+        "stability_epochs": 100,
+    },
 }
 PAPER_SIC = {0.001: 2.75}  # SIC improvement at eps_S ~ 0.5, S/B = 0.1 % (Fig. 4)
 Z_RANGE = (-2.5, 0.0)
@@ -72,8 +102,10 @@ def samples(cfg, seed, paths=None):
             raise ValueError("bortolato2021 --data takes two files: background events, then signal events")
         return read_sample(paths[0]), read_sample(paths[1])
     out = []
-    for process, n, s, opts in (("dijet", cfg["n_background"], seed + 11, {}),
-                                ("lhco-signal", cfg["n_signal"], seed + 12, {"prongs": 2})):
+    for process, n, s, opts in (
+        ("dijet", cfg["n_background"], seed + 11, {}),
+        ("lhco-signal", cfg["n_signal"], seed + 12, {"prongs": 2}),
+    ):
         # the observables' version is in the name: a cache from older code is not reused
         path = datasets.cache_dir() / f"{process}_events{n}_seed{s}_obs{OBSERVABLES_VERSION}.h5"
         if not path.exists():
@@ -128,8 +160,10 @@ def run(scale, out, seed, paths=None):
     x_test = np.concatenate([xb[b_te], xs[s_te]])
     m_test = np.concatenate([mb[b_te], ms[s_te]])
     is_signal = np.r_[np.zeros(len(b_te), bool), np.ones(len(s_te), bool)]
-    settings = pipeline.resolve("bumphunt_vae", sets={"epochs": cfg["epochs"], "batch_size": cfg["batch_size"],
-                                                      "learning_rate": cfg["learning_rate"]})
+    settings = pipeline.resolve(
+        "bumphunt_vae",
+        sets={"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "learning_rate": cfg["learning_rate"]},
+    )
 
     def mixture(fraction, part_b, part_s):
         n_s = min(int(round(fraction * len(part_b))), len(part_s))
@@ -138,8 +172,12 @@ def run(scale, out, seed, paths=None):
 
     def ensemble_metrics(kls):
         m = metrics.summary(kls.mean(0), is_signal)
-        return {"auc": m["auc"], "r50": m["r50"], "sic_at_0.5": m["sic_50"] or float("inf"),
-                "member_auc": [round(metrics.summary(k, is_signal)["auc"], 3) for k in kls]}
+        return {
+            "auc": m["auc"],
+            "r50": m["r50"],
+            "sic_at_0.5": m["sic_50"] or float("inf"),
+            "member_auc": [round(metrics.summary(k, is_signal)["auc"], 3) for k in kls],
+        }
 
     results, members_at = [], {}
     for fraction in (*cfg["fractions"], 0.0):
@@ -147,8 +185,9 @@ def run(scale, out, seed, paths=None):
         x_va, _ = mixture(fraction, b_va, s_va)
         kls, kls_last, spreads, members = [], [], [], []
         for k in range(cfg["members"]):
-            member = pipeline.train_member(settings, x_tr, x_va, seed + k, out / ".runs" / f"sb{fraction}-{k}",
-                                           verbose=0)
+            member = pipeline.train_member(
+                settings, x_tr, x_va, seed + k, out / ".runs" / f"sb{fraction}-{k}", verbose=0
+            )
             model = member.model
             kls.append(batched_scores(model, x_test)["kl"])
             # label-free diagnostic: spread of the latent means (1 when the encodings fill the prior)
@@ -163,18 +202,33 @@ def run(scale, out, seed, paths=None):
         # own scores are kept for their AUCs and the band of the ROC
         kls = np.stack(kls)  # (members, test events)
         mean, std = kls.mean(0), kls.std(0)
-        res = {"fraction": fraction, **ensemble_metrics(kls), "members": cfg["members"], "n_train": len(x_tr),
-               "peak_epochs": [int(mm.stopping.epoch) for mm in members],
-               "latent_spread": [round(v, 3) for v in spreads],
-               "last_epoch": {"epochs": [int(mm.stopping.final_epoch) for mm in members],
-                              **ensemble_metrics(np.stack(kls_last))},
-               "stopping": [mm.stopping.reason for mm in members],
-               "paper_sic": PAPER_SIC.get(fraction)}
-        plots.plot_ensemble_roc(mean, std, is_signal, out / f"roc_sb{fraction:g}.png",
-                                title=f"S/B = {fraction:.1%}: mean KL of {cfg['members']} VAEs (band: +-1 std)")
-        print(f"  S/B={fraction:.2%}: AUC {res['auc']:.3f}, SIC(0.5) {res['sic_at_0.5']:.2f} (max-KL epochs "
-              f"{res['peak_epochs']}); last epoch: AUC {res['last_epoch']['auc']:.3f}, SIC(0.5) "
-              f"{res['last_epoch']['sic_at_0.5']:.2f}", file=sys.stderr)
+        res = {
+            "fraction": fraction,
+            **ensemble_metrics(kls),
+            "members": cfg["members"],
+            "n_train": len(x_tr),
+            "peak_epochs": [int(mm.stopping.epoch) for mm in members],
+            "latent_spread": [round(v, 3) for v in spreads],
+            "last_epoch": {
+                "epochs": [int(mm.stopping.final_epoch) for mm in members],
+                **ensemble_metrics(np.stack(kls_last)),
+            },
+            "stopping": [mm.stopping.reason for mm in members],
+            "paper_sic": PAPER_SIC.get(fraction),
+        }
+        plots.plot_ensemble_roc(
+            mean,
+            std,
+            is_signal,
+            out / f"roc_sb{fraction:g}.png",
+            title=f"S/B = {fraction:.1%}: mean KL of {cfg['members']} VAEs (band: +-1 std)",
+        )
+        print(
+            f"  S/B={fraction:.2%}: AUC {res['auc']:.3f}, SIC(0.5) {res['sic_at_0.5']:.2f} (max-KL epochs "
+            f"{res['peak_epochs']}); last epoch: AUC {res['last_epoch']['auc']:.3f}, SIC(0.5) "
+            f"{res['last_epoch']['sic_at_0.5']:.2f}",
+            file=sys.stderr,
+        )
         # reference: a label-free density estimate on the same training events and inputs (what an
         # anomaly score built on these six observables can reach on these samples)
         res["density_reference"] = gaussian_mixture_reference(x_tr, x_test, is_signal, seed)
@@ -187,16 +241,31 @@ def run(scale, out, seed, paths=None):
     va_signal = np.r_[np.zeros(len(b_va), bool), np.ones(len(s_va), bool)]
     curves = {}
     for opt, lr in (("adadelta", cfg["learning_rate"]), ("adam", 1e-3)):
-        stable = dataclasses.replace(settings, training={**settings.training, "epochs": cfg["stability_epochs"],
-                                                         "optimizer": opt, "learning_rate": lr, "stopping": "none"})
+        stable = dataclasses.replace(
+            settings,
+            training={
+                **settings.training,
+                "epochs": cfg["stability_epochs"],
+                "optimizer": opt,
+                "learning_rate": lr,
+                "stopping": "none",
+            },
+        )
         for k in range(cfg["stability_runs"]):
             snaps = ScoreSnapshots(x_va, range(1, cfg["stability_epochs"] + 1), score="kl")
-            pipeline.train_member(stable, x_tr, x_va, seed + 100 + k, out / ".runs" / f"stab-{opt}-{k}",
-                                  callbacks=[snaps], verbose=0)
-            curves[f"{opt} run {k}"] = [metrics.summary(snaps.snapshots[e], va_signal)["auc"]
-                                        for e in sorted(snaps.snapshots)]
-    plots.plot_curves(curves, out / "stability_adadelta_vs_adam.png", xlabel="epoch",
-                      ylabel="AUC of the validation KL", title=f"S/B = {min(cfg['fractions']):.1%}")
+            pipeline.train_member(
+                stable, x_tr, x_va, seed + 100 + k, out / ".runs" / f"stab-{opt}-{k}", callbacks=[snaps], verbose=0
+            )
+            curves[f"{opt} run {k}"] = [
+                metrics.summary(snaps.snapshots[e], va_signal)["auc"] for e in sorted(snaps.snapshots)
+            ]
+    plots.plot_curves(
+        curves,
+        out / "stability_adadelta_vs_adam.png",
+        xlabel="epoch",
+        ylabel="AUC of the validation KL",
+        title=f"S/B = {min(cfg['fractions']):.1%}",
+    )
 
     # characterisation (Figs. 7-9): decoder on (z, m_jj) for S/B = 1 % (or the nearest) and background only
     char_fraction = min(cfg["fractions"], key=lambda f: abs(f - 0.01))
@@ -205,31 +274,50 @@ def run(scale, out, seed, paths=None):
         x_tr, m_tr = mixture(fraction, b_tr, s_tr)
         n = len(x_tr)
         order = rng.permutation(n)
-        tr, va = order[: int(0.9 * n)], order[int(0.9 * n):]
+        tr, va = order[: int(0.9 * n)], order[int(0.9 * n) :]
         vae = members_at[fraction][0].model
         decoder, _ = train_decoder(vae, x_tr, m_tr, tr, va, epochs=cfg["decoder_epochs"], seed=seed, verbose=0)
         z_range, why = latent_range(latent_means(vae, x_tr))
         print(f"  heatmaps S/B={fraction:.2%}: z range {z_range}: {why}", file=sys.stderr)
         z, m, grid = scan(decoder, z_range=z_range)
         z_test = latent_means(vae, x_test)
-        plots.plot_latent_heatmaps(z, m, grid, FEATURES, z_test, m_test, is_signal,
-                                   out / f"heatmaps_sb{fraction:g}.png", title=f"S/B = {fraction:.1%}")
+        plots.plot_latent_heatmaps(
+            z,
+            m,
+            grid,
+            FEATURES,
+            z_test,
+            m_test,
+            is_signal,
+            out / f"heatmaps_sb{fraction:g}.png",
+            title=f"S/B = {fraction:.1%}",
+        )
         ratios[fraction] = grid.mean(axis=0) / grid.mean(axis=(0, 1))
     # background-only subsets give the band of statistical fluctuations (Fig. 9)
     band = []
     for k in range(cfg["subsets"]):
         sub = rng.choice(b_tr, int(0.8 * len(b_tr)), replace=False)
-        vae = pipeline.train_member(settings, xb[sub], xb[b_va], seed + 200 + k, out / ".runs" / f"subset{k}",
-                                    verbose=0).model
+        vae = pipeline.train_member(
+            settings, xb[sub], xb[b_va], seed + 200 + k, out / ".runs" / f"subset{k}", verbose=0
+        ).model
         order = rng.permutation(len(sub))
-        decoder, _ = train_decoder(vae, xb[sub], mb[sub], order[: int(0.9 * len(sub))], order[int(0.9 * len(sub)):],
-                                   epochs=cfg["decoder_epochs"], seed=seed + k, verbose=0)
+        decoder, _ = train_decoder(
+            vae,
+            xb[sub],
+            mb[sub],
+            order[: int(0.9 * len(sub))],
+            order[int(0.9 * len(sub)) :],
+            epochs=cfg["decoder_epochs"],
+            seed=seed + k,
+            verbose=0,
+        )
         z_range, _ = latent_range(latent_means(vae, xb[sub]))
         _, m, grid = scan(decoder, z_range=z_range)
         band.append(grid.mean(axis=0) / grid.mean(axis=(0, 1)))
     band = np.stack(band)
-    plots.plot_marginals(m, None, FEATURES, out / "marginals.png", bands=(band.min(0), band.max(0)),
-                         ratio=ratios[char_fraction])
+    plots.plot_marginals(
+        m, None, FEATURES, out / "marginals.png", bands=(band.min(0), band.max(0)), ratio=ratios[char_fraction]
+    )
     keras.backend.clear_session()
     return results
 
@@ -237,30 +325,46 @@ def run(scale, out, seed, paths=None):
 def write_report(results, out, scale, seed, seconds):
     """out/report.md: per S/B the max-KL-epoch and last-epoch ensembles and the density reference;
     returns `results` (already the summary rows)."""
+
     def r50(r):
         return f"{r['r50']:.1f}" if r["r50"] else "inf"
 
-    lines = [f"# bortolato2021 reproduction ({scale} scale, seed {seed})", "",
-             f"Pythia8 + FastJet dijet events; {seconds / 60:.1f} minutes in all. Ensemble score: mean per-event "
-             "KL of the members; test events are held out, signal as the positive class. 'max-KL epoch' is the "
-             "paper's rule (KLPeakStopping: the validation-KL peak, else the largest validation KL); 'last "
-             "epoch' scores the same members after their last epoch. Latent spread: standard deviation of the "
-             "validation events' latent means per member (1 when the encodings fill the N(0, 1) prior).", "",
-             "| S/B | weights | AUC | R50 | SIC at eps_S = 0.5 | paper SIC | members' AUC | epochs | latent spread |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# bortolato2021 reproduction ({scale} scale, seed {seed})",
+        "",
+        f"Pythia8 + FastJet dijet events; {seconds / 60:.1f} minutes in all. Ensemble score: mean per-event "
+        "KL of the members; test events are held out, signal as the positive class. 'max-KL epoch' is the "
+        "paper's rule (KLPeakStopping: the validation-KL peak, else the largest validation KL); 'last "
+        "epoch' scores the same members after their last epoch. Latent spread: standard deviation of the "
+        "validation events' latent means per member (1 when the encodings fill the N(0, 1) prior).",
+        "",
+        "| S/B | weights | AUC | R50 | SIC at eps_S = 0.5 | paper SIC | members' AUC | epochs | latent spread |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         last = r["last_epoch"]
-        lines.append(f"| {r['fraction']:.1%} | max-KL epoch | {r['auc']:.3f} | {r50(r)} | {r['sic_at_0.5']:.2f} | "
-                     f"{r['paper_sic'] or ''} | {r['member_auc']} | {r['peak_epochs']} | {r['latent_spread']} |")
-        lines.append(f"| {r['fraction']:.1%} | last epoch | {last['auc']:.3f} | {r50(last)} | "
-                     f"{last['sic_at_0.5']:.2f} | | {last['member_auc']} | {last['epochs']} | |")
+        lines.append(
+            f"| {r['fraction']:.1%} | max-KL epoch | {r['auc']:.3f} | {r50(r)} | {r['sic_at_0.5']:.2f} | "
+            f"{r['paper_sic'] or ''} | {r['member_auc']} | {r['peak_epochs']} | {r['latent_spread']} |"
+        )
+        lines.append(
+            f"| {r['fraction']:.1%} | last epoch | {last['auc']:.3f} | {r50(last)} | "
+            f"{last['sic_at_0.5']:.2f} | | {last['member_auc']} | {last['epochs']} | |"
+        )
         ref = r["density_reference"]
-        lines.append(f"| {r['fraction']:.1%} | reference: {ref['components']}-Gaussian mixture -log p | "
-                     f"{ref['auc']:.3f} | | {ref['sic_at_0.5']:.2f} | | | | |")
-    lines += ["", f"Members: {results[0]['members']}; training events: "
-              + ", ".join(f"{r['fraction']:.1%}: {r['n_train']}" for r in results), "",
-              "Stopping: " + "; ".join(sorted({s for r in results for s in r["stopping"]}))[:2000], "",
-              "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png")))]
+        lines.append(
+            f"| {r['fraction']:.1%} | reference: {ref['components']}-Gaussian mixture -log p | "
+            f"{ref['auc']:.3f} | | {ref['sic_at_0.5']:.2f} | | | | |"
+        )
+    lines += [
+        "",
+        f"Members: {results[0]['members']}; training events: "
+        + ", ".join(f"{r['fraction']:.1%}: {r['n_train']}" for r in results),
+        "",
+        "Stopping: " + "; ".join(sorted({s for r in results for s in r["stopping"]}))[:2000],
+        "",
+        "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png"))),
+    ]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return results
 
@@ -295,9 +399,14 @@ def train_decoder(vae, features, mjj, train_idx, val_idx, epochs=200, batch_size
     decoder = MassDecoder(vae, mjj[train_idx].mean(), mjj[train_idx].std(), seed=seed)
     decoder.compile(optimizer=keras.optimizers.Adam(1e-3))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True)
-    history = decoder.fit((features[train_idx], mjj[train_idx]),
-                          validation_data=((features[val_idx], mjj[val_idx]),),
-                          epochs=epochs, batch_size=batch_size, callbacks=[stop], verbose=verbose)
+    history = decoder.fit(
+        (features[train_idx], mjj[train_idx]),
+        validation_data=((features[val_idx], mjj[val_idx]),),
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[stop],
+        verbose=verbose,
+    )
     return decoder, history
 
 
@@ -319,8 +428,10 @@ def latent_range(z_mean, paper=Z_RANGE, coverage=0.9):
     low, high = np.percentile(z_mean, [1.0, 99.0])
     centre, half = 0.5 * (low + high), max(0.5 * (high - low), 0.5)
     rng = (float(centre - half), float(centre + half))
-    return rng, (f"the paper's z range {list(paper)} holds only {inside:.0%} of the training events; "
-                 f"scanned their 1st-99th percentiles [{rng[0]:.2f}, {rng[1]:.2f}] instead")
+    return rng, (
+        f"the paper's z range {list(paper)} holds only {inside:.0%} of the training events; "
+        f"scanned their 1st-99th percentiles [{rng[0]:.2f}, {rng[1]:.2f}] instead"
+    )
 
 
 def scan(decoder, n_z=60, n_m=60, z_range=Z_RANGE):
@@ -360,8 +471,9 @@ def characterise(encoder, data, out=None, epochs=200, seed=0, z_range=None, verb
     labels = event_labels(sample, pairs)
     event = sample.event[pairs[:, 0]]
     train_idx, val_idx, test_idx = datasets.split(event, seed=seed)
-    decoder, history = train_decoder(vae, features, mjj.astype(np.float32), train_idx, val_idx, epochs,
-                                     seed=seed, verbose=verbose)
+    decoder, history = train_decoder(
+        vae, features, mjj.astype(np.float32), train_idx, val_idx, epochs, seed=seed, verbose=verbose
+    )
     out = pathlib.Path(out or folder / "characterisation")
     out.mkdir(parents=True, exist_ok=True)
     decoder.save_weights(str(out / "mass_decoder.weights.h5"))
@@ -375,10 +487,26 @@ def characterise(encoder, data, out=None, epochs=200, seed=0, z_range=None, verb
         z_range, why = latent_range(latent_means(vae, features[train_idx]))
     print(f"characterise: z range {z_range}: {why}", file=sys.stderr)
     z, m, grid = scan(decoder, z_range=z_range)
-    plots.plot_latent_heatmaps(z, m, grid, FEATURES, z_mean, mjj[test_idx], is_signal, out / "heatmaps.png",
-                               title=f"decoder on (z, m_jj); encoder {folder}")
+    plots.plot_latent_heatmaps(
+        z,
+        m,
+        grid,
+        FEATURES,
+        z_mean,
+        mjj[test_idx],
+        is_signal,
+        out / "heatmaps.png",
+        title=f"decoder on (z, m_jj); encoder {folder}",
+    )
     ratio = plots.plot_marginals(m, grid, FEATURES, out / "marginals.png")
-    return {"encoder": str(folder), "out": str(out), "epochs_run": len(history.history["loss"]),
-            "final_val_loss": float(min(history.history["val_loss"])),
-            "n_train": len(train_idx), "n_test": len(test_idx), "z_range": list(z_range), "z_range_reason": why,
-            "marginal_max_deviation": {f: float(np.max(np.abs(ratio[:, k] - 1))) for k, f in enumerate(FEATURES)}}
+    return {
+        "encoder": str(folder),
+        "out": str(out),
+        "epochs_run": len(history.history["loss"]),
+        "final_val_loss": float(min(history.history["val_loss"])),
+        "n_train": len(train_idx),
+        "n_test": len(test_idx),
+        "z_range": list(z_range),
+        "z_range_reason": why,
+        "marginal_max_deviation": {f: float(np.max(np.abs(ratio[:, k] - 1))) for k, f in enumerate(FEATURES)},
+    }

@@ -32,15 +32,33 @@ import numpy as np
 # sizes per scale: jets per class available for training (dominant class), test jets per class,
 # epochs per model family
 SCALES = {
-    "small": {"n_jets": 60_000, "train_per_class": 12_000, "test_per_class": 3_000,
-              "epochs": {"dvae": 30, "ae1d": 6, "vae1d": 6, "gmvae": 6}, "conv_train_per_class": 4_000},
+    "small": {
+        "n_jets": 60_000,
+        "train_per_class": 12_000,
+        "test_per_class": 3_000,
+        "epochs": {"dvae": 30, "ae1d": 6, "vae1d": 6, "gmvae": 6},
+        "conv_train_per_class": 4_000,
+    },
     # a few minutes' check that every scenario runs end to end (used by the tests)
-    "smoke": {"n_jets": 2_000, "train_per_class": 400, "test_per_class": 150,
-              "epochs": {"dvae": 2, "ae1d": 1, "vae1d": 1, "gmvae": 1}, "conv_train_per_class": 200,
-              "overrides": {"ae1d": {"filters": 4, "hidden_units": 16}, "vae1d": {"filters": 4, "hidden_units": 16},
-                            "gmvae": {"filters": 4, "hidden_units": 16}}},
-    "paper": {"n_jets": 200_000, "train_per_class": 80_000, "test_per_class": 10_000,
-              "epochs": {"dvae": 200, "ae1d": 200, "vae1d": 200, "gmvae": 200}, "conv_train_per_class": 80_000},
+    "smoke": {
+        "n_jets": 2_000,
+        "train_per_class": 400,
+        "test_per_class": 150,
+        "epochs": {"dvae": 2, "ae1d": 1, "vae1d": 1, "gmvae": 1},
+        "conv_train_per_class": 200,
+        "overrides": {
+            "ae1d": {"filters": 4, "hidden_units": 16},
+            "vae1d": {"filters": 4, "hidden_units": 16},
+            "gmvae": {"filters": 4, "hidden_units": 16},
+        },
+    },
+    "paper": {
+        "n_jets": 200_000,
+        "train_per_class": 80_000,
+        "test_per_class": 10_000,
+        "epochs": {"dvae": 200, "ae1d": 200, "vae1d": 200, "gmvae": 200},
+        "conv_train_per_class": 80_000,
+    },
 }
 FRACTIONS = (1.0, 0.25, 0.05, 0.01)
 PAPER = {  # AUCs quoted in the paper's text
@@ -84,13 +102,30 @@ def mixed(classes, dominant, anomalous, fraction, n_dominant, part, rng):
     scale = 1.0 if part == "train" else 0.125
     n_dom = min(int(n_dominant * scale), len(classes[dominant][part]))
     n_ano = min(max(1, int(round(fraction * n_dom))), len(classes[anomalous][part]))
-    idx = np.concatenate([rng.choice(classes[dominant][part], n_dom, replace=False),
-                          rng.choice(classes[anomalous][part], n_ano, replace=False)])
+    idx = np.concatenate(
+        [
+            rng.choice(classes[dominant][part], n_dom, replace=False),
+            rng.choice(classes[anomalous][part], n_ano, replace=False),
+        ]
+    )
     return rng.permutation(idx)
 
 
-def run_scenario(model_name, preset, x, train_idx, val_idx, test_idx, is_signal, epochs, seed, out, tag,
-                 overrides=None, snapshot_probe=None):
+def run_scenario(
+    model_name,
+    preset,
+    x,
+    train_idx,
+    val_idx,
+    test_idx,
+    is_signal,
+    epochs,
+    seed,
+    out,
+    tag,
+    overrides=None,
+    snapshot_probe=None,
+):
     """Train one model on `x[train_idx]` and score the test jets; returns a result dict.
 
     Args:
@@ -107,23 +142,34 @@ def run_scenario(model_name, preset, x, train_idx, val_idx, test_idx, is_signal,
         marks = sorted({1, max(1, epochs // 4), max(1, epochs // 2), epochs})
         callbacks.append(ScoreSnapshots(x[snapshot_probe], marks))
     start = time.perf_counter()
-    member = pipeline.train_member(settings, x[train_idx], x[val_idx], seed, out / ".runs" / tag,
-                                   callbacks=callbacks, verbose=0)
+    member = pipeline.train_member(
+        settings, x[train_idx], x[val_idx], seed, out / ".runs" / tag, callbacks=callbacks, verbose=0
+    )
     model = member.model
     scores = batched_scores(model, x[test_idx])
     result = {
-        "tag": tag, "model": model_name, "preset": preset, "default_score": model.default_score,
-        "n_train": len(train_idx), "epochs": epochs, "seconds": round(time.perf_counter() - start, 1),
+        "tag": tag,
+        "model": model_name,
+        "preset": preset,
+        "default_score": model.default_score,
+        "n_train": len(train_idx),
+        "epochs": epochs,
+        "seconds": round(time.perf_counter() - start, 1),
         "metrics": {k: metrics.summary(v, is_signal) for k, v in scores.items()},
-        "scores": scores, "model_obj": model,
+        "scores": scores,
+        "model_obj": model,
         "snapshots": callbacks[0].snapshots if callbacks else None,
     }
     if hasattr(model, "mixture_weights"):  # the DVAE: each jet's position r on the simplex
         r = batched(model.mixture_weights, x[test_idx])  # (test jets, R)
         result["mixture_weights"] = r
         result["component_auc"] = [metrics.summary(r[:, k], is_signal)["auc"] for k in range(r.shape[1])]
-    print(f"  {tag}: " + ", ".join(f"AUC({k})={v['auc']:.3f}" for k, v in result["metrics"].items())
-          + f"  [{result['seconds']} s]", file=sys.stderr)
+    print(
+        f"  {tag}: "
+        + ", ".join(f"AUC({k})={v['auc']:.3f}" for k, v in result["metrics"].items())
+        + f"  [{result['seconds']} s]",
+        file=sys.stderr,
+    )
     return result
 
 
@@ -142,31 +188,61 @@ def run(scale, out, seed, paths=None):
 
     # 1. balanced t/Q = 1, every model
     probe = np.concatenate([classes["qcd"]["val"][:500], classes["top"]["val"][:500]])
-    probe_top = np.r_[np.zeros(min(500, len(classes["qcd"]["val"])), bool),
-                      np.ones(min(500, len(classes["top"]["val"])), bool)]
+    probe_top = np.r_[
+        np.zeros(min(500, len(classes["qcd"]["val"])), bool), np.ones(min(500, len(classes["top"]["val"])), bool)
+    ]
     balanced = {}
     for name in ("dvae", "vae1d", "gmvae", "ae1d"):
         per_class = cfg["train_per_class"] if name == "dvae" else cfg["conv_train_per_class"]
         tr = mixed(classes, "qcd", "top", 1.0, per_class, "train", rng)
         va = mixed(classes, "qcd", "top", 1.0, per_class, "val", rng)
         preset = "balanced" if name == "dvae" else "paper"
-        res = run_scenario(name, preset, x, tr, va, test, top_is_signal, cfg["epochs"][name], seed, out,
-                           f"balanced-{name}", overrides=overrides.get(name), snapshot_probe=probe)
+        res = run_scenario(
+            name,
+            preset,
+            x,
+            tr,
+            va,
+            test,
+            top_is_signal,
+            cfg["epochs"][name],
+            seed,
+            out,
+            f"balanced-{name}",
+            overrides=overrides.get(name),
+            snapshot_probe=probe,
+        )
         res["scenario"] = "balanced"
         balanced[name] = res
         results.append(res)
-        plots.plot_snapshots(res["snapshots"], probe_top, ["qcd", "top"], out / f"latent_evolution_{name}.png",
-                             title=f"{name}: {res['default_score']} on validation jets over training")
-    plot_roc({f"{n} ({r['default_score']})": (r["scores"][r["default_score"]], top_is_signal)
-              for n, r in balanced.items()} |
-             {f"{n} (reconstruction)": (r["scores"]["reconstruction"], top_is_signal)
-              for n, r in balanced.items() if n in ("ae1d", "vae1d")},
-             out / "roc_balanced_top_signal.png", title="t/Q = 1, top as signal")
-    plot_roc({f"{n} ({r['default_score']})": (r["scores"][r["default_score"]], ~top_is_signal)
-              for n, r in balanced.items()},
-             out / "roc_balanced_qcd_signal.png", title="t/Q = 1, QCD as signal (same scores)")
-    plot_images(balanced["dvae"]["model_obj"].mixture_images(), ["component 0", "component 1"],
-                out / "mixture_images_balanced.png", suptitle="DVAE R=2, t/Q = 1")
+        plots.plot_snapshots(
+            res["snapshots"],
+            probe_top,
+            ["qcd", "top"],
+            out / f"latent_evolution_{name}.png",
+            title=f"{name}: {res['default_score']} on validation jets over training",
+        )
+    plot_roc(
+        {f"{n} ({r['default_score']})": (r["scores"][r["default_score"]], top_is_signal) for n, r in balanced.items()}
+        | {
+            f"{n} (reconstruction)": (r["scores"]["reconstruction"], top_is_signal)
+            for n, r in balanced.items()
+            if n in ("ae1d", "vae1d")
+        },
+        out / "roc_balanced_top_signal.png",
+        title="t/Q = 1, top as signal",
+    )
+    plot_roc(
+        {f"{n} ({r['default_score']})": (r["scores"][r["default_score"]], ~top_is_signal) for n, r in balanced.items()},
+        out / "roc_balanced_qcd_signal.png",
+        title="t/Q = 1, QCD as signal (same scores)",
+    )
+    plot_images(
+        balanced["dvae"]["model_obj"].mixture_images(),
+        ["component 0", "component 1"],
+        out / "mixture_images_balanced.png",
+        suptitle="DVAE R=2, t/Q = 1",
+    )
 
     # 2. DVAE R=2 imbalanced prior: anomalous top and anomalous QCD at several fractions
     scan = {"top": [], "qcd": []}
@@ -178,8 +254,9 @@ def run(scale, out, seed, paths=None):
             tag = f"{'t/Q' if anomalous == 'top' else 'Q/t'}={f}"
             # the paper's imbalanced prior alpha = (1, 0.25) where one class is rarer, balanced at f = 1
             preset = "balanced" if f == 1.0 else "imbalanced"
-            res = run_scenario("dvae", preset, x, tr, va, test, is_sig, cfg["epochs"]["dvae"], seed, out,
-                               f"r2-{anomalous}-{f}")
+            res = run_scenario(
+                "dvae", preset, x, tr, va, test, is_sig, cfg["epochs"]["dvae"], seed, out, f"r2-{anomalous}-{f}"
+            )
             res["scenario"] = f"r2 {tag}"
             results.append(res)
             scan[anomalous].append(res)
@@ -191,56 +268,95 @@ def run(scale, out, seed, paths=None):
         tr = mixed(classes, dominant, anomalous, 0.01, cfg["train_per_class"], "train", rng)
         va = mixed(classes, dominant, anomalous, 0.01, cfg["train_per_class"], "val", rng)
         tag = "t/Q=0.01" if anomalous == "top" else "Q/t=0.01"
-        res = run_scenario("dvae", "hierarchical3", x, tr, va, test, is_sig, cfg["epochs"]["dvae"], seed, out,
-                           f"r3-{anomalous}")
+        res = run_scenario(
+            "dvae", "hierarchical3", x, tr, va, test, is_sig, cfg["epochs"]["dvae"], seed, out, f"r3-{anomalous}"
+        )
         res["scenario"] = f"r3 {tag}"
         results.append(res)
         model = res["model_obj"]
-        plot_images(model.mixture_images(), [f"r{k}" for k in range(3)],
-                    out / f"mixture_images_r3_{anomalous}_anomalous.png", suptitle=f"DVAE R=3, {tag}")
-        plots.plot_gibbs(model.alpha, res["mixture_weights"], is_sig, [dominant, anomalous],
-                         out / f"gibbs_r3_{anomalous}_anomalous.png", title=f"DVAE R=3, {tag}")
+        plot_images(
+            model.mixture_images(),
+            [f"r{k}" for k in range(3)],
+            out / f"mixture_images_r3_{anomalous}_anomalous.png",
+            suptitle=f"DVAE R=3, {tag}",
+        )
+        plots.plot_gibbs(
+            model.alpha,
+            res["mixture_weights"],
+            is_sig,
+            [dominant, anomalous],
+            out / f"gibbs_r3_{anomalous}_anomalous.png",
+            title=f"DVAE R=3, {tag}",
+        )
 
     # 4. DVAE on primary Lund-plane images (appendix, Fig. 15), anomalous top at t/Q = 1 and 0.05
     for f in (1.0, 0.05):
         tr = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "train", rng)
         va = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "val", rng)
-        res = run_scenario("dvae", "lund", lund, tr, va, test, top_is_signal, cfg["epochs"]["dvae"], seed, out,
-                           f"lund-top-{f}")
+        res = run_scenario(
+            "dvae", "lund", lund, tr, va, test, top_is_signal, cfg["epochs"]["dvae"], seed, out, f"lund-top-{f}"
+        )
         res["scenario"] = f"lund t/Q={f}"
         results.append(res)
         if f == 1.0:
-            plot_images(res["model_obj"].mixture_images(), ["component 0", "component 1"],
-                        out / "mixture_images_lund.png", suptitle="DVAE on Lund planes, t/Q = 1",
-                        axis_labels=(r"$\ln 1/\Delta R$ pixel (0 to 6)", r"$\ln k_T$ pixel (-2 to 5)"))
+            plot_images(
+                res["model_obj"].mixture_images(),
+                ["component 0", "component 1"],
+                out / "mixture_images_lund.png",
+                suptitle="DVAE on Lund planes, t/Q = 1",
+                axis_labels=(r"$\ln 1/\Delta R$ pixel (0 to 6)", r"$\ln k_T$ pixel (-2 to 5)"),
+            )
     return results
 
 
 def write_report(results, out, scale, seed, seconds):
     """out/report.md: one table row per (scenario, score); returns the summary rows."""
-    lines = [f"# dillon2021 reproduction ({scale} scale, seed {seed})", "",
-             f"Generated Pythia8 + FastJet jets (see each run's sizes); {seconds / 60:.1f} minutes in all. "
-             "AUC with the anomalous class as positive (top for t/Q = 1); scores keep one direction.", "",
-             "| scenario | model | score | AUC | R50 | paper AUC | train jets | epochs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# dillon2021 reproduction ({scale} scale, seed {seed})",
+        "",
+        f"Generated Pythia8 + FastJet jets (see each run's sizes); {seconds / 60:.1f} minutes in all. "
+        "AUC with the anomalous class as positive (top for t/Q = 1); scores keep one direction.",
+        "",
+        "| scenario | model | score | AUC | R50 | paper AUC | train jets | epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     summary = []
     for r in results:
         for score, m in r["metrics"].items():
             paper = PAPER.get((r["scenario"], r["model"], score), "")
             mark = " (default)" if score == r["default_score"] else ""
             r50 = f"{m['r50']:.1f}" if m["r50"] else "inf"
-            lines.append(f"| {r['scenario']} | {r['model']} | {score}{mark} | {m['auc']:.3f} | {r50} | {paper} | "
-                         f"{r['n_train']} | {r['epochs']} |")
-            summary.append({"scenario": r["scenario"], "model": r["model"], "score": score, "auc": m["auc"],
-                            "r50": m["r50"], "paper_auc": paper or None})
+            lines.append(
+                f"| {r['scenario']} | {r['model']} | {score}{mark} | {m['auc']:.3f} | {r50} | {paper} | "
+                f"{r['n_train']} | {r['epochs']} |"
+            )
+            summary.append(
+                {
+                    "scenario": r["scenario"],
+                    "model": r["model"],
+                    "score": score,
+                    "auc": m["auc"],
+                    "r50": m["r50"],
+                    "paper_auc": paper or None,
+                }
+            )
         if "component_auc" in r and r["model_obj"].n_components == 3:
             best = max(r["component_auc"])
             paper = PAPER.get((r["scenario"], "dvae", "best component"), "")
             comps = ", ".join(f"r{k}: {a:.3f}" for k, a in enumerate(r["component_auc"]))
-            lines.append(f"| {r['scenario']} | dvae | per component ({comps}); best, chosen with labels | "
-                         f"{best:.3f} | | {paper} | {r['n_train']} | {r['epochs']} |")
-            summary.append({"scenario": r["scenario"], "model": "dvae", "score": "best component (label-chosen)",
-                            "auc": best, "paper_auc": paper or None})
+            lines.append(
+                f"| {r['scenario']} | dvae | per component ({comps}); best, chosen with labels | "
+                f"{best:.3f} | | {paper} | {r['n_train']} | {r['epochs']} |"
+            )
+            summary.append(
+                {
+                    "scenario": r["scenario"],
+                    "model": "dvae",
+                    "score": "best component (label-chosen)",
+                    "auc": best,
+                    "paper_auc": paper or None,
+                }
+            )
     lines += ["", "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png")))]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return summary

@@ -54,8 +54,15 @@ def interleaved(process, n_events, block=200, seed=1):
         t_obs = time.perf_counter() - t0
         cpu += time.process_time() - c0
     pipeline = t_batch + t_select + t_obs
-    ms = {k: round(1e3 * v / done, 4) for k, v in (("bare_next_ms", t_bare), ("next_batch_ms", t_batch),
-                                                  ("select_ms", t_select), ("observables_ms", t_obs))}
+    ms = {
+        k: round(1e3 * v / done, 4)
+        for k, v in (
+            ("bare_next_ms", t_bare),
+            ("next_batch_ms", t_batch),
+            ("select_ms", t_select),
+            ("observables_ms", t_obs),
+        )
+    }
     return done / t_bare, done / pipeline, ms, cpu / pipeline
 
 

@@ -83,8 +83,10 @@ def generate_shard(task):
                 try:
                     batch = py.nextBatch(size, 2.0)
                 except RuntimeError as err:
-                    raise DataError(f"process {process.name!r}: the {lhe_events} parton-level events of shard "
-                                    f"{shard} ran out before {n_jets} jets were selected ({err})") from None
+                    raise DataError(
+                        f"process {process.name!r}: the {lhe_events} parton-level events of shard "
+                        f"{shard} ran out before {n_jets} jets were selected ({err})"
+                    ) from None
             else:
                 batch = py.nextBatch(size)
             got = select_jets(batch, process, sel, observables_now=False)
@@ -93,16 +95,28 @@ def generate_shard(task):
             parts.append(got)
             have += len(got["event"])
             if have == 0 and n_events >= 200 * batch_events:
-                raise DataError(f"process {process.name or process.label!r}: no jet passed the selection in "
-                                f"{n_events} events ({sel}); the cuts select nothing")
+                raise DataError(
+                    f"process {process.name or process.label!r}: no jet passed the selection in "
+                    f"{n_events} events ({sel}); the cuts select nothing"
+                )
     out = add_observables(parts, n_jets)  # once per shard: the per-call cost is then negligible
     if shard_file is not None:
         save_shard(pathlib.Path(shard_file), out, n_events)
     return out, n_events
 
 
-def generate(process_name, n_jets, seed=1, workers=1, shard_jets=1000, selection=None,
-             batch_events=200, progress=True, cache_dir=None, **options):
+def generate(
+    process_name,
+    n_jets,
+    seed=1,
+    workers=1,
+    shard_jets=1000,
+    selection=None,
+    batch_events=200,
+    progress=True,
+    cache_dir=None,
+    **options,
+):
     """Generate `n_jets` jets of a process and return them as a JetSample.
 
     Args:
@@ -127,8 +141,10 @@ def generate(process_name, n_jets, seed=1, workers=1, shard_jets=1000, selection
     if n_jets <= 0:
         raise DataError(f"--n-jets must be positive, got {n_jets}")
     if selection.event_level and (n_jets % 2 or shard_jets % 2):
-        raise DataError(f"event-level samples hold two jets per event: --n-jets ({n_jets}) and --shard-jets "
-                        f"({shard_jets}) must be even")
+        raise DataError(
+            f"event-level samples hold two jets per event: --n-jets ({n_jets}) and --shard-jets "
+            f"({shard_jets}) must be even"
+        )
     n_shards = -(-n_jets // shard_jets)
     seeds = shard_seeds(seed, n_shards)
     sizes = [min(shard_jets, n_jets - i * shard_jets) for i in range(n_shards)]
@@ -147,8 +163,15 @@ def generate(process_name, n_jets, seed=1, workers=1, shard_jets=1000, selection
     from tqdm import tqdm
 
     done = sum(sizes[i] for i in range(n_shards) if results[i] is not None)
-    bar = tqdm(total=n_jets, initial=done, unit="jet", desc=f"generate {process.name}", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=n_jets,
+        initial=done,
+        unit="jet",
+        desc=f"generate {process.name}",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     if workers > 1 and len(tasks) > 1:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
         with ctx.Pool(min(workers, len(tasks))) as pool:

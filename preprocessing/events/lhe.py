@@ -60,11 +60,14 @@ def _rotate_random(rng, vecs):
     q = rng.normal(size=(n, 4))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     w, x, y, z = q.T
-    rot = np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], 1)  # (n, 3, 3), uniform random rotations from unit quaternions
+    rot = np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        1,
+    )  # (n, 3, 3), uniform random rotations from unit quaternions
     return np.einsum("nij,nkj->nki", rot, vecs)
 
 
@@ -118,13 +121,19 @@ def write_lhef(path, n, seed, m_wprime, m_x, m_y):
     """Write `n` W'+ -> X(-> u dbar g) Y(-> d dbar g) events to the LHEF file `path`."""
     ev = wprime_xy_events(n, seed, m_wprime, m_x, m_y)
     e_beam = 0.5 * SQRT_S
-    lines = ['<LesHouchesEvents version="1.0">', "<init>",
-             f" 2212 2212 {e_beam:.6e} {e_beam:.6e} 0 0 0 0 3 1",
-             " 1.000000e+00 0.000000e+00 1.000000e+00 1", "</init>"]
+    lines = [
+        '<LesHouchesEvents version="1.0">',
+        "<init>",
+        f" 2212 2212 {e_beam:.6e} {e_beam:.6e} 0 0 0 0 3 1",
+        " 1.000000e+00 0.000000e+00 1.000000e+00 1",
+        "</init>",
+    ]
 
     def row(pid, status, m1, m2, col, acol, p4, mass):
-        return (f" {pid} {status} {m1} {m2} {col} {acol} {p4[1]:.10e} {p4[2]:.10e} {p4[3]:.10e} "
-                f"{p4[0]:.10e} {mass:.10e} 0. 9.")
+        return (
+            f" {pid} {status} {m1} {m2} {col} {acol} {p4[1]:.10e} {p4[2]:.10e} {p4[3]:.10e} "
+            f"{p4[0]:.10e} {mass:.10e} 0. 9."
+        )
 
     scale = 0.5 * m_wprime
     for i in range(n):

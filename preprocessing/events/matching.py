@@ -31,7 +31,8 @@ def top_partons(prt):
     (events, 2, 3, 4); missing entries are NaN so every comparison with them is False.
     """
     bounds, (ids, status, d1, d2, *p4) = flat_columns(
-        prt, ("id", "status", "daughter1", "daughter2", "p.e", "p.px", "p.py", "p.pz"))
+        prt, ("id", "status", "daughter1", "daughter2", "p.e", "p.px", "p.py", "p.pz")
+    )
     counts = np.diff(bounds)
     offsets = bounds[:-1]
     ev_of = np.repeat(np.arange(len(counts)), counts)
@@ -77,8 +78,7 @@ def top_match(prt, match_radius):
         tops, quarks = top_partons(prt)
         tops, quarks = tops[event], quarks[event]  # (jets, 2, 4), (jets, 2, 3, 4)
         dr_top = physics.delta_r(jeta[:, None], jphi[:, None], physics.eta(tops), physics.phi(tops))
-        dr_q = physics.delta_r(jeta[:, None, None], jphi[:, None, None], physics.eta(quarks),
-                               physics.phi(quarks))
+        dr_q = physics.delta_r(jeta[:, None, None], jphi[:, None, None], physics.eta(quarks), physics.phi(quarks))
         with np.errstate(invalid="ignore"):
             matched = (dr_top < match_radius) & np.all(dr_q < match_radius, axis=-1)
         return np.any(matched, axis=-1)

@@ -73,8 +73,11 @@ def make_process(name, **options):
     ``wprime_mass``, ``x_mass``, ``y_mass``, ``prongs``. None means the default.
     """
     allowed = {
-        "qcd": {"pthat_min"}, "dijet": {"pthat_min"}, "w": {"w_mass", "wprime_mass"},
-        "top": {"top_mass", "w_mass", "zprime_mass"}, "higgs4b": {"heavy_mass", "light_mass"},
+        "qcd": {"pthat_min"},
+        "dijet": {"pthat_min"},
+        "w": {"w_mass", "wprime_mass"},
+        "top": {"top_mass", "w_mass", "zprime_mass"},
+        "higgs4b": {"heavy_mass", "light_mass"},
         "lhco-signal": {"wprime_mass", "x_mass", "y_mass", "prongs"},
     }
     if name not in allowed:
@@ -91,24 +94,45 @@ def make_process(name, **options):
     if name in ("qcd", "dijet"):
         pthat = given.get("pthat_min", 500.0 if name == "qcd" else 1100.0)
         return Process(
-            label="qcd", settings=("HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat:g}"),
-            description=f"hard QCD 2->2 dijets, pTHat > {pthat:g} GeV", name=name,
-            preset="dillon2021" if name == "qcd" else "lhco", options=recorded)
+            label="qcd",
+            settings=("HardQCD:all = on", f"PhaseSpace:pTHatMin = {pthat:g}"),
+            description=f"hard QCD 2->2 dijets, pTHat > {pthat:g} GeV",
+            name=name,
+            preset="dillon2021" if name == "qcd" else "lhco",
+            options=recorded,
+        )
 
     if name == "w":
         m_wp = given.get("wprime_mass", 1250.0)
-        settings = ("NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1", f"34:m0 = {m_wp:g}",
-                    "34:onMode = off", "34:onIfMatch = 24 23") + _HADRONIC_W + _INVISIBLE_Z
+        settings = (
+            (
+                "NewGaugeBoson:ffbar2Wprime = on",
+                "Wprime:coup2WZ = 1",
+                f"34:m0 = {m_wp:g}",
+                "34:onMode = off",
+                "34:onIfMatch = 24 23",
+            )
+            + _HADRONIC_W
+            + _INVISIBLE_Z
+        )
         m_w = given.get("w_mass")
         if m_w is not None:
             if m_w + M_Z >= m_wp:
-                raise DataError(f"--w-mass {m_w:g} GeV is impossible: W' ({m_wp:g} GeV) -> W Z needs "
-                                f"m_W + m_Z ({m_w + M_Z:g}) below the W' mass")
+                raise DataError(
+                    f"--w-mass {m_w:g} GeV is impossible: W' ({m_wp:g} GeV) -> W Z needs "
+                    f"m_W + m_Z ({m_w + M_Z:g}) below the W' mass"
+                )
             if m_w <= 10.0:
                 raise DataError(f"--w-mass {m_w:g} GeV is too light for W -> q q' (need > 10 GeV)")
             settings += _mass_window(24, m_w, max(0.5 * m_w, 10.0))
-        return Process(label="w", settings=settings, name=name, preset="cheng2020", options=recorded,
-                       description=f"W'({m_wp:g}) -> W({m_w or 80.385:g} -> qq') Z(-> nu nu)")
+        return Process(
+            label="w",
+            settings=settings,
+            name=name,
+            preset="cheng2020",
+            options=recorded,
+            description=f"W'({m_wp:g}) -> W({m_w or 80.385:g} -> qq') Z(-> nu nu)",
+        )
 
     if name == "top":
         m_zp = given.get("zprime_mass", 1300.0)
@@ -116,11 +140,14 @@ def make_process(name, **options):
         m_w = given.get("w_mass")
         t_eff, w_eff = m_t or 173.0, m_w or 80.385
         if w_eff + M_B >= t_eff:
-            raise DataError(f"--w-mass {w_eff:g} GeV is impossible with --top-mass {t_eff:g}: t -> W b needs "
-                            f"m_W + m_b ({w_eff + M_B:g}) below the top mass")
+            raise DataError(
+                f"--w-mass {w_eff:g} GeV is impossible with --top-mass {t_eff:g}: t -> W b needs "
+                f"m_W + m_b ({w_eff + M_B:g}) below the top mass"
+            )
         if 2 * t_eff >= m_zp:
-            raise DataError(f"--top-mass {t_eff:g} GeV is impossible: Z' ({m_zp:g} GeV) -> t tbar needs "
-                            f"2 m_t below the Z' mass")
+            raise DataError(
+                f"--top-mass {t_eff:g} GeV is impossible: Z' ({m_zp:g} GeV) -> t tbar needs 2 m_t below the Z' mass"
+            )
         if m_w is not None and m_w <= 10.0:
             raise DataError(f"--w-mass {m_w:g} GeV is too light for W -> q q' (need > 10 GeV)")
         # kept identical to the foundation's settings when no mass is changed (same jets per seed)
@@ -137,16 +164,24 @@ def make_process(name, **options):
             settings += _mass_window(6, m_t, max(0.5 * m_t, w_eff + M_B + 0.5))
         if m_w is not None:
             settings += _mass_window(24, m_w, max(0.5 * m_w, 10.0))
-        return Process(label="top", settings=settings, matching="top", name=name, preset="dillon2021",
-                       options=recorded,
-                       description=f"Z'({m_zp:g}) -> t tbar (m_t {t_eff:g}, m_W {w_eff:g}), all-hadronic")
+        return Process(
+            label="top",
+            settings=settings,
+            matching="top",
+            name=name,
+            preset="dillon2021",
+            options=recorded,
+            description=f"Z'({m_zp:g}) -> t tbar (m_t {t_eff:g}, m_W {w_eff:g}), all-hadronic",
+        )
 
     if name == "higgs4b":
         m_h2 = given.get("heavy_mass", 174.0)
         m_h1 = given.get("light_mass", 20.0)
         if m_h1 >= 0.5 * m_h2:
-            raise DataError(f"--light-mass {m_h1:g} GeV is impossible: H ({m_h2:g} GeV) -> h h needs the light "
-                            f"mass below half the heavy mass ({0.5 * m_h2:g})")
+            raise DataError(
+                f"--light-mass {m_h1:g} GeV is impossible: H ({m_h2:g} GeV) -> h h needs the light "
+                f"mass below half the heavy mass ({0.5 * m_h2:g})"
+            )
         if m_h1 <= 2 * M_B:
             raise DataError(f"--light-mass {m_h1:g} GeV is too light for h -> b bbar (need > {2 * M_B:g})")
         settings = (
@@ -154,12 +189,20 @@ def make_process(name, **options):
             "HiggsBSM:ffbar2H2Z = on",  # 2 -> 2, so the pTHat cut gives boosted H
             "PhaseSpace:pTHatMin = 500",
             *_mass_window(35, m_h2, max(0.5 * m_h2, 2 * m_h1 + 0.5)),
-            "35:onMode = off", "35:onIfMatch = 25 25",
+            "35:onMode = off",
+            "35:onIfMatch = 25 25",
             *_mass_window(25, m_h1, max(0.5 * m_h1, 2 * M_B + 0.5)),
-            "25:onMode = off", "25:onIfMatch = 5 -5",
+            "25:onMode = off",
+            "25:onIfMatch = 5 -5",
         ) + _INVISIBLE_Z
-        return Process(label="higgs4b", settings=settings, name=name, preset="cheng2020", options=recorded,
-                       description=f"H({m_h2:g}) Z(-> nu nu), H -> h({m_h1:g}) h -> b bbar b bbar")
+        return Process(
+            label="higgs4b",
+            settings=settings,
+            name=name,
+            preset="cheng2020",
+            options=recorded,
+            description=f"H({m_h2:g}) Z(-> nu nu), H -> h({m_h1:g}) h -> b bbar b bbar",
+        )
 
     # lhco-signal
     prongs = int(given.get("prongs", 2))
@@ -169,21 +212,43 @@ def make_process(name, **options):
     m_x = given.get("x_mass", 500.0)
     m_y = given.get("y_mass", 100.0)
     if m_x + m_y >= m_wp:
-        raise DataError(f"--x-mass {m_x:g} + --y-mass {m_y:g} GeV is impossible: they must stay below the "
-                        f"W' mass {m_wp:g}")
+        raise DataError(
+            f"--x-mass {m_x:g} + --y-mass {m_y:g} GeV is impossible: they must stay below the W' mass {m_wp:g}"
+        )
     if min(m_x, m_y) <= 10.0:
         raise DataError(f"X and Y must be heavier than 10 GeV to decay to quarks, got {m_x:g} and {m_y:g}")
     if prongs == 3:
-        return Process(label="signal", settings=("Beams:frameType = 4",), name=name, preset="lhco",
-                       options=recorded, lhe=(("m_wprime", m_wp), ("m_x", m_x), ("m_y", m_y)),
-                       description=f"W'({m_wp:g}) -> X({m_x:g} -> q qbar g) Y({m_y:g} -> q qbar g), "
-                                   f"parton level from preprocessing.events.lhe")
-    settings = ("NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1", f"34:m0 = {m_wp:g}",
-                "34:onMode = off", "34:onIfMatch = 24 23",
-                *_mass_window(24, m_x, 0.5 * m_x), *_mass_window(23, m_y, 0.5 * m_y),
-                "24:onMode = off", "24:onIfAny = 1 2 3 4 5", "23:onMode = off", "23:onIfAny = 1 2 3 4 5")
-    return Process(label="signal", settings=settings, name=name, preset="lhco", options=recorded,
-                   description=f"W'({m_wp:g}) -> X({m_x:g} -> qq) Y({m_y:g} -> qq)")
+        return Process(
+            label="signal",
+            settings=("Beams:frameType = 4",),
+            name=name,
+            preset="lhco",
+            options=recorded,
+            lhe=(("m_wprime", m_wp), ("m_x", m_x), ("m_y", m_y)),
+            description=f"W'({m_wp:g}) -> X({m_x:g} -> q qbar g) Y({m_y:g} -> q qbar g), "
+            f"parton level from preprocessing.events.lhe",
+        )
+    settings = (
+        "NewGaugeBoson:ffbar2Wprime = on",
+        "Wprime:coup2WZ = 1",
+        f"34:m0 = {m_wp:g}",
+        "34:onMode = off",
+        "34:onIfMatch = 24 23",
+        *_mass_window(24, m_x, 0.5 * m_x),
+        *_mass_window(23, m_y, 0.5 * m_y),
+        "24:onMode = off",
+        "24:onIfAny = 1 2 3 4 5",
+        "23:onMode = off",
+        "23:onIfAny = 1 2 3 4 5",
+    )
+    return Process(
+        label="signal",
+        settings=settings,
+        name=name,
+        preset="lhco",
+        options=recorded,
+        description=f"W'({m_wp:g}) -> X({m_x:g} -> qq) Y({m_y:g} -> qq)",
+    )
 
 
 PROCESS_NAMES = ("qcd", "w", "top", "higgs4b", "dijet", "lhco-signal")

@@ -42,8 +42,9 @@ def make_pythia(process, seed, lhe_events=1000):
             if not py.readString(line):
                 raise DataError(f"Pythia rejected the setting {line!r}")
         if not py.init():
-            raise DataError(f"Pythia failed to initialise process {process.label!r} with settings "
-                            f"{list(process.settings)}")
+            raise DataError(
+                f"Pythia failed to initialise process {process.label!r} with settings {list(process.settings)}"
+            )
     finally:
         if lhe_file is not None:
             os.unlink(lhe_file)

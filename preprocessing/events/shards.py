@@ -31,11 +31,17 @@ def shard_seeds(seed, n_shards):
 
 def shard_key(process, sel, seed, shard_jets, batch_events):
     """Hash of everything a shard's content depends on, so stale shards are never reused."""
-    spec = {"settings": list(COMMON_SETTINGS + process.settings), "matching": process.matching,
-            "lhe": list(process.lhe),
-            "selection": dataclasses.asdict(sel), "seed": seed, "shard_jets": shard_jets,
-            "batch_events": batch_events, "format": SHARD_FORMAT,
-            "observables": observables.OBSERVABLES_VERSION}
+    spec = {
+        "settings": list(COMMON_SETTINGS + process.settings),
+        "matching": process.matching,
+        "lhe": list(process.lhe),
+        "selection": dataclasses.asdict(sel),
+        "seed": seed,
+        "shard_jets": shard_jets,
+        "batch_events": batch_events,
+        "format": SHARD_FORMAT,
+        "observables": observables.OBSERVABLES_VERSION,
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -64,8 +64,9 @@ def cluster_and_select(particles, sel, match=None, observables_now=True):
         'mjj' and 'mass_rank' (0 for the heavier jet of the event).
     """
     offsets, columns = flat_columns(particles, ("e", "px", "py", "pz"))
-    return cluster_flat(offsets, [np.ascontiguousarray(c, dtype=np.float64) for c in columns], sel, match,
-                         observables_now)
+    return cluster_flat(
+        offsets, [np.ascontiguousarray(c, dtype=np.float64) for c in columns], sel, match, observables_now
+    )
 
 
 def _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor, softest):
@@ -98,8 +99,11 @@ def _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor, softest):
             return _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor, floor)
         raise RuntimeError("FastJet's constituent_index does not list the jets of inclusive_jets")
     inner = index.content.to_ListOffsetArray64(True)
-    return (np.asarray(inner.offsets, dtype=np.int64), ak.to_numpy(inner.content).astype(np.int64),
-            np.where(listed, np.cumsum(listed) - 1, -1))
+    return (
+        np.asarray(inner.offsets, dtype=np.int64),
+        ak.to_numpy(inner.content).astype(np.int64),
+        np.where(listed, np.cumsum(listed) - 1, -1),
+    )
 
 
 def cluster_flat(offsets, columns, sel, match, observables_now):
@@ -111,9 +115,12 @@ def cluster_flat(offsets, columns, sel, match, observables_now):
 
     e, px, py, pz = columns
     n_events = len(offsets) - 1
-    events = ak.Array(ak.contents.ListOffsetArray(
-        ak.index.Index64(offsets),
-        ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in (px, py, pz, e)], ["px", "py", "pz", "E"])))
+    events = ak.Array(
+        ak.contents.ListOffsetArray(
+            ak.index.Index64(offsets),
+            ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in (px, py, pz, e)], ["px", "py", "pz", "E"]),
+        )
+    )
     cluster = fastjet.ClusterSequence(events, fastjet.JetDefinition(fastjet.antikt_algorithm, sel.jet_radius))
     # jets below half the window cannot pass, and cannot displace a passing jet from the leading
     # ones; at event level the sub-leading jet may be soft, so only a low floor is applied
@@ -134,8 +141,11 @@ def cluster_flat(offsets, columns, sel, match, observables_now):
         first = np.concatenate([[0], np.cumsum(n_per_event)[:-1]]).astype(np.int64)  # leading jet
         ok = n_per_event >= 2
         lead_jet, sub = first[ok], first[ok] + 1
-        passed = (jpt[lead_jet] > sel.lead_pt_min) & (np.abs(jeta[lead_jet]) < sel.abs_eta_max) & (
-            np.abs(jeta[sub]) < sel.abs_eta_max)
+        passed = (
+            (jpt[lead_jet] > sel.lead_pt_min)
+            & (np.abs(jeta[lead_jet]) < sel.abs_eta_max)
+            & (np.abs(jeta[sub]) < sel.abs_eta_max)
+        )
         lead_jet, sub = lead_jet[passed], sub[passed]
         heavy_first = jm[lead_jet] >= jm[sub]
         pair = np.stack([np.where(heavy_first, lead_jet, sub), np.where(heavy_first, sub, lead_jet)], 1)
@@ -151,8 +161,9 @@ def cluster_flat(offsets, columns, sel, match, observables_now):
     # constituents of the chosen jets, gathered from the flat particle list: jet k's indices are
     # const_index[const_offsets[k]:const_offsets[k + 1]], counted from its event's first particle
     ev_of_jet = event[chosen]
-    const_offsets, const_index, listed_as = _constituent_index(cluster, jet_event, n_events, jpx, jpy, floor,
-                                                               jpt[chosen].min(initial=np.inf))
+    const_offsets, const_index, listed_as = _constituent_index(
+        cluster, jet_event, n_events, jpx, jpy, floor, jpt[chosen].min(initial=np.inf)
+    )
     jet_k = listed_as[lead[chosen]]
     n_all = const_offsets[jet_k + 1] - const_offsets[jet_k]
     start = np.concatenate([[0], np.cumsum(n_all)[:-1]]).astype(np.int64)  # first row of each jet
@@ -169,8 +180,11 @@ def cluster_flat(offsets, columns, sel, match, observables_now):
         "constituents": constituents,
         "n_constituents": np.minimum(n_all, sel.max_constituents).astype(np.int32),
         "event": ev_of_jet.astype(np.int64),
-        "pt": jpt[chosen], "eta": jeta[chosen], "phi": jphi[chosen],
-        "mass": jm[chosen], "energy": j[:, 0],
+        "pt": jpt[chosen],
+        "eta": jeta[chosen],
+        "phi": jphi[chosen],
+        "mass": jm[chosen],
+        "energy": j[:, 0],
     }
     if observables_now:
         out.update(observables.flat_jet_observables(p, n_all))

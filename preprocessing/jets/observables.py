@@ -134,10 +134,14 @@ def _flat_kt_axes(particles, counts, n_max=N_MAX):
 
     p, n = _with_ghosts(particles, counts, n_max)
     offsets = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    jets = ak.Array(ak.contents.ListOffsetArray(
-        ak.index.Index64(offsets),
-        ak.contents.RecordArray([ak.contents.NumpyArray(np.ascontiguousarray(p[:, k])) for k in (1, 2, 3, 0)],
-                                ["px", "py", "pz", "E"])))
+    jets = ak.Array(
+        ak.contents.ListOffsetArray(
+            ak.index.Index64(offsets),
+            ak.contents.RecordArray(
+                [ak.contents.NumpyArray(np.ascontiguousarray(p[:, k])) for k in (1, 2, 3, 0)], ["px", "py", "pz", "E"]
+            ),
+        )
+    )
     # N2Plain: FastJet's plain O(n^2) nearest-neighbour strategy, the fastest for jets of tens to
     # a few hundred particles at this large R (every strategy gives the same clustering)
     jet_def = fastjet.JetDefinition(fastjet.kt_algorithm, _KT_RADIUS, fastjet.E_scheme, fastjet.N2Plain, 1)
@@ -209,7 +213,7 @@ def _flat_nsubjettiness(particles, counts, n_max=N_MAX, beta=1.0, iterations=MIN
                 near_dy = np.where(closer, dy, near_dy)
                 near_dphi = np.where(closer, dphi, near_dphi)
             dist = np.sqrt(near_d2)
-            value = np.bincount(j, weights=pt[act] * dist ** beta, minlength=n_jets)
+            value = np.bincount(j, weights=pt[act] * dist**beta, minlength=n_jets)
             moving = np.zeros(n_jets, bool)
             moving[j] = True
             # a jet whose tau_N fell by less than CONVERGED (relative) in a step leaves the loop
@@ -255,7 +259,7 @@ def _flat_d2(particles, counts, beta=1.0, chunk=16):
     start = _starts(counts)
     by_size = np.argsort(counts, kind="stable")
     for first in range(0, len(counts), chunk):
-        rows = by_size[first:first + chunk]
+        rows = by_size[first : first + chunk]
         npart = counts[rows]
         width = int(npart.max())
         if width < 2:

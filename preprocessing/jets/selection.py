@@ -41,8 +41,15 @@ SELECTIONS = {
     # so that the 450-500 GeV jets are not thinned by the default pTHat > 500 GeV)
     "cheng2020-train": Selection(jet_radius=1.0, pt_min=450.0, pt_max=float("inf"), match_radius=1.0),
     # LHC Olympics R&D (bortolato2021, kahn2021): event level, leading jet pT > 1.2 TeV
-    "lhco": Selection(jet_radius=1.0, pt_min=0.0, pt_max=float("inf"), abs_eta_max=float("inf"),
-                      match_radius=1.0, event_level=True, lead_pt_min=1200.0),
+    "lhco": Selection(
+        jet_radius=1.0,
+        pt_min=0.0,
+        pt_max=float("inf"),
+        abs_eta_max=float("inf"),
+        match_radius=1.0,
+        event_level=True,
+        lead_pt_min=1200.0,
+    ),
 }
 
 

@@ -59,10 +59,17 @@ def vrnn_scale_check(sample, n_jets):
     out, seconds = _timed(vrnn.sequences, constituents, counts)
     n_steps = out["vrnn_mask"].sum(1)
     result = {
-        "jets": n_jets, "seconds": round(seconds, 2), "jets_per_s": round(n_jets / seconds, 1),
-        "limit_s": VRNN_LIMIT_S, "passed": seconds < VRNN_LIMIT_S,
-        "mean_steps": round(float(n_steps.mean()), 2), "one_step_jets": int((n_steps == 1).sum()),
+        "jets": n_jets,
+        "seconds": round(seconds, 2),
+        "jets_per_s": round(n_jets / seconds, 1),
+        "limit_s": VRNN_LIMIT_S,
+        "passed": seconds < VRNN_LIMIT_S,
+        "mean_steps": round(float(n_steps.mean()), 2),
+        "one_step_jets": int((n_steps == 1).sum()),
     }
-    print(f"vrnn {n_jets} jets: {seconds:.1f} s ({'under' if seconds < VRNN_LIMIT_S else 'OVER'} "
-          f"the {VRNN_LIMIT_S:.0f} s limit)", file=sys.stderr)
+    print(
+        f"vrnn {n_jets} jets: {seconds:.1f} s ({'under' if seconds < VRNN_LIMIT_S else 'OVER'} "
+        f"the {VRNN_LIMIT_S:.0f} s limit)",
+        file=sys.stderr,
+    )
     return result

@@ -44,12 +44,12 @@ def check_constituents(constituents, n_constituents, source="input"):
     if constituents.ndim != 3 or constituents.shape[-1] != 4:
         raise DataError(f"{source}: constituents must have shape (jets, particles, 4), got {constituents.shape}")
     if len(n_constituents) != len(constituents):
-        raise DataError(f"{source}: n_constituents has {len(n_constituents)} entries for "
-                        f"{len(constituents)} jets")
+        raise DataError(f"{source}: n_constituents has {len(n_constituents)} entries for {len(constituents)} jets")
     empty = np.nonzero(n_constituents <= 0)[0]
     if len(empty):
-        raise DataError(f"{source}: jet {int(empty[0])} has no constituents ({len(empty)} such jets); "
-                        f"remove them first")
+        raise DataError(
+            f"{source}: jet {int(empty[0])} has no constituents ({len(empty)} such jets); remove them first"
+        )
     if not np.all(np.isfinite(constituents)):
         bad = int(np.argwhere(~np.isfinite(constituents))[0][0])
         raise DataError(f"{source}: constituents contain NaN or infinity (first at jet {bad})")
@@ -156,5 +156,9 @@ def _fit(inputs):
 
 
 REPRESENTATION = Representation(
-    name="constituents", build=_build, default_params=DEFAULT_PARAMS, fit=_fit,
-    shapes=lambda p: {"constituents": (p["n_constituents"], 4), "constituent_mask": (p["n_constituents"],)})
+    name="constituents",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    fit=_fit,
+    shapes=lambda p: {"constituents": (p["n_constituents"], 4), "constituent_mask": (p["n_constituents"],)},
+)

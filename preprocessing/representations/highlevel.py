@@ -44,8 +44,10 @@ def event_pairs(sample, source="input"):
     wrong = np.nonzero(counts != 2)[0]
     if len(wrong):
         i = wrong[0]
-        raise DataError(f"{source}: event {int(ids[i])} has {int(counts[i])} jet(s); dijet features need "
-                        f"exactly 2 per event ({len(wrong)} such events)")
+        raise DataError(
+            f"{source}: event {int(ids[i])} has {int(counts[i])} jet(s); dijet features need "
+            f"exactly 2 per event ({len(wrong)} such events)"
+        )
     rows = np.argsort(inverse, kind="stable").reshape(-1, 2)  # (events, 2) in event-id order
     mass = np.asarray(sample.jets["mass"], np.float64)
     swap = mass[rows[:, 1]] > mass[rows[:, 0]]
@@ -60,8 +62,10 @@ def _ratio(num, den, name, rows, source):
     empty = (den == 0) & (num == 0)
     bad = np.nonzero(~(den > 0) & ~empty)[0]
     if len(bad):
-        raise DataError(f"{source}: {name} undefined for jet {int(rows[bad[0]])} (denominator "
-                        f"{float(den[bad[0]])}; {len(bad)} such jets)")
+        raise DataError(
+            f"{source}: {name} undefined for jet {int(rows[bad[0]])} (denominator "
+            f"{float(den[bad[0]])}; {len(bad)} such jets)"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(empty, 0.0, num / den)
 
@@ -79,8 +83,9 @@ def dijet_features(sample, source="input"):
     """
     missing = [k for k in REQUIRED if k not in sample.jets]
     if missing:
-        raise DataError(f"{source}: high-level features need /jets/{', /jets/'.join(missing)}; "
-                        f"the sample has {sorted(sample.jets)}")
+        raise DataError(
+            f"{source}: high-level features need /jets/{', /jets/'.join(missing)}; the sample has {sorted(sample.jets)}"
+        )
     rows = event_pairs(sample, source)
     get = {k: np.asarray(sample.jets[k], np.float64) for k in REQUIRED}
     cols = [get["mass"][rows[:, 0]], get["mass"][rows[:, 1]]]
@@ -139,5 +144,11 @@ def _rows(sample, source="input"):
 
 # one row per event (two jets); m_jj is kept aside by dijet_features and never an input
 REPRESENTATION = Representation(
-    name="highlevel", build=_build, default_params=DEFAULT_PARAMS, fit=_fit, row_level="event", rows=_rows,
-    shapes=lambda p: {"highlevel": (len(FEATURES),)})
+    name="highlevel",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    fit=_fit,
+    row_level="event",
+    rows=_rows,
+    shapes=lambda p: {"highlevel": (len(FEATURES),)},
+)

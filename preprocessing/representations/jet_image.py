@@ -80,8 +80,9 @@ def pixelise(x, y, weight, n_pixels=40, pixel_eta=0.029, pixel_phi=0.035):
     return images.reshape(n_jets, n_pixels, n_pixels)
 
 
-def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel_phi=0.035,
-               batch_size=4096, source="input"):
+def jet_images(
+    constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel_phi=0.035, batch_size=4096, source="input"
+):
     """Unit-sum jet images from padded constituents.
 
     Args:
@@ -95,8 +96,10 @@ def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel
     n_constituents = np.asarray(n_constituents)
     empty = np.nonzero(n_constituents <= 0)[0]
     if len(empty):
-        raise DataError(f"{source}: jet {int(empty[0])} has no constituents ({len(empty)} such jets); "
-                        f"remove them before building images")
+        raise DataError(
+            f"{source}: jet {int(empty[0])} has no constituents ({len(empty)} such jets); "
+            f"remove them before building images"
+        )
     if not np.all(np.isfinite(constituents)):
         raise DataError(f"{source}: constituents contain NaN or infinity")
     out = np.empty((len(constituents), n_pixels, n_pixels), np.float32)
@@ -118,5 +121,8 @@ def _build(sample, source="input", **params):
 
 
 REPRESENTATION = Representation(
-    name="jet_image", build=_build, default_params=DEFAULT_PARAMS,
-    shapes=lambda p: {"jet_image": (p["n_pixels"], p["n_pixels"])})
+    name="jet_image",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    shapes=lambda p: {"jet_image": (p["n_pixels"], p["n_pixels"])},
+)

@@ -51,8 +51,9 @@ def primary_declusterings(constituents, n_constituents, source="input", batch_si
         sl = slice(start, start + batch_size)
         m = mask[sl]
         c = p4[sl][m]  # (real constituents in batch, 4)
-        particles = ak.unflatten(ak.zip({"px": c[:, 1], "py": c[:, 2], "pz": c[:, 3], "E": c[:, 0]},
-                                        with_name="Momentum4D"), n[sl])
+        particles = ak.unflatten(
+            ak.zip({"px": c[:, 1], "py": c[:, 2], "pz": c[:, 3], "E": c[:, 0]}, with_name="Momentum4D"), n[sl]
+        )
         with c_stdout_to_stderr():  # FastJet prints its banner on file descriptor 1
             cluster = fastjet.ClusterSequence(particles, jet_def)
             lund = cluster.exclusive_jets_lund_declusterings(1)  # (jets, 1 jet, splittings)
@@ -63,8 +64,14 @@ def primary_declusterings(constituents, n_constituents, source="input", batch_si
     return np.concatenate(deltas), np.concatenate(kts), np.concatenate(counts).astype(np.int64)
 
 
-def lund_images(constituents, n_constituents, n_pixels=40, log_inv_delta_r_range=(0.0, 6.0),
-                log_kt_range=(-2.0, 5.0), source="input"):
+def lund_images(
+    constituents,
+    n_constituents,
+    n_pixels=40,
+    log_inv_delta_r_range=(0.0, 6.0),
+    log_kt_range=(-2.0, 5.0),
+    source="input",
+):
     """Unit-sum primary Lund-plane images.
 
     Args:
@@ -103,8 +110,10 @@ def lund_images(constituents, n_constituents, n_pixels=40, log_inv_delta_r_range
     empty = np.nonzero(total <= 0)[0]
     if len(empty):  # no splitting at all (a single constituent)
         i = int(empty[0])
-        raise DataError(f"{source}: jet {i} has no primary Lund splitting ({int(counts[i])} declusterings, "
-                        f"none with Delta R > 0 and kT > 0; {len(empty)} such jets)")
+        raise DataError(
+            f"{source}: jet {i} has no primary Lund splitting ({int(counts[i])} declusterings, "
+            f"none with Delta R > 0 and kT > 0; {len(empty)} such jets)"
+        )
     return (images / total[:, None, None]).astype(np.float32)
 
 
@@ -113,5 +122,8 @@ def _build(sample, source="input", **params):
 
 
 REPRESENTATION = Representation(
-    name="lund_image", build=_build, default_params=DEFAULT_PARAMS,
-    shapes=lambda p: {"lund_image": (p["n_pixels"], p["n_pixels"])})
+    name="lund_image",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    shapes=lambda p: {"lund_image": (p["n_pixels"], p["n_pixels"])},
+)

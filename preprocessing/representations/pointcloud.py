@@ -31,8 +31,14 @@ FEATURES = ("log_e", "log_pt", "deta", "dphi", "log_e_rel", "log_pt_rel", "delta
 DEFAULT_PARAMS = {"n_points": 100, "features": ["log_e", "log_pt", "deta", "dphi"], "rotate": True}
 
 
-def point_clouds(constituents, n_constituents, n_points=100, features=("log_e", "log_pt", "deta", "dphi"),
-                 rotate=True, source="input"):
+def point_clouds(
+    constituents,
+    n_constituents,
+    n_points=100,
+    features=("log_e", "log_pt", "deta", "dphi"),
+    rotate=True,
+    source="input",
+):
     """ParticleNet inputs of cheng2022.
 
     Args:
@@ -73,6 +79,7 @@ def point_clouds(constituents, n_constituents, n_points=100, features=("log_e", 
 
     def safe(a):
         return np.where(kept, a, 1.0)  # the log of padding is never used; keep it finite
+
     columns = {
         "log_e": np.log(safe(take(energy))),
         "log_pt": np.log(safe(take(pt))),
@@ -99,6 +106,12 @@ def _build(sample, source="input", **params):
 
 
 REPRESENTATION = Representation(
-    name="pointcloud", build=_build, default_params=DEFAULT_PARAMS,
-    shapes=lambda p: {"points": (p["n_points"], 2), "features": (p["n_points"], len(p["features"])),
-                      "mask": (p["n_points"],)})
+    name="pointcloud",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    shapes=lambda p: {
+        "points": (p["n_points"], 2),
+        "features": (p["n_points"], len(p["features"])),
+        "mask": (p["n_points"],),
+    },
+)

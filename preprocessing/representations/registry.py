@@ -31,8 +31,17 @@ from preprocessing.representations import (
 )
 
 # name -> Representation, in the order of the table above
-REGISTRY = {r.name: r for r in (jet_image.REPRESENTATION, lund_image.REPRESENTATION, constituents.REPRESENTATION,
-                                vrnn.REPRESENTATION, pointcloud.REPRESENTATION, highlevel.REPRESENTATION)}
+REGISTRY = {
+    r.name: r
+    for r in (
+        jet_image.REPRESENTATION,
+        lund_image.REPRESENTATION,
+        constituents.REPRESENTATION,
+        vrnn.REPRESENTATION,
+        pointcloud.REPRESENTATION,
+        highlevel.REPRESENTATION,
+    )
+}
 NAMES = tuple(REGISTRY)
 
 

@@ -117,8 +117,13 @@ class FeatureScaler:
     def to_dict(self):
         """JSON-safe record for the model card."""
         self._check(np.zeros(len(self.scale) if self.scale is not None else 0))
-        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist(),
-                "n_fit": self.n_fit, "formula": "(x - offset) / scale"}
+        return {
+            "kind": self.kind,
+            "offset": self.offset.tolist(),
+            "scale": self.scale.tolist(),
+            "n_fit": self.n_fit,
+            "formula": "(x - offset) / scale",
+        }
 
     @classmethod
     def from_dict(cls, record):

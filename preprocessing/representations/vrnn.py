@@ -93,8 +93,16 @@ def _sort_by_pt(p4, mask):
     return np.take_along_axis(p4, order[..., None], 1), np.take_along_axis(mask, order, 1)
 
 
-def algorithm1(constituents, n_constituents, max_constituents=20, target_mass=0.25, target_energy=1.0,
-               max_delta_r=1.0, source="input", return_info=False):
+def algorithm1(
+    constituents,
+    n_constituents,
+    max_constituents=20,
+    target_mass=0.25,
+    target_energy=1.0,
+    max_delta_r=1.0,
+    source="input",
+    return_info=False,
+):
     """kahn2021 Algorithm 1 on a batch of jets.
 
     Args:
@@ -194,8 +202,16 @@ def kt_order(pt, eta, phi, mask):
     return order
 
 
-def sequences(constituents, n_constituents, max_constituents=20, target_mass=0.25, target_energy=1.0,
-              max_delta_r=1.0, source="input", batch_size=2000):
+def sequences(
+    constituents,
+    n_constituents,
+    max_constituents=20,
+    target_mass=0.25,
+    target_energy=1.0,
+    max_delta_r=1.0,
+    source="input",
+    batch_size=2000,
+):
     """VRNN inputs: Algorithm 1, k_t ordering and per-step features.
 
     Args:
@@ -212,8 +228,15 @@ def sequences(constituents, n_constituents, max_constituents=20, target_mass=0.2
     msk = np.zeros((n_jets, max_constituents), np.float32)
     for start in range(0, n_jets, batch_size):
         sl = slice(start, start + batch_size)
-        p4, mask = algorithm1(constituents[sl], n_constituents[sl], max_constituents, target_mass,
-                              target_energy, max_delta_r, source=source)
+        p4, mask = algorithm1(
+            constituents[sl],
+            n_constituents[sl],
+            max_constituents,
+            target_mass,
+            target_energy,
+            max_delta_r,
+            source=source,
+        )
         pt = np.where(mask, physics.pt(p4), 0.0)
         eta = np.where(mask, physics.eta(p4), 0.0)
         phi = np.where(mask, physics.phi(p4), 0.0)
@@ -257,8 +280,10 @@ def kl_weights(table, mask):
     mask = np.asarray(mask) > 0
     n = mask.sum(1)
     if table.shape != (mask.shape[1] + 1, mask.shape[1]):
-        raise DataError(f"pt_fraction_table has shape {table.shape}; sequences of length {mask.shape[1]} "
-                        f"need {(mask.shape[1] + 1, mask.shape[1])}")
+        raise DataError(
+            f"pt_fraction_table has shape {table.shape}; sequences of length {mask.shape[1]} "
+            f"need {(mask.shape[1] + 1, mask.shape[1])}"
+        )
     return np.where(mask, table[n], 0.0).astype(np.float32)
 
 
@@ -271,5 +296,9 @@ def _fit(inputs):
 
 
 REPRESENTATION = Representation(
-    name="vrnn", build=_build, default_params=DEFAULT_PARAMS, fit=_fit,
-    shapes=lambda p: {"vrnn_sequence": (p["max_constituents"], N_FEATURES), "vrnn_mask": (p["max_constituents"],)})
+    name="vrnn",
+    build=_build,
+    default_params=DEFAULT_PARAMS,
+    fit=_fit,
+    shapes=lambda p: {"vrnn_sequence": (p["max_constituents"], N_FEATURES), "vrnn_mask": (p["max_constituents"],)},
+)

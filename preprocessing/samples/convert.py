@@ -30,8 +30,9 @@ DELPHES_BRANCHES = {"EFlowTrack": "PT", "EFlowPhoton": "ET", "EFlowNeutralHadron
 
 def _event_selection(radius, max_constituents):
     """Two leading anti-kT jets per event, no pT threshold (the public sets are already triggered)."""
-    return dataclasses.replace(SELECTIONS["lhco"], jet_radius=radius, lead_pt_min=0.0,
-                               max_constituents=max_constituents)
+    return dataclasses.replace(
+        SELECTIONS["lhco"], jet_radius=radius, lead_pt_min=0.0, max_constituents=max_constituents
+    )
 
 
 def _pandas_store(path):
@@ -60,8 +61,10 @@ def detect_format(path):
             return "toptagging"
         if len(keys) == 1:
             return "lhco"
-    raise DataError(f"{path}: HDF5 file with keys {keys} is neither the top-tagging set (key 'table') "
-                    f"nor the LHCO R&D set (one table); pass --format")
+    raise DataError(
+        f"{path}: HDF5 file with keys {keys} is neither the top-tagging set (key 'table') "
+        f"nor the LHCO R&D set (one table); pass --format"
+    )
 
 
 def _table_chunks(path, key, chunk):
@@ -81,11 +84,12 @@ def _table_chunks(path, key, chunk):
             try:
                 df = store.select(key, start=start, stop=min(start + chunk, n))
             except Exception as err:  # noqa: BLE001 - any read failure means a damaged file
-                raise DataError(f"{path}: reading rows {start}..{min(start + chunk, n)} of {key!r} failed "
-                                f"({type(err).__name__}: {err}); the file is corrupt or truncated") from None
+                raise DataError(
+                    f"{path}: reading rows {start}..{min(start + chunk, n)} of {key!r} failed "
+                    f"({type(err).__name__}: {err}); the file is corrupt or truncated"
+                ) from None
             if len(df) != min(chunk, n - start):
-                raise DataError(f"{path}: rows {start}.. of {key!r} came back short ({len(df)}); "
-                                f"the file is truncated")
+                raise DataError(f"{path}: rows {start}.. of {key!r} came back short ({len(df)}); the file is truncated")
             yield n, start, df
 
 
@@ -102,11 +106,15 @@ def _particles(pt, eta, phi):
 def _chunk_sample(got, labels_of_event, event_offset, label_names):
     """JetSample of `cluster_and_select` output; events numbered from `event_offset`."""
     fixed = ("constituents", "n_constituents", "event")
-    return JetSample(constituents=got["constituents"], n_constituents=got["n_constituents"],
-                     labels=labels_of_event[got["event"]].astype(np.int32),
-                     event=got["event"] + event_offset,
-                     jets={k: v for k, v in got.items() if k not in fixed},
-                     label_names=label_names, provenance={})
+    return JetSample(
+        constituents=got["constituents"],
+        n_constituents=got["n_constituents"],
+        labels=labels_of_event[got["event"]].astype(np.int32),
+        event=got["event"] + event_offset,
+        jets={k: v for k, v in got.items() if k not in fixed},
+        label_names=label_names,
+        provenance={},
+    )
 
 
 def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=200, progress=True):
@@ -123,15 +131,19 @@ def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=2
             if bar is None:
                 bar = tqdm(total=n, unit="event", desc="convert lhco", disable=not progress, file=sys.stderr)
             if df.shape[1] != 3 * LHCO_PARTICLES + 1:
-                raise DataError(f"{path}: an LHCO R&D table has {3 * LHCO_PARTICLES + 1} columns "
-                                f"(700 x pT, eta, phi, then the label), this one has {df.shape[1]}")
+                raise DataError(
+                    f"{path}: an LHCO R&D table has {3 * LHCO_PARTICLES + 1} columns "
+                    f"(700 x pT, eta, phi, then the label), this one has {df.shape[1]}"
+                )
             values = df.to_numpy(dtype=np.float64)
             if not np.all(np.isfinite(values)):
                 raise DataError(f"{path}: NaN or infinity in rows {start}..{start + len(df)}")
             label = values[:, -1]
             if not np.all(np.isin(label, (0, 1))):
-                raise DataError(f"{path}: the last column (label) must be 0 or 1, found "
-                                f"{sorted(set(label.tolist()) - {0.0, 1.0})[:5]}")
+                raise DataError(
+                    f"{path}: the last column (label) must be 0 or 1, found "
+                    f"{sorted(set(label.tolist()) - {0.0, 1.0})[:5]}"
+                )
             trip = values[:, :-1].reshape(len(df), LHCO_PARTICLES, 3)
             got = cluster_and_select(_particles(trip[..., 0], trip[..., 1], trip[..., 2]), sel)
             dropped += len(df) - len(got["event"]) // 2
@@ -176,12 +188,25 @@ def convert_toptagging(path, writer_args, chunk=20_000, max_constituents=200, pr
             stored = np.zeros((len(df), width, 4))
             k = min(width, n_part)
             stored[:, :k] = c[:, :k]
-            fields = {"pt": physics.pt(jet), "eta": physics.eta(jet), "phi": physics.phi(jet),
-                      "mass": physics.mass(jet), "energy": jet[:, 0]}
+            fields = {
+                "pt": physics.pt(jet),
+                "eta": physics.eta(jet),
+                "phi": physics.phi(jet),
+                "mass": physics.mass(jet),
+                "energy": jet[:, 0],
+            }
             fields.update(observables.jet_observables(c, n_all))
-            w.append(JetSample(stored.astype(np.float32), np.minimum(n_all, width).astype(np.int32),
-                               label.astype(np.int32), np.arange(start, start + len(df), dtype=np.int64),
-                               fields, names, {}))
+            w.append(
+                JetSample(
+                    stored.astype(np.float32),
+                    np.minimum(n_all, width).astype(np.int32),
+                    label.astype(np.int32),
+                    np.arange(start, start + len(df), dtype=np.int64),
+                    fields,
+                    names,
+                    {},
+                )
+            )
             bar.update(len(df))
         if bar is not None:
             bar.close()
@@ -201,13 +226,23 @@ def _delphes_fields(tree, path):
                 found[branch] = tuple(full)
                 break
         else:
-            raise DataError(f"{path}: Delphes tree lacks branch {branch}.{pt_field}/Eta/Phi "
-                            f"(or {branch}_{pt_field}/...); it has {sorted(keys)[:12]}...")
+            raise DataError(
+                f"{path}: Delphes tree lacks branch {branch}.{pt_field}/Eta/Phi "
+                f"(or {branch}_{pt_field}/...); it has {sorted(keys)[:12]}..."
+            )
     return found
 
 
-def convert_delphes(path, writer_args, label="unlabelled", chunk=5_000, radius=1.0, max_constituents=200,
-                    tree_name="Delphes", progress=True):
+def convert_delphes(
+    path,
+    writer_args,
+    label="unlabelled",
+    chunk=5_000,
+    radius=1.0,
+    max_constituents=200,
+    tree_name="Delphes",
+    progress=True,
+):
     """Delphes ROOT tree -> event-level sample from particle-flow objects; returns the written path."""
     import awkward as ak
     import uproot
@@ -235,13 +270,17 @@ def convert_delphes(path, writer_args, label="unlabelled", chunk=5_000, radius=1
                 try:
                     for names_of in fields.values():
                         # branch by branch: names may contain '.' or '/', which arrays() would parse
-                        parts.append([tree[name].array(entry_start=start, entry_stop=stop, library="ak")
-                                      for name in names_of])
+                        parts.append(
+                            [tree[name].array(entry_start=start, entry_stop=stop, library="ak") for name in names_of]
+                        )
                 except Exception as err:  # noqa: BLE001 - any read failure means a damaged file
-                    raise DataError(f"{path}: reading events {start}..{stop} failed ({type(err).__name__}: "
-                                    f"{err}); the file is corrupt or truncated") from None
-                pt, eta, phi = (ak.values_astype(ak.concatenate([p[k] for p in parts], axis=1), np.float64)
-                                for k in range(3))
+                    raise DataError(
+                        f"{path}: reading events {start}..{stop} failed ({type(err).__name__}: "
+                        f"{err}); the file is corrupt or truncated"
+                    ) from None
+                pt, eta, phi = (
+                    ak.values_astype(ak.concatenate([p[k] for p in parts], axis=1), np.float64) for k in range(3)
+                )
                 px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
                 particles = ak.zip({"e": np.sqrt(px**2 + py**2 + pz**2), "px": px, "py": py, "pz": pz})
                 got = cluster_and_select(particles, sel)
@@ -265,8 +304,7 @@ def _merge(writer_args, extra):
     return args
 
 
-def convert(path, out, fmt="auto", label="unlabelled", chunk=None, radius=1.0, max_constituents=200,
-            progress=True):
+def convert(path, out, fmt="auto", label="unlabelled", chunk=None, radius=1.0, max_constituents=200, progress=True):
     """Convert `path` into a sample file at `out`; returns the output path."""
     path = pathlib.Path(path)
     if fmt == "auto":
@@ -275,8 +313,12 @@ def convert(path, out, fmt="auto", label="unlabelled", chunk=None, radius=1.0, m
         raise DataError(f"unknown format {fmt!r}; choose from auto, {', '.join(FORMATS)}")
     elif not path.is_file():
         raise DataError(f"{path}: no such input file")
-    provenance = {"source": str(path.resolve()), "converter": "preprocessing.convert", "code_version": code_version(),
-                  "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    provenance = {
+        "source": str(path.resolve()),
+        "converter": "preprocessing.convert",
+        "code_version": code_version(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
     writer_args = {"path": out, "provenance": provenance}
     kw = {"progress": progress, "max_constituents": max_constituents}
     if chunk:

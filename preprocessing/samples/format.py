@@ -56,9 +56,15 @@ class JetSample:
 
     def subset(self, index):
         """The jets at `index` (an integer array or boolean mask), same label table and provenance."""
-        return JetSample(self.constituents[index], self.n_constituents[index], self.labels[index],
-                         self.event[index], {k: v[index] for k, v in self.jets.items()},
-                         list(self.label_names), dict(self.provenance))
+        return JetSample(
+            self.constituents[index],
+            self.n_constituents[index],
+            self.labels[index],
+            self.event[index],
+            {k: v[index] for k, v in self.jets.items()},
+            list(self.label_names),
+            dict(self.provenance),
+        )
 
     def label_of(self, name):
         """Integer label of class `name`; DataError if the sample has no such class."""
@@ -90,9 +96,14 @@ def write_sample(path, sample):
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["label_names"] = json.dumps(list(sample.label_names))
             f.attrs["provenance"] = json.dumps(sample.provenance, default=str)
-            f.create_dataset("constituents", data=sample.constituents.astype(np.float32),
-                             compression="gzip", compression_opts=4, shuffle=True,
-                             chunks=(min(max(len(sample), 1), 256),) + sample.constituents.shape[1:])
+            f.create_dataset(
+                "constituents",
+                data=sample.constituents.astype(np.float32),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+                chunks=(min(max(len(sample), 1), 256),) + sample.constituents.shape[1:],
+            )
             f.create_dataset("n_constituents", data=sample.n_constituents.astype(np.int32))
             f.create_dataset("labels", data=sample.labels.astype(np.int32))
             f.create_dataset("event", data=sample.event.astype(np.int64))
@@ -121,8 +132,10 @@ def open_sample(path):
         raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
     try:
         if f.attrs.get("format") != FORMAT_NAME:
-            raise DataError(f"{path}: not an {FORMAT_NAME} file (attribute 'format' is "
-                            f"{f.attrs.get('format')!r}); convert public files with preprocessing.convert")
+            raise DataError(
+                f"{path}: not an {FORMAT_NAME} file (attribute 'format' is "
+                f"{f.attrs.get('format')!r}); convert public files with preprocessing.convert"
+            )
         version = int(f.attrs.get("format_version", -1))
         if version > FORMAT_VERSION:
             raise DataError(f"{path}: format_version {version} is newer than this code ({FORMAT_VERSION})")
@@ -201,8 +214,7 @@ def concatenate(samples):
         # event numbers stay unique after joining: shift each source past the previous ones
         ev = s.event.astype(np.int64) + offset
         offset = int(ev.max()) + 1 if len(ev) else offset
-        parts.append((c, s.n_constituents, remap[s.labels] if len(s) else s.labels, ev,
-                      {k: s.jets[k] for k in common}))
+        parts.append((c, s.n_constituents, remap[s.labels] if len(s) else s.labels, ev, {k: s.jets[k] for k in common}))
     return JetSample(
         constituents=np.concatenate([p[0] for p in parts]),
         n_constituents=np.concatenate([p[1] for p in parts]),
@@ -252,8 +264,16 @@ class SampleWriter:
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["label_names"] = json.dumps(self.label_names)
-        f.create_dataset("constituents", shape=(0, p, 4), maxshape=(None, p, 4), dtype=np.float32,
-                         compression="gzip", compression_opts=4, shuffle=True, chunks=(256, p, 4))
+        f.create_dataset(
+            "constituents",
+            shape=(0, p, 4),
+            maxshape=(None, p, 4),
+            dtype=np.float32,
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+            chunks=(256, p, 4),
+        )
         for name, dtype in (("n_constituents", np.int32), ("labels", np.int32), ("event", np.int64)):
             f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
         grp = f.create_group("jets")
@@ -268,17 +288,23 @@ class SampleWriter:
         if sorted(chunk.jets) != self._fields:
             raise DataError(f"{self.path}: chunk has jet fields {sorted(chunk.jets)}, expected {self._fields}")
         if chunk.constituents.shape[1] != self.n_particles:
-            raise DataError(f"{self.path}: chunk has {chunk.constituents.shape[1]} particles per jet, "
-                            f"expected {self.n_particles}")
-        check = JetSample(chunk.constituents, chunk.n_constituents, chunk.labels, chunk.event, chunk.jets,
-                          self.label_names, {})
+            raise DataError(
+                f"{self.path}: chunk has {chunk.constituents.shape[1]} particles per jet, expected {self.n_particles}"
+            )
+        check = JetSample(
+            chunk.constituents, chunk.n_constituents, chunk.labels, chunk.event, chunk.jets, self.label_names, {}
+        )
         _validate(check, str(self.path))
         k, start = len(chunk), self.n
         if k == 0:
             return
         f = self._file
-        for name, values in (("constituents", chunk.constituents), ("n_constituents", chunk.n_constituents),
-                             ("labels", chunk.labels), ("event", chunk.event)):
+        for name, values in (
+            ("constituents", chunk.constituents),
+            ("n_constituents", chunk.n_constituents),
+            ("labels", chunk.labels),
+            ("event", chunk.event),
+        ):
             f[name].resize(start + k, axis=0)
             f[name][start:] = values
         for name in self._fields:

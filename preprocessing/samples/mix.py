@@ -35,8 +35,10 @@ def mix(background, signal, fraction, seed=0, n_background=None, background_name
         raise DataError(f"--fraction must be in [0, 1), got {fraction}")
     shared = set(background.label_names) & set(signal.label_names)
     if shared:
-        raise DataError(f"background ({background_name}) and signal ({signal_name}) share class name(s) "
-                        f"{sorted(shared)}; the truth labels would be lost")
+        raise DataError(
+            f"background ({background_name}) and signal ({signal_name}) share class name(s) "
+            f"{sorted(shared)}; the truth labels would be lost"
+        )
     rng = np.random.default_rng(seed)
     ev_b, ev_s = np.unique(background.event), np.unique(signal.event)
     if n_background is not None:
@@ -45,8 +47,10 @@ def mix(background, signal, fraction, seed=0, n_background=None, background_name
         ev_b = np.sort(rng.choice(ev_b, n_background, replace=False))
     n_s = round(fraction / (1.0 - fraction) * len(ev_b))
     if n_s > len(ev_s):
-        raise DataError(f"fraction {fraction} with {len(ev_b)} background events needs {n_s} signal events, "
-                        f"but {signal_name or 'the signal'} has only {len(ev_s)}")
+        raise DataError(
+            f"fraction {fraction} with {len(ev_b)} background events needs {n_s} signal events, "
+            f"but {signal_name or 'the signal'} has only {len(ev_s)}"
+        )
     ev_s = np.sort(rng.choice(ev_s, n_s, replace=False))
     parts = [_events(background, ev_b)]
     if n_s:
@@ -60,10 +64,16 @@ def mix(background, signal, fraction, seed=0, n_background=None, background_name
     order = np.argsort(np.array([rank[e] for e in joined.event.tolist()]), kind="stable")
     out = joined.subset(order)
     out.provenance = {
-        "mix": {"fraction": fraction, "signal_over_background": fraction / (1.0 - fraction),
-                "background_events": len(ev_b), "signal_events": n_s, "seed": seed,
-                "background": background_name, "signal": signal_name,
-                "labels": "truth, for evaluation only"},
+        "mix": {
+            "fraction": fraction,
+            "signal_over_background": fraction / (1.0 - fraction),
+            "background_events": len(ev_b),
+            "signal_events": n_s,
+            "seed": seed,
+            "background": background_name,
+            "signal": signal_name,
+            "labels": "truth, for evaluation only",
+        },
         "sources": joined.provenance["sources"] if n_s else [background.provenance, signal.provenance],
         "code_version": code_version(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -79,8 +79,9 @@ def reweight(mass, reference_mass, edges=None):
     ref_h = histogram(reference_mass, edges)
     own_h = histogram(mass, edges)
     if own_h.sum() <= 0:
-        raise DataError(f"no jet of the sample has a mass inside the reference range "
-                        f"[{edges[0]:.1f}, {edges[-1]:.1f}] GeV")
+        raise DataError(
+            f"no jet of the sample has a mass inside the reference range [{edges[0]:.1f}, {edges[-1]:.1f}] GeV"
+        )
     b = np.digitize(mass, edges) - 1  # bin index; -1 and len(edges)-1 are outside
     inside = (b >= 0) & (b < len(edges) - 1)
     b_safe = np.clip(b, 0, len(edges) - 2)
@@ -129,9 +130,12 @@ def jsd_report(mass, reference_mass, edges=None, weights=None, index=None):
     edges = mass_bins(reference_mass) if edges is None else np.asarray(edges, np.float64)
     ref_h = histogram(reference_mass, edges)
     own_h = histogram(mass, edges)
-    report = {"jsd_before": jensen_shannon(own_h, ref_h),
-              "unmatched_reference_fraction": float(ref_h[own_h <= 0].sum()),
-              "bins": len(edges) - 1, "range": [float(edges[0]), float(edges[-1])]}
+    report = {
+        "jsd_before": jensen_shannon(own_h, ref_h),
+        "unmatched_reference_fraction": float(ref_h[own_h <= 0].sum()),
+        "bins": len(edges) - 1,
+        "range": [float(edges[0]), float(edges[-1])],
+    }
     if weights is not None:
         report["jsd_after"] = jensen_shannon(histogram(mass, edges, weights), ref_h)
     elif index is not None:

@@ -19,18 +19,38 @@ def events_file(tmp_path_factory):
 
 
 def test_characterisation_trains_a_decoder_on_mjj(events_file, tmp_path, capsys):
-    assert fit.main(["--model", "bumphunt_vae", "--data", str(events_file), "--epochs", "6",
-                     "--export-dir", str(tmp_path), "--set", "learning_rate=1.0"]) == 0
+    assert (
+        fit.main(
+            [
+                "--model",
+                "bumphunt_vae",
+                "--data",
+                str(events_file),
+                "--epochs",
+                "6",
+                "--export-dir",
+                str(tmp_path),
+                "--set",
+                "learning_rate=1.0",
+            ]
+        )
+        == 0
+    )
     export = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["export"]
     vae, _, _ = load_encoder(export)
     before = [w.copy() for w in vae.get_weights()]
     out = tmp_path / "char"
-    assert characterise.main(["--encoder", export, "--data", str(events_file), "--out", str(out),
-                              "--epochs", "5"]) == 0
+    assert characterise.main(["--encoder", export, "--data", str(events_file), "--out", str(out), "--epochs", "5"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["z_range"][0] < summary["z_range"][1] and summary["z_range_reason"]
     assert summary["epochs_run"] >= 1 and set(summary["marginal_max_deviation"]) == {
-        "m_j1", "m_j2", "tau21_j1", "tau32_j1", "tau21_j2", "tau32_j2"}
+        "m_j1",
+        "m_j2",
+        "tau21_j1",
+        "tau32_j1",
+        "tau21_j2",
+        "tau32_j2",
+    }
     for fig in ("heatmaps.png", "marginals.png"):
         assert (out / fig).stat().st_size > 1000
     vae_after, _, _ = load_encoder(export)

@@ -12,6 +12,7 @@ from evaluation.papers import bortolato2021, dillon2021
 
 def _paper(calls, scales=("smoke",)):
     """A stand-in paper module that records its calls."""
+
     def run(scale, out, seed, paths=None):
         calls.append(("run", scale, out, seed, paths))
         return [{"auc": 0.75}]
@@ -40,7 +41,9 @@ def test_dispatch_runs_the_paper_and_prints_the_summary(tmp_path, monkeypatch, c
     assert calls[1] == ("write_report", [{"auc": 0.75}], "smoke", 3)
     captured = capsys.readouterr()
     assert json.loads(captured.out.strip().splitlines()[-1]) == {
-        "report": "reproductions/fake2000-smoke/report.md", "results": [{"auc": 0.75, "scale": "smoke"}]}
+        "report": "reproductions/fake2000-smoke/report.md",
+        "results": [{"auc": 0.75, "scale": "smoke"}],
+    }
     assert "report: reproductions/fake2000-smoke/report.md" in captured.err
     assert (out / "report.md").is_file()
 

@@ -10,14 +10,32 @@ from evaluation import show_inputs
 
 def test_all_kinds_write_pngs(small_samples, tmp_path, capsys):
     out = tmp_path / "figs"
-    code = show_inputs.main(["--kind", "all", "--data", str(small_samples["qcd_path"]),
-                             "--data", str(small_samples["top_path"]), "--out", str(out), "--max-jets", "200"])
+    code = show_inputs.main(
+        [
+            "--kind",
+            "all",
+            "--data",
+            str(small_samples["qcd_path"]),
+            "--data",
+            str(small_samples["top_path"]),
+            "--out",
+            str(out),
+            "--max-jets",
+            "200",
+        ]
+    )
     stdout = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and len(stdout) == 1
     result = json.loads(stdout[0])
     names = sorted(p.split("/")[-1] for p in result["figures"])
-    assert names == ["highlevel_features.png", "jet_images.png", "lund_images.png", "mass_resampling.png",
-                     "vrnn_pt_fraction_table.png", "vrnn_sequences.png"]
+    assert names == [
+        "highlevel_features.png",
+        "jet_images.png",
+        "lund_images.png",
+        "mass_resampling.png",
+        "vrnn_pt_fraction_table.png",
+        "vrnn_sequences.png",
+    ]
     for p in result["figures"]:
         data = pathlib.Path(p).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000  # a real, non-empty figure
@@ -28,9 +46,22 @@ def test_all_kinds_write_pngs(small_samples, tmp_path, capsys):
 
 
 def test_bad_reference_is_an_error(small_samples, tmp_path, capsys):
-    code = show_inputs.main(["--kind", "resample", "--data", str(small_samples["qcd_path"]),
-                             "--data", str(small_samples["top_path"]), "--out", str(tmp_path),
-                             "--reference", "higgs", "--max-jets", "50"])
+    code = show_inputs.main(
+        [
+            "--kind",
+            "resample",
+            "--data",
+            str(small_samples["qcd_path"]),
+            "--data",
+            str(small_samples["top_path"]),
+            "--out",
+            str(tmp_path),
+            "--reference",
+            "higgs",
+            "--max-jets",
+            "50",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert "reference class 'higgs' not in the data" in captured.err

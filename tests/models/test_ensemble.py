@@ -25,7 +25,9 @@ def test_ensemble_scores_are_the_mean_of_members_also_when_exported(tmp_path):
     scores = {k: np.asarray(v) for k, v in ens.anomaly_scores(x).items()}
     np.testing.assert_allclose(scores["kl"], kls.mean(0), rtol=1e-5)
     np.testing.assert_allclose(scores["kl_std"], kls.std(0), rtol=1e-4, atol=1e-7)
-    export_tagger(ens, {"features": (6,)}, tmp_path / "bumphunt_vae", minimal_card(ens, "highlevel", {"features": (6,)}))
+    export_tagger(
+        ens, {"features": (6,)}, tmp_path / "bumphunt_vae", minimal_card(ens, "highlevel", {"features": (6,)})
+    )
     fn, _, _, _ = load_tagger(tmp_path / "bumphunt_vae")
     out = fn(features=tf.constant(x))
     np.testing.assert_allclose(out["anomaly_score"].numpy(), kls.mean(0), rtol=1e-5, atol=1e-6)

@@ -14,8 +14,9 @@ def test_toptagging_table_round_trip(tmp_path):
     n, real = 30, rng.integers(3, 40, 30)
     c = np.zeros((n, 200, 4))
     for i in range(n):
-        p = physics.from_pt_eta_phi(np.sort(rng.uniform(1, 200, real[i]))[::-1], rng.normal(0, 0.3, real[i]),
-                                    rng.normal(0, 0.3, real[i]))
+        p = physics.from_pt_eta_phi(
+            np.sort(rng.uniform(1, 200, real[i]))[::-1], rng.normal(0, 0.3, real[i]), rng.normal(0, 0.3, real[i])
+        )
         c[i, : real[i]] = p
     cols = {f"{k}_{i}": c[:, i, j] for i in range(200) for j, k in enumerate(("E", "PX", "PY", "PZ"))}
     label = rng.integers(0, 2, n)

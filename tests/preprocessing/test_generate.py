@@ -43,8 +43,10 @@ def test_cli_writes_file_and_rejects_bad_input(tmp_path, capsys):
 
 def test_cli_process_options_and_observables_reach_the_file(tmp_path):
     out = tmp_path / "w.h5"
-    assert main(["--process", "w", "--w-mass", "90", "--n-jets", "6", "--seed", "3", "--pt-min", "500",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["--process", "w", "--w-mass", "90", "--n-jets", "6", "--seed", "3", "--pt-min", "500", "--out", str(out)])
+        == 0
+    )
     s = read_sample(out)
     prov = s.provenance
     assert prov["process_options"] == {"w_mass": 90.0} and "24:m0 = 90" in prov["settings"]
@@ -58,11 +60,9 @@ def test_cli_process_options_and_observables_reach_the_file(tmp_path):
 
 def test_cli_reports_bad_masses_and_cuts(tmp_path, capsys):
     out = tmp_path / "w.h5"
-    assert main(["--process", "w", "--w-mass", "200", "--wprime-mass", "250", "--n-jets", "4",
-                 "--out", str(out)]) == 2
+    assert main(["--process", "w", "--w-mass", "200", "--wprime-mass", "250", "--n-jets", "4", "--out", str(out)]) == 2
     assert "--w-mass 200 GeV is impossible" in capsys.readouterr().err
-    assert main(["--process", "qcd", "--pt-min", "700", "--pt-max", "600", "--n-jets", "4",
-                 "--out", str(out)]) == 2
+    assert main(["--process", "qcd", "--pt-min", "700", "--pt-max", "600", "--n-jets", "4", "--out", str(out)]) == 2
     assert "empty pT window" in capsys.readouterr().err
     assert main(["--process", "dijet", "--n-jets", "3", "--out", str(out)]) == 2
     assert "must be even" in capsys.readouterr().err
@@ -72,11 +72,25 @@ def test_cli_reports_bad_masses_and_cuts(tmp_path, capsys):
 def test_killed_command_line_run_resumes_to_the_same_file(tmp_path, reference):
     out = tmp_path / "qcd.h5"
     cache = shard_cache_dir(out)
-    args = ["--process", "qcd", "--n-jets", str(N_JETS), "--shard-jets", str(SHARD), "--seed", str(SEED),
-            "--out", str(out)]
+    args = [
+        "--process",
+        "qcd",
+        "--n-jets",
+        str(N_JETS),
+        "--shard-jets",
+        str(SHARD),
+        "--seed",
+        str(SEED),
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "preprocessing.generate", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "preprocessing.generate", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline and len(list(cache.glob("shard-*.npz"))) < 2 and proc.poll() is None:

@@ -32,21 +32,27 @@ def _imports(folder):
 def test_jets_and_samples_never_import_the_generator(layer):
     files = _imports(ROOT / layer)
     assert files, f"no Python files under preprocessing/{layer}"
-    bad = {str(f): [n for n in names if n == "preprocessing.events" or n.startswith("preprocessing.events.")]
-           for f, names in files.items()}
+    bad = {
+        str(f): [n for n in names if n == "preprocessing.events" or n.startswith("preprocessing.events.")]
+        for f, names in files.items()
+    }
     assert not {f: n for f, n in bad.items() if n}
 
 
 def test_jets_import_nothing_above_themselves():
     allowed = ("preprocessing.jets", "preprocessing.errors", "preprocessing.console", "preprocessing.version")
-    bad = {str(f): [n for n in names if n.startswith("preprocessing.") and not n.startswith(allowed)]
-           for f, names in _imports(ROOT / "jets").items()}
+    bad = {
+        str(f): [n for n in names if n.startswith("preprocessing.") and not n.startswith(allowed)]
+        for f, names in _imports(ROOT / "jets").items()
+    }
     assert not {f: n for f, n in bad.items() if n}
 
 
 def test_representations_do_not_import_the_generator():
-    bad = {str(f): [n for n in names if n.startswith("preprocessing.events")]
-           for f, names in _imports(ROOT / "representations").items()}
+    bad = {
+        str(f): [n for n in names if n.startswith("preprocessing.events")]
+        for f, names in _imports(ROOT / "representations").items()
+    }
     assert not {f: n for f, n in bad.items() if n}
 
 

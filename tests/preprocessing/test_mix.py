@@ -26,13 +26,15 @@ def test_command_lines_mix_then_inspect(tmp_path, parts, capsys):
     assert inspect_mod.main([str(out), "--indent", "0"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["jets"] == 400 and summary["events"] == 200
-    assert summary["labels"]["signal"] == {"jets": 40, "events": 20,
-                                           "means": summary["labels"]["signal"]["means"]}
+    assert summary["labels"]["signal"] == {"jets": 40, "events": 20, "means": summary["labels"]["signal"]["means"]}
     assert summary["labels"]["signal"]["means"]["mass"] == pytest.approx(
-        float(np.mean(read_sample(out).jets["mass"][read_sample(out).labels == 1])), rel=1e-5)
+        float(np.mean(read_sample(out).jets["mass"][read_sample(out).labels == 1])), rel=1e-5
+    )
     assert summary["provenance"]["mix"]["fraction"] == 0.1
-    assert mix_main(["--background", str(b), "--signal", str(b), "--fraction", "0.1", "--out",
-                     str(tmp_path / "x.h5")]) == 2
+    assert (
+        mix_main(["--background", str(b), "--signal", str(b), "--fraction", "0.1", "--out", str(tmp_path / "x.h5")])
+        == 2
+    )
     assert "share class name" in capsys.readouterr().err
     (tmp_path / "junk.h5").write_text("x")
     assert inspect_mod.main([str(tmp_path / "junk.h5")]) == 2

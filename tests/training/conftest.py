@@ -26,12 +26,29 @@ def fitted(small_samples, tmp_path_factory):
     digests = []
     for seed in (0, 1):
         out = subprocess.run(
-            [sys.executable, "-m", "training.fit", "--model", "dvae", "--data", *data, "--n-jets", "1000",
-             "--epochs", "2", "--seed", str(seed), "--export-dir", str(base)],
-            capture_output=True, text=True, timeout=600, cwd=pathlib.Path(__file__).parents[2])
+            [
+                sys.executable,
+                "-m",
+                "training.fit",
+                "--model",
+                "dvae",
+                "--data",
+                *data,
+                "--n-jets",
+                "1000",
+                "--epochs",
+                "2",
+                "--seed",
+                str(seed),
+                "--export-dir",
+                str(base),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=pathlib.Path(__file__).parents[2],
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         summaries.append(json.loads(out.stdout.strip().splitlines()[-1]))
         digests.append(_tree_digest(base / "dvae" / "1"))
     return base, summaries, digests
-
-

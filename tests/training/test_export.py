@@ -31,8 +31,9 @@ def _trained_export(name, small_samples, folder, n=300):
     model.compile(optimizer=keras.optimizers.Adam(5e-3))
     model.fit(x, epochs=1, batch_size=50, verbose=0)
     model.calibrate(x)
-    version = export_tagger(model, {"jet_image": (40, 40)}, folder / name,
-                            minimal_card(model, "jet_image", {"jet_image": (40, 40)}, name))
+    version = export_tagger(
+        model, {"jet_image": (40, 40)}, folder / name, minimal_card(model, "jet_image", {"jet_image": (40, 40)}, name)
+    )
     return model, x, version
 
 
@@ -60,9 +61,25 @@ def test_saved_model_cli_runs_the_dvae_export(small_samples, tmp_path):
     # graph-mode loader, like TF Serving's
     np.save(tmp_path / "x.npy", x[:4])
     cli = shutil.which("saved_model_cli") or str(pathlib.Path(sys.executable).parent / "saved_model_cli")
-    out = subprocess.run([cli, "run", "--dir", str(folder), "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--inputs", f"jet_image={tmp_path / 'x.npy'}",
-                          "--outdir", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            cli,
+            "run",
+            "--dir",
+            str(folder),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            f"jet_image={tmp_path / 'x.npy'}",
+            "--outdir",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "cli" / "anomaly_score.npy"), want[:4], atol=1e-5)
 

@@ -35,8 +35,22 @@ def test_fit_exports_versions_and_never_overwrites(fitted):
 
 
 def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path, capsys):
-    argv = ["--model", "bumphunt_vae", "--data", str(events_file), "--epochs", "10", "--batch-size", "100",
-            "--ensemble", "2", "--export-dir", str(tmp_path), "--set", "learning_rate=1.0"]
+    argv = [
+        "--model",
+        "bumphunt_vae",
+        "--data",
+        str(events_file),
+        "--epochs",
+        "10",
+        "--batch-size",
+        "100",
+        "--ensemble",
+        "2",
+        "--export-dir",
+        str(tmp_path),
+        "--set",
+        "learning_rate=1.0",
+    ]
     assert fit.main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     folder = pathlib.Path(summary["export"])
@@ -78,8 +92,10 @@ def test_bad_inputs_get_clear_errors(small_samples, tmp_path, capsys):
         (["--model", "dvae", "--set", "alhpa=[1,1]", "--data", data], "unknown --set key 'alhpa'"),
         (["--model", "dvae", "--set", "beta_kl"], "--set expects KEY=VALUE"),
         (["--model", "dvae", "--data", str(tmp_path / "missing.h5")], "missing.h5: no such sample file"),
-        (["--model", "dvae", "--data", data, "--representation", "constituents"],
-         "takes one input, but representation 'constituents' builds"),
+        (
+            ["--model", "dvae", "--data", data, "--representation", "constituents"],
+            "takes one input, but representation 'constituents' builds",
+        ),
     ]
     for argv, message in cases:
         assert fit.main(argv + ["--export-dir", str(tmp_path / "e")]) == 2

@@ -9,10 +9,19 @@ from training.model_card import CARD_PATH, ModelCard
 
 
 def _card(**changes):
-    fields = dict(model="dvae", class_name="DirichletVAE", citation="paper", preset="balanced",
-                  config={"alpha": [1.0, 1.0]}, representation={"name": "jet_image", "params": {}, "fitted": {}},
-                  inputs={"jet_image": [40, 40]}, outputs=["anomaly_score", "mixture_weight"],
-                  default_score="mixture_weight", signal_label="top", data={"rows": "jets"})
+    fields = dict(
+        model="dvae",
+        class_name="DirichletVAE",
+        citation="paper",
+        preset="balanced",
+        config={"alpha": [1.0, 1.0]},
+        representation={"name": "jet_image", "params": {}, "fitted": {}},
+        inputs={"jet_image": [40, 40]},
+        outputs=["anomaly_score", "mixture_weight"],
+        default_score="mixture_weight",
+        signal_label="top",
+        data={"rows": "jets"},
+    )
     return ModelCard(**{**fields, **changes})
 
 

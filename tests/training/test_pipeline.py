@@ -51,10 +51,19 @@ class PointsClassifier(Tagger):
         return {**self.base_config(), "units": self.units, "seed": self.seed}
 
 
-SPEC = ModelSpec(cls=PointsClassifier, representation="pointcloud", inputs=("points", "mask"),
-                 presets={"default": {"config": {}, "description": "toy"}}, default_preset="default",
-                 citation="test", signal_label="top", dataset=TOP_QCD, mode=SUPERVISED, classes=("qcd", "top"),
-                 training={"epochs": 8, "batch_size": 64, "learning_rate": 1e-2})
+SPEC = ModelSpec(
+    cls=PointsClassifier,
+    representation="pointcloud",
+    inputs=("points", "mask"),
+    presets={"default": {"config": {}, "description": "toy"}},
+    default_preset="default",
+    citation="test",
+    signal_label="top",
+    dataset=TOP_QCD,
+    mode=SUPERVISED,
+    classes=("qcd", "top"),
+    training={"epochs": 8, "batch_size": 64, "learning_rate": 1e-2},
+)
 
 
 def test_two_input_supervised_model_trains_exports_and_loads_back(small_samples, tmp_path):
@@ -65,8 +74,16 @@ def test_two_input_supervised_model_trains_exports_and_loads_back(small_samples,
     y_train = pipeline.class_targets(SPEC, inputs, split.train)
     y_val = pipeline.class_targets(SPEC, inputs, split.validation)
     np.testing.assert_array_equal(y_train, inputs.labels[split.train])  # label table (qcd, top) = classes
-    member = pipeline.train_member(settings, inputs.model_inputs(split.train), inputs.model_inputs(split.validation),
-                                   seed=0, run_dir=tmp_path / "run", y_train=y_train, y_val=y_val, verbose=0)
+    member = pipeline.train_member(
+        settings,
+        inputs.model_inputs(split.train),
+        inputs.model_inputs(split.validation),
+        seed=0,
+        run_dir=tmp_path / "run",
+        y_train=y_train,
+        y_val=y_val,
+        verbose=0,
+    )
     assert member.history["loss"][-1] < member.history["loss"][0]
     assert member.stopping.epoch == int(np.argmin(member.history["val_loss"])) + 1
     evaluation = pipeline.evaluate(member.model, inputs, split.test, SPEC.signal_label)

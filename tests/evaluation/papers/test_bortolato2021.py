@@ -27,8 +27,13 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
         assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| S/B | weights | AUC |" in report and "| last epoch |" in report
-    for fig in ("roc_sb0.1.png", "stability_adadelta_vs_adam.png", "heatmaps_sb0.01.png", "heatmaps_sb0.png",
-                "marginals.png"):
+    for fig in (
+        "roc_sb0.1.png",
+        "stability_adadelta_vs_adam.png",
+        "heatmaps_sb0.01.png",
+        "heatmaps_sb0.png",
+        "marginals.png",
+    ):
         assert (tmp_path / "out" / fig).stat().st_size > 1000, fig
 
 
@@ -49,8 +54,18 @@ def _fake_export(folder, model):
 
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"")
-    ModelCard(model=model, class_name="X", citation="", preset="paper", config={}, representation={"name": "x"},
-              inputs={}, outputs=["anomaly_score"], default_score="kl", signal_label="signal").write(folder)
+    ModelCard(
+        model=model,
+        class_name="X",
+        citation="",
+        preset="paper",
+        config={},
+        representation={"name": "x"},
+        inputs={},
+        outputs=["anomaly_score"],
+        default_score="kl",
+        signal_label="signal",
+    ).write(folder)
     return folder
 
 

@@ -16,6 +16,12 @@ def test_dillon2021_smoke_run_writes_report_and_figures(small_samples, tmp_path,
     assert all(0.0 <= r["auc"] <= 1.0 for r in summary["results"])
     report = (tmp_path / "report.md").read_text()
     assert "| balanced | dvae | mixture_weight (default) |" in report and "0.89" in report
-    for fig in ("roc_balanced_top_signal.png", "latent_evolution_dvae.png", "fraction_scan_dvae_r2.png",
-                "mixture_images_r3_qcd_anomalous.png", "gibbs_r3_top_anomalous.png", "mixture_images_lund.png"):
+    for fig in (
+        "roc_balanced_top_signal.png",
+        "latent_evolution_dvae.png",
+        "fraction_scan_dvae_r2.png",
+        "mixture_images_r3_qcd_anomalous.png",
+        "gibbs_r3_top_anomalous.png",
+        "mixture_images_lund.png",
+    ):
         assert (tmp_path / fig).stat().st_size > 1000, fig

@@ -35,8 +35,11 @@ def jets():
 @pytest.fixture(scope="module")
 def events():
     """Event-level LHCO-like samples: 2- and 3-prong signal (60 events each), QCD dijets (40 events)."""
-    return {"signal": _make("lhco-signal", 120, 31), "signal3": _make("lhco-signal", 120, 33, prongs=3),
-            "dijet": _make("dijet", 80, 32)}
+    return {
+        "signal": _make("lhco-signal", 120, 31),
+        "signal3": _make("lhco-signal", 120, 33, prongs=3),
+        "dijet": _make("dijet", 80, 32),
+    }
 
 
 @pytest.mark.parametrize("mass", [80, 120])
@@ -107,24 +110,28 @@ def test_event_level_layout(events, name):
     assert np.all(mass[:, 0] >= mass[:, 1])
     assert np.all(j["pt"].reshape(-1, 2).max(axis=1) > 1200)
     # m_jj rebuilt from the two stored jets
-    p4 = physics.from_pt_eta_phi(j["pt"].astype(float), j["eta"].astype(float), j["phi"].astype(float),
-                                 j["mass"].astype(float)).reshape(-1, 2, 4)
+    p4 = physics.from_pt_eta_phi(
+        j["pt"].astype(float), j["eta"].astype(float), j["phi"].astype(float), j["mass"].astype(float)
+    ).reshape(-1, 2, 4)
     np.testing.assert_allclose(physics.mass(p4.sum(axis=1)), j["mjj"].reshape(-1, 2)[:, 0], rtol=2e-3)
 
 
-@pytest.mark.parametrize("name, options, message", [
-    ("w", {"w_mass": 1200}, "impossible: W' .* needs m_W \\+ m_Z"),
-    ("w", {"w_mass": 80, "wprime_mass": 150}, "impossible"),
-    ("top", {"w_mass": 180}, "t -> W b needs"),
-    ("top", {"top_mass": 700}, "Z' .* -> t tbar needs"),
-    ("higgs4b", {"light_mass": 90}, "below half the heavy mass"),
-    ("higgs4b", {"light_mass": 8}, "too light for h -> b bbar"),
-    ("lhco-signal", {"x_mass": 3000, "y_mass": 600}, "below the W' mass"),
-    ("lhco-signal", {"prongs": 4}, "--prongs must be 2 .* or 3"),
-    ("w", {"w_mass": -5}, "positive"),
-    ("qcd", {"w_mass": 80}, "has no option"),
-    ("nope", {}, "unknown process"),
-])
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("w", {"w_mass": 1200}, "impossible: W' .* needs m_W \\+ m_Z"),
+        ("w", {"w_mass": 80, "wprime_mass": 150}, "impossible"),
+        ("top", {"w_mass": 180}, "t -> W b needs"),
+        ("top", {"top_mass": 700}, "Z' .* -> t tbar needs"),
+        ("higgs4b", {"light_mass": 90}, "below half the heavy mass"),
+        ("higgs4b", {"light_mass": 8}, "too light for h -> b bbar"),
+        ("lhco-signal", {"x_mass": 3000, "y_mass": 600}, "below the W' mass"),
+        ("lhco-signal", {"prongs": 4}, "--prongs must be 2 .* or 3"),
+        ("w", {"w_mass": -5}, "positive"),
+        ("qcd", {"w_mass": 80}, "has no option"),
+        ("nope", {}, "unknown process"),
+    ],
+)
 def test_impossible_masses_are_named(name, options, message):
     with pytest.raises(DataError, match=message):
         make_process(name, **options)

@@ -20,12 +20,14 @@ def test_cluster_and_select_takes_any_jagged_layout_and_empty_selections():
     for _ in range(12):  # two back-to-back sprays of 10 GeV particles plus a soft background
         pt = np.concatenate([np.full(60, 10.0), rng.uniform(0.5, 3.0, 80)])
         eta = np.concatenate([rng.normal(0.3, 0.05, 30), rng.normal(-0.4, 0.05, 30), rng.uniform(-4, 4, 80)])
-        phi = np.concatenate([rng.normal(1.0, 0.05, 30), rng.normal(1.0 - np.pi, 0.05, 30),
-                              rng.uniform(-np.pi, np.pi, 80)])
+        phi = np.concatenate(
+            [rng.normal(1.0, 0.05, 30), rng.normal(1.0 - np.pi, 0.05, 30), rng.uniform(-np.pi, np.pi, 80)]
+        )
         events.append(physics.from_pt_eta_phi(pt, eta, phi))
     flat = np.concatenate(events)
-    particles = ak.unflatten(ak.zip({"e": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3]}),
-                             [len(e) for e in events])
+    particles = ak.unflatten(
+        ak.zip({"e": flat[:, 0], "px": flat[:, 1], "py": flat[:, 2], "pz": flat[:, 3]}), [len(e) for e in events]
+    )
     sel = dataclasses.replace(SELECTIONS["dillon2021"], pt_min=250.0, pt_max=350.0)
     ref = cluster_and_select(particles, sel)
     assert len(ref["event"]) > 0

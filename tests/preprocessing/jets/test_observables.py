@@ -14,8 +14,11 @@ def _prong_jet(rng, prongs, per_prong=12, spread=0.01):
     for pt, eta, phi in prongs:
         share = rng.uniform(0.5, 1.5, per_prong)
         share *= pt / share.sum()
-        parts.append(physics.from_pt_eta_phi(share, eta + rng.normal(0, spread, per_prong),
-                                             phi + rng.normal(0, spread, per_prong)))
+        parts.append(
+            physics.from_pt_eta_phi(
+                share, eta + rng.normal(0, spread, per_prong), phi + rng.normal(0, spread, per_prong)
+            )
+        )
     return np.concatenate(parts)
 
 
@@ -53,8 +56,9 @@ def test_tau1_matches_the_jet_axis_closed_form():
     p = physics.from_pt_eta_phi(np.array([400.0, 150.0]), np.array([0.1, -0.3]), np.array([0.0, 0.5]))
     axis = p.sum(axis=0)
     y_axis = 0.5 * np.log((axis[0] + axis[3]) / (axis[0] - axis[3]))
-    expected = sum(physics.pt(q) * physics.delta_r(physics.eta(q), physics.phi(q), y_axis, physics.phi(axis))
-                   for q in p)  # massless: rapidity = eta
+    expected = sum(
+        physics.pt(q) * physics.delta_r(physics.eta(q), physics.phi(q), y_axis, physics.phi(axis)) for q in p
+    )  # massless: rapidity = eta
     kt = observables._flat_nsubjettiness(*observables._flatten(p[None], np.array([2])), iterations=0)
     np.testing.assert_allclose(kt[0, 0], expected, rtol=1e-9)
     # the tau-minimising axis of two particles (beta = 1) is the harder one: tau1 = pT_soft * dR
@@ -83,8 +87,9 @@ def test_d2_equals_brute_force_triple_sum(prong_jets):
         z = physics.pt(p) / physics.pt(p).sum()
         dr = physics.delta_r(y[:, None], phi[:, None], y[None], phi[None])
         e2 = sum(z[a] * z[b] * dr[a, b] for a, b in itertools.combinations(range(n[i]), 2))
-        e3 = sum(z[a] * z[b] * z[k] * dr[a, b] * dr[a, k] * dr[b, k]
-                 for a, b, k in itertools.combinations(range(n[i]), 3))
+        e3 = sum(
+            z[a] * z[b] * z[k] * dr[a, b] * dr[a, k] * dr[b, k] for a, b, k in itertools.combinations(range(n[i]), 3)
+        )
         np.testing.assert_allclose(got[i], e3 / e2**3, rtol=1e-5)
     # two-prong jets have the smallest D2 (D2 is the standard 2-prong tagger)
     assert got[1] < got[0] and got[1] < got[2]
@@ -96,9 +101,15 @@ def test_invariance_under_boost_rotation_order_and_padding(prong_jets):
     # boost along z (rapidity differences and pT unchanged) and rotation in phi
     rap, ang = 0.7, 1.1
     e, px, py, pz = np.moveaxis(c, -1, 0)
-    moved = np.stack([e * np.cosh(rap) + pz * np.sinh(rap),
-                      px * np.cos(ang) - py * np.sin(ang), px * np.sin(ang) + py * np.cos(ang),
-                      pz * np.cosh(rap) + e * np.sinh(rap)], -1)
+    moved = np.stack(
+        [
+            e * np.cosh(rap) + pz * np.sinh(rap),
+            px * np.cos(ang) - py * np.sin(ang),
+            px * np.sin(ang) + py * np.cos(ang),
+            pz * np.cosh(rap) + e * np.sinh(rap),
+        ],
+        -1,
+    )
     # shuffled constituents and extra padding
     perm = np.random.default_rng(1).permutation(n[2])
     shuffled = c.copy()
@@ -111,8 +122,7 @@ def test_invariance_under_boost_rotation_order_and_padding(prong_jets):
 
 
 def test_few_constituents_and_empty_batch():
-    p = physics.from_pt_eta_phi(np.array([100.0, 50.0, 20.0]), np.array([0.0, 0.3, -0.2]),
-                                np.array([0.0, 0.1, 0.3]))
+    p = physics.from_pt_eta_phi(np.array([100.0, 50.0, 20.0]), np.array([0.0, 0.3, -0.2]), np.array([0.0, 0.1, 0.3]))
     c, n = _pad([p[:1], p[:2], p])
     tau = observables.nsubjettiness(c, n)
     assert np.abs(tau[0]).max() < 1e-6  # one particle: every tau vanishes (up to the soft ghosts)

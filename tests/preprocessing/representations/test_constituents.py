@@ -35,8 +35,9 @@ def _hand_jets():
     c = np.zeros((3, 30, 4))
     for j, k in enumerate(n):
         pt = np.sort(rng.uniform(5, 200, k))[::-1]
-        c[j, :k] = physics.from_pt_eta_phi(pt, 0.7 + rng.normal(0, 0.2, k), -2.0 + rng.normal(0, 0.2, k),
-                                           rng.uniform(0, 1, k))
+        c[j, :k] = physics.from_pt_eta_phi(
+            pt, 0.7 + rng.normal(0, 0.2, k), -2.0 + rng.normal(0, 0.2, k), rng.uniform(0, 1, k)
+        )
     return c, n
 
 
@@ -70,7 +71,9 @@ def test_keeps_the_hardest(small_samples):
     # outputs must carry exactly the values of the 7 highest-pT inputs, in that order
     lab = s.constituents.astype(np.float64)
     jet = lab[:, :200].sum(1)
-    frame_jet = np.stack([np.hypot(physics.pt(jet), physics.mass(jet)), physics.pt(jet),
-                          np.zeros(50), np.zeros(50)], axis=-1)
-    np.testing.assert_allclose(_dot(out.astype(np.float64), frame_jet[:, None]), _dot(lab[:, :7], jet[:, None]),
-                               rtol=1e-3)
+    frame_jet = np.stack(
+        [np.hypot(physics.pt(jet), physics.mass(jet)), physics.pt(jet), np.zeros(50), np.zeros(50)], axis=-1
+    )
+    np.testing.assert_allclose(
+        _dot(out.astype(np.float64), frame_jet[:, None]), _dot(lab[:, :7], jet[:, None]), rtol=1e-3
+    )

@@ -25,9 +25,15 @@ def _sample(extra=None, drop=(), event=(7, 3, 7, 9, 3, 9)):
     for k in drop:
         jets.pop(k)
     n = len(event)
-    return JetSample(constituents=np.zeros((n, 1, 4)), n_constituents=np.ones(n, np.int32),
-                     labels=np.zeros(n, np.int32), event=np.asarray(event), jets=jets, label_names=["qcd"],
-                     provenance={})
+    return JetSample(
+        constituents=np.zeros((n, 1, 4)),
+        n_constituents=np.ones(n, np.int32),
+        labels=np.zeros(n, np.int32),
+        event=np.asarray(event),
+        jets=jets,
+        label_names=["qcd"],
+        provenance={},
+    )
 
 
 def test_features_mass_ordered_per_event():
@@ -37,9 +43,17 @@ def test_features_mass_ordered_per_event():
     # events in order of first appearance (7, 3, 9), heavier jet first
     np.testing.assert_array_equal(rows, [[2, 0], [4, 1], [5, 3]])
     m, t1, t2, t3 = (s.jets[k] for k in ("mass", "tau1", "tau2", "tau3"))
-    expect = np.stack([m[rows[:, 0]], m[rows[:, 1]],
-                       t2[rows[:, 0]] / t1[rows[:, 0]], t3[rows[:, 0]] / t2[rows[:, 0]],
-                       t2[rows[:, 1]] / t1[rows[:, 1]], t3[rows[:, 1]] / t2[rows[:, 1]]], axis=1)
+    expect = np.stack(
+        [
+            m[rows[:, 0]],
+            m[rows[:, 1]],
+            t2[rows[:, 0]] / t1[rows[:, 0]],
+            t3[rows[:, 0]] / t2[rows[:, 0]],
+            t2[rows[:, 1]] / t1[rows[:, 1]],
+            t3[rows[:, 1]] / t2[rows[:, 1]],
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(feats, expect, rtol=1e-6)
     assert list(highlevel.FEATURES) == ["m_j1", "m_j2", "tau21_j1", "tau32_j1", "tau21_j2", "tau32_j2"]
     # m_jj from the two jets' four-vectors, and never among the inputs
@@ -65,8 +79,11 @@ def test_missing_fields_and_bad_events_are_named():
     with pytest.raises(DataError, match="tau21 = tau2/tau1 undefined for jet 4"):
         highlevel.dijet_features(_sample(extra={"tau1": np.array([0.4, 0.5, 0.3, 0.6, 0.0, 0.5])}))
     # a jet of two constituents has tau2 = tau3 = 0: tau32 is 0 by convention, not an error
-    few = highlevel.dijet_features(_sample(extra={"tau2": np.array([0.2, 0.3, 0.15, 0.3, 0.0, 0.2]),
-                                                  "tau3": np.array([0.1, 0.1, 0.1, 0.1, 0.0, 0.1])}))[0]
+    few = highlevel.dijet_features(
+        _sample(
+            extra={"tau2": np.array([0.2, 0.3, 0.15, 0.3, 0.0, 0.2]), "tau3": np.array([0.1, 0.1, 0.1, 0.1, 0.0, 0.1])}
+        )
+    )[0]
     assert np.isfinite(few).all() and (few[:, [3, 5]] == 0).sum() == 1
     # complete_events keeps the two-jet events of a jet-level sample
     s = highlevel.complete_events(_sample(event=(7, 3, 7, 9, 4, 9)))

@@ -10,8 +10,9 @@ from preprocessing.representations.jet_image import constituent_coordinates, jet
 
 def _transform(sample, angle, shift_eta, shift_phi):
     """Rotate each jet's constituents by `angle` about the jet axis in (eta, phi), then translate."""
-    pt, eta, dphi, mask = constituent_coordinates(sample.constituents.astype(np.float64), sample.n_constituents,
-                                                  sample.jets["phi"])
+    pt, eta, dphi, mask = constituent_coordinates(
+        sample.constituents.astype(np.float64), sample.n_constituents, sample.jets["phi"]
+    )
     deta = eta - sample.jets["eta"][:, None]
     c, s = np.cos(angle), np.sin(angle)
     new_eta = c * deta - s * dphi + sample.jets["eta"][:, None] + shift_eta

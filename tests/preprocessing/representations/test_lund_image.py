@@ -47,15 +47,19 @@ def test_hand_built_splittings_land_in_their_pixels():
 
 
 def test_real_jets_unit_sum_and_classes_differ(small_samples):
-    imgs = {k: lund_images(small_samples[k].constituents[:300], small_samples[k].n_constituents[:300])
-            for k in ("qcd", "top")}
+    imgs = {
+        k: lund_images(small_samples[k].constituents[:300], small_samples[k].n_constituents[:300])
+        for k in ("qcd", "top")
+    }
     for img in imgs.values():
         assert img.shape == (300, 40, 40) and img.dtype == np.float32
         np.testing.assert_allclose(img.sum((1, 2)), 1.0, rtol=1e-5)
     # tops have hard wide-angle splittings (the decay prongs): more weight at large kT and large dR
     region = (slice(24, 40), slice(0, 12))  # ln kT > 2.2, dR > 0.3
-    assert imgs["top"][:, region[0], region[1]].sum((1, 2)).mean() > \
-        1.5 * imgs["qcd"][:, region[0], region[1]].sum((1, 2)).mean()
+    assert (
+        imgs["top"][:, region[0], region[1]].sum((1, 2)).mean()
+        > 1.5 * imgs["qcd"][:, region[0], region[1]].sum((1, 2)).mean()
+    )
 
 
 def test_jet_without_splittings_is_named():

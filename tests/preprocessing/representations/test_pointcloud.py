@@ -10,14 +10,16 @@ from preprocessing.representations.pointcloud import point_clouds
 
 def test_invariant_to_constituent_order(small_samples):
     s = small_samples["top"].subset(np.arange(150))
-    base = point_clouds(s.constituents, s.n_constituents, features=["log_e", "log_pt", "deta", "dphi",
-                                                                    "log_pt_rel", "delta_r"])
+    base = point_clouds(
+        s.constituents, s.n_constituents, features=["log_e", "log_pt", "deta", "dphi", "log_pt_rel", "delta_r"]
+    )
     rng = np.random.default_rng(0)
     shuffled = s.constituents.copy()
     for j, n in enumerate(s.n_constituents):
         shuffled[j, :n] = shuffled[j, rng.permutation(n)]
-    other = point_clouds(shuffled, s.n_constituents, features=["log_e", "log_pt", "deta", "dphi",
-                                                                "log_pt_rel", "delta_r"])
+    other = point_clouds(
+        shuffled, s.n_constituents, features=["log_e", "log_pt", "deta", "dphi", "log_pt_rel", "delta_r"]
+    )
     for key in ("points", "features", "mask"):
         np.testing.assert_allclose(other[key], base[key], atol=1e-5, err_msg=key)
     assert base["mask"].shape == (150, 100)

@@ -83,8 +83,7 @@ def test_delphes_tree_both_branch_spellings(tmp_path, spelling):
             branches[f"{name}{spelling}{field}"] = ak.Array(list(values[:, sl].astype(np.float32)))
     src = tmp_path / "delphes.root"
     with uproot.recreate(src) as f:
-        f.mktree("Delphes", {k: "var * float32" for k in branches},
-                 counter_name=lambda b: "n" + b.replace(".", "_"))
+        f.mktree("Delphes", {k: "var * float32" for k in branches}, counter_name=lambda b: "n" + b.replace(".", "_"))
         f["Delphes"].extend(branches)
     assert detect_format(src) == "delphes"
     s = read_sample(convert(src, tmp_path / "d.h5", label="signal", chunk=3, progress=False))
@@ -104,8 +103,9 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(DataError, match="wrong.h5: an LHCO R&D table has 2101 columns .* 10"):
         convert(wrong, tmp_path / "o.h5")
     nolabel = tmp_path / "nolabel.h5"
-    pd.DataFrame({"E_0": [1.0], "PX_0": [0.5], "PY_0": [0.1], "PZ_0": [0.2]}).to_hdf(nolabel, key="table",
-                                                                                      format="table")
+    pd.DataFrame({"E_0": [1.0], "PX_0": [0.5], "PY_0": [0.1], "PZ_0": [0.2]}).to_hdf(
+        nolabel, key="table", format="table"
+    )
     with pytest.raises(DataError, match=r"lacks column\(s\) \['is_signal_new'\]"):
         convert(nolabel, tmp_path / "o.h5")
     import uproot

@@ -17,10 +17,15 @@ from preprocessing.samples.format import (
 def _toy(n=5, label="qcd", event_offset=0):
     rng = np.random.default_rng(n)
     c = rng.normal(size=(n, 7, 4)).astype(np.float32)
-    return JetSample(constituents=c, n_constituents=np.full(n, 7, np.int32), labels=np.zeros(n, np.int32),
-                     event=np.arange(n) + event_offset, jets={k: rng.normal(size=n).astype(np.float32)
-                                                              for k in ("pt", "eta", "phi", "mass", "energy")},
-                     label_names=[label], provenance={"seed": 1})
+    return JetSample(
+        constituents=c,
+        n_constituents=np.full(n, 7, np.int32),
+        labels=np.zeros(n, np.int32),
+        event=np.arange(n) + event_offset,
+        jets={k: rng.normal(size=n).astype(np.float32) for k in ("pt", "eta", "phi", "mass", "energy")},
+        label_names=[label],
+        provenance={"seed": 1},
+    )
 
 
 def test_round_trip(tmp_path):
@@ -118,14 +123,18 @@ def test_sample_writer_appends_chunks_like_write_sample(tmp_path):
 def test_sample_writer_leaves_nothing_on_error(tmp_path):
     bad = _toy(3)
     bad.constituents[1, 0, 0] = np.inf
-    with (pytest.raises(DataError, match=r"'/constituents' contains NaN or infinity \(first at jet 1\)"),
-          sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w):
+    with (
+        pytest.raises(DataError, match=r"'/constituents' contains NaN or infinity \(first at jet 1\)"),
+        sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w,
+    ):
         w.append(_toy(2))
         w.append(bad)
     other = _toy(2)
     other.jets["tau21"] = np.zeros(2, np.float32)
-    with (pytest.raises(DataError, match="chunk has jet fields"),
-          sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w):
+    with (
+        pytest.raises(DataError, match="chunk has jet fields"),
+        sample_mod.SampleWriter(tmp_path / "w.h5", ["qcd"], {}, n_particles=7) as w,
+    ):
         w.append(_toy(2))
         w.append(other)
     assert list(tmp_path.iterdir()) == []

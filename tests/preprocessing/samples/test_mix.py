@@ -14,10 +14,15 @@ def _events(n_events, label, mass, seed):
     n = 2 * n_events
     jets = {k: rng.normal(size=n).astype(np.float32) for k in ("pt", "eta", "phi", "energy")}
     jets["mass"] = (mass + rng.normal(size=n)).astype(np.float32)
-    return JetSample(constituents=rng.normal(size=(n, 3, 4)).astype(np.float32),
-                     n_constituents=np.full(n, 3, np.int32), labels=np.zeros(n, np.int32),
-                     event=np.repeat(np.arange(n_events) * 7 + 3, 2), jets=jets, label_names=[label],
-                     provenance={"process": label})
+    return JetSample(
+        constituents=rng.normal(size=(n, 3, 4)).astype(np.float32),
+        n_constituents=np.full(n, 3, np.int32),
+        labels=np.zeros(n, np.int32),
+        event=np.repeat(np.arange(n_events) * 7 + 3, 2),
+        jets=jets,
+        label_names=[label],
+        provenance={"process": label},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +50,11 @@ def test_fraction_is_met_with_whole_events(parts):
 
 def test_seeded_and_limited_background(parts):
     bkg, sig = parts
-    a, b, c = mix(bkg, sig, 0.2, seed=5, n_background=40), mix(bkg, sig, 0.2, seed=5, n_background=40), \
-        mix(bkg, sig, 0.2, seed=6, n_background=40)
+    a, b, c = (
+        mix(bkg, sig, 0.2, seed=5, n_background=40),
+        mix(bkg, sig, 0.2, seed=5, n_background=40),
+        mix(bkg, sig, 0.2, seed=6, n_background=40),
+    )
     np.testing.assert_array_equal(a.jets["mass"], b.jets["mass"])
     assert not np.array_equal(a.jets["mass"], c.jets["mass"])
     assert len(np.unique(a.event)) == 50 and np.sum(a.labels == 1) == 2 * 10

@@ -52,8 +52,9 @@ def test_jensen_shannon_values():
 def test_unmatched_bins_are_reported():
     qcd = np.linspace(0.0, 100.0, 1001)
     sig = np.linspace(50.0, 100.0, 501)  # nothing below 50 GeV
-    report = resample.jsd_report(sig, qcd, edges=np.linspace(0, 100, 11),
-                                 weights=resample.reweight(sig, qcd, np.linspace(0, 100, 11)))
+    report = resample.jsd_report(
+        sig, qcd, edges=np.linspace(0, 100, 11), weights=resample.reweight(sig, qcd, np.linspace(0, 100, 11))
+    )
     assert report["unmatched_reference_fraction"] == pytest.approx(0.5, abs=0.01)
     with pytest.raises(DataError, match="no jet of the sample has a mass inside"):
         resample.reweight(np.array([500.0]), qcd)
