@@ -1,6 +1,7 @@
 """Exports: SavedModels reproduce the in-memory scores, load in graph mode (saved_model_cli), and
 the loader names what is missing."""
 
+import json
 import pathlib
 import shutil
 import subprocess
@@ -84,16 +85,19 @@ def test_saved_model_cli_runs_the_dvae_export(small_samples, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "cli" / "anomaly_score.npy"), want[:4], atol=1e-5)
 
 
+class Identity(tf.Module):
+    """A SavedModel without a serving_default signature."""
+
+    default_score = "x"
+
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.float32)])
+    def f(self, x):
+        return x
+
+
 def test_load_tagger_names_what_is_missing(tmp_path):
-    class Plain(tf.Module):
-        default_score = "x"
-
-        @tf.function(input_signature=[tf.TensorSpec((None,), tf.float32)])
-        def f(self, x):
-            return x
-
     bad = tmp_path / "bad" / "1"
-    module = Plain()
+    module = Identity()
     tf.saved_model.save(module, str(bad), signatures={"other": module.f})
     with pytest.raises(DataError, match="no assets.extra/model_card.json"):
         load_tagger(bad)
@@ -101,8 +105,51 @@ def test_load_tagger_names_what_is_missing(tmp_path):
     (bad / "assets.extra" / "model_card.json").write_text("{}")
     with pytest.raises(DataError, match=r"model_card.json: missing field\(s\) \['citation', 'class_name'"):
         load_tagger(bad)
-    minimal_card(Plain(), "jet_image", {"x": ()}).write(bad)
+    minimal_card(module, "jet_image", {"x": ()}).write(bad)
     with pytest.raises(DataError, match="no 'serving_default' signature"):
         load_tagger(tmp_path / "bad")
     with pytest.raises(DataError, match="neither a SavedModel"):
         load_tagger(tmp_path / "nothing")
+
+
+def test_a_version_taken_while_exporting_is_skipped(tmp_path):
+    """The rename claims the version: when another export lands on the chosen number first, this one
+    takes the next free number, with its model card saying so, and the other export is untouched."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+    class Tiny(keras.Model):
+        default_score = "s"
+        has_latent = False
+
+        def __init__(self):
+            super().__init__()
+            self.net = model
+            self.built = True
+
+        def anomaly_scores(self, x):
+            return {"s": self.net(x)[:, 0]}
+
+        def extra_outputs(self, x):
+            return {}
+
+    tagger = Tiny()
+    base = tmp_path / "tiny"
+    (base / "1").mkdir(parents=True)
+    (base / "1" / "saved_model.pb").write_bytes(b"an earlier export")
+
+    def someone_else_exports(folder):
+        # while this export writes its extras, two others complete versions 2 and 3
+        for v in (2, 3):
+            (base / str(v)).mkdir()
+            (base / str(v) / "saved_model.pb").write_bytes(f"export {v}".encode())
+
+    card = minimal_card(tagger, "highlevel", {"x": (3,)})
+    final = export_tagger(tagger, {"x": (3,)}, base, card, write_extras=someone_else_exports)
+    assert final == base / "4"
+    assert json.loads((final / "assets.extra" / "model_card.json").read_text())["version"] == 4
+    for v in (1, 2, 3):
+        assert (base / str(v) / "saved_model.pb").read_bytes() != (final / "saved_model.pb").read_bytes()
+    assert (base / "2" / "saved_model.pb").read_bytes() == b"export 2"
+    fn, _, _, _ = load_tagger(base)
+    np.testing.assert_allclose(fn(x=tf.ones((2, 3)))["anomaly_score"].numpy(), tagger.net(np.ones((2, 3)))[:, 0])
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2", "3", "4"]  # no temporary folder left
