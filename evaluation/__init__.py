@@ -1,5 +1,5 @@
 """Metrics and plots for anomaly scores (larger score = more anomalous, always)."""
 
-import os
+from preprocessing.cli import quiet_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as in training/__init__.py
+quiet_tensorflow()  # as in training/__init__.py

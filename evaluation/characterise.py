@@ -21,24 +21,21 @@ contours. Writes DIR/*.png, the decoder weights and a JSON summary (last stdout 
 The work is done by evaluation.papers.bortolato2021.characterise.
 """
 
-import argparse
 import json
+import pathlib
 import sys
 
-from preprocessing.errors import run_command
+from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
+from preprocessing.errors import DataError, run_command
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.characterise",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m evaluation.characterise", description=__doc__)
     parser.add_argument("--encoder", required=True, help="export of a bumphunt_vae: <base>/bumphunt_vae[/<version>]")
     parser.add_argument("--data", nargs="+", required=True, help="event samples (two jets per event)")
     parser.add_argument("--out", help="output folder (default: <export>/characterisation)")
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=integer(1), default=200)
+    parser.add_argument("--seed", type=integer(0), default=0)
     parser.add_argument(
         "--z-range",
         nargs=2,
@@ -54,6 +51,12 @@ def main(argv=None):
 
 
 def run(args):
+    if not pathlib.Path(args.encoder).is_dir():
+        raise DataError(f"--encoder {args.encoder}: no such export folder")
+    check_inputs(args.data, "--data")
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+
     from evaluation.papers import bortolato2021
 
     summary = bortolato2021.characterise(

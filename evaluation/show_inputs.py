@@ -18,7 +18,6 @@ PNG files are written atomically into DIR; stdout gets one JSON line listing the
 report for ``resample``); progress goes to stderr.
 """
 
-import argparse
 import json
 import pathlib
 import sys
@@ -30,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
+from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer  # noqa: E402
 from preprocessing.errors import DataError, run_command  # noqa: E402
 from preprocessing.representations import highlevel, lund_image, vrnn  # noqa: E402
 from preprocessing.representations.jet_image import DEFAULT_PARAMS as IMAGE_PARAMS  # noqa: E402
@@ -214,21 +214,19 @@ def plot_resample(sample, out, reference=None, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.show_inputs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m evaluation.show_inputs", description=__doc__)
     parser.add_argument("--kind", required=True, choices=KINDS + ("all",))
     parser.add_argument("--data", required=True, action="append", help="sample file (repeat for more)")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the PNG files")
-    parser.add_argument("--max-jets", type=int, default=20000, help="jets per class at most (first ones)")
+    parser.add_argument("--max-jets", type=integer(1), default=20000, help="jets per class at most (first ones)")
     parser.add_argument("--reference", default=None, help="reference class for resample (default qcd)")
     args = parser.parse_args(argv)
     return run_command(run, args)
 
 
 def run(args):
+    check_inputs(args.data, "--data")
+    check_output_dir(args.out, "--out")
     samples = [read_sample(p) for p in args.data]
     sample = concatenate(samples) if len(samples) > 1 else samples[0]
     keep = np.concatenate([idx[: args.max_jets] for _, idx in _classes(sample)])

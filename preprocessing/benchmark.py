@@ -20,27 +20,26 @@ Wall-clock timings: run on an otherwise idle machine; the load average is printe
 result. Prints a table on stderr and a final JSON line on stdout.
 """
 
-import argparse
 import json
 import os
 import sys
 
+from preprocessing.cli import CommandParser, integer
 from preprocessing.events.benchmark import interleaved, pipeline_rate, pool_run
 from preprocessing.events.processes import PROCESSES
 from preprocessing.jets.selection import SELECTIONS
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m preprocessing.benchmark",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m preprocessing.benchmark", description=__doc__)
     parser.add_argument("--process", default="qcd", choices=sorted(PROCESSES))
     parser.add_argument(
-        "--events", type=int, default=3000, help="events timed on each side of the interleaved bare/pipeline comparison"
+        "--events",
+        type=integer(1),
+        default=3000,
+        help="events timed on each side of the interleaved bare/pipeline comparison",
     )
-    parser.add_argument("--jets", type=int, default=2000, help="selected jets per worker (one shard each)")
+    parser.add_argument("--jets", type=integer(1), default=2000, help="selected jets per worker (one shard each)")
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()[0]

@@ -10,11 +10,11 @@ table go to stderr; the last line on stdout is a JSON summary. Wall-clock timing
 otherwise idle machine.
 """
 
-import argparse
 import json
 import os
 import sys
 
+from preprocessing.cli import CommandParser, check_inputs, integer
 from preprocessing.errors import run_command
 from preprocessing.representations.benchmark import (
     representation_rates,
@@ -34,20 +34,17 @@ def load_or_generate(paths, n_jets, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m preprocessing.benchmark_representations",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m preprocessing.benchmark_representations", description=__doc__)
     parser.add_argument("--data", nargs="*", action="extend", default=[], help="sample files (default: generate)")
-    parser.add_argument("--jets", type=int, default=2000, help="jets to generate when no --data is given")
-    parser.add_argument("--vrnn-jets", type=int, default=100_000, help="jets for the VRNN scale check (0: skip)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jets", type=integer(2), default=2000, help="jets to generate when no --data is given")
+    parser.add_argument("--vrnn-jets", type=integer(0), default=100_000, help="jets for the VRNN scale check (0: skip)")
+    parser.add_argument("--seed", type=integer(0), default=1)
     args = parser.parse_args(argv)
     return run_command(run, args)
 
 
 def run(args):
+    check_inputs(args.data, "--data")
     sample = load_or_generate(args.data, args.jets, args.seed)
     result = {"cores": os.cpu_count(), "jets": len(sample), "representations": representation_rates(sample)}
     if args.vrnn_jets:

@@ -30,27 +30,26 @@ Usage::
     python -m preprocessing.convert delphes.root --out sig.h5 --label signal
 """
 
-import argparse
 import re
 import sys
 
+from preprocessing.cli import CommandParser, check_inputs, check_output_file, integer, number
+from preprocessing.console import c_stdout_to_stderr
 from preprocessing.errors import DataError, run_command
 from preprocessing.samples.convert import FORMATS, convert
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m preprocessing.convert",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m preprocessing.convert", description=__doc__)
     parser.add_argument("input")
     parser.add_argument("--out", required=True, help="output sample file (.h5, written atomically)")
     parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS)
     parser.add_argument("--label", default="unlabelled", help="class name of Delphes events")
-    parser.add_argument("--chunk", type=int, help="rows/events read at a time")
-    parser.add_argument("--jet-radius", type=float, default=1.0, help="anti-kT R for reclustering (default 1.0)")
-    parser.add_argument("--max-constituents", type=int, default=200)
+    parser.add_argument("--chunk", type=integer(1), help="rows/events read at a time")
+    parser.add_argument(
+        "--jet-radius", type=number(above=0), default=1.0, help="anti-kT R for reclustering (default 1.0)"
+    )
+    parser.add_argument("--max-constituents", type=integer(1), default=200)
     args = parser.parse_args(argv)
     return run_command(run, args)
 
@@ -58,7 +57,10 @@ def main(argv=None):
 def run(args):
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", args.label):
         raise DataError(f"--label {args.label!r} must be a plain name")
-    out = convert(args.input, args.out, args.format, args.label, args.chunk, args.jet_radius, args.max_constituents)
+    check_inputs([args.input], "input file")
+    check_output_file(args.out, "--out", [("the input", args.input)])
+    with c_stdout_to_stderr():  # FastJet's banner is C++ output on stdout; stdout keeps the result
+        out = convert(args.input, args.out, args.format, args.label, args.chunk, args.jet_radius, args.max_constituents)
     print(str(out))
     return 0
 

@@ -51,11 +51,11 @@ Usage::
     python -m preprocessing.generate --process lhco-signal --n-jets 2000 --out sig.h5
 """
 
-import argparse
 import dataclasses
 import shutil
 import sys
 
+from preprocessing.cli import CommandParser, check_output_file, integer, number
 from preprocessing.errors import DataError, run_command
 from preprocessing.events.generator import generate
 from preprocessing.events.processes import PROCESSES, make_process
@@ -65,22 +65,18 @@ from preprocessing.samples.format import write_sample
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m preprocessing.generate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m preprocessing.generate", description=__doc__)
     parser.add_argument("--process", required=True, choices=sorted(PROCESSES))
     parser.add_argument(
         "--n-jets",
-        type=int,
+        type=integer(1),
         required=True,
         help="number of selected jets to write (event-level processes: 2 per event)",
     )
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=integer(0), default=1)
     parser.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--shard-jets", type=int, default=1000, help="jets per shard (part of the seed)")
+    parser.add_argument("--workers", type=integer(1), default=1, help="worker processes (default 1)")
+    parser.add_argument("--shard-jets", type=integer(1), default=1000, help="jets per shard (part of the seed)")
     parser.add_argument(
         "--no-resume",
         action="store_true",
@@ -88,13 +84,13 @@ def main(argv=None):
     )
     cuts = parser.add_argument_group("selection (a preset, then single overrides)")
     cuts.add_argument("--preset", choices=sorted(SELECTIONS), help="default: the process's paper preset")
-    cuts.add_argument("--jet-radius", type=float)
-    cuts.add_argument("--pt-min", type=float)
-    cuts.add_argument("--pt-max", type=float)
-    cuts.add_argument("--abs-eta-max", type=float)
-    cuts.add_argument("--match-radius", type=float)
-    cuts.add_argument("--max-constituents", type=int)
-    cuts.add_argument("--lead-pt-min", type=float, help="event level: leading-jet pT threshold")
+    cuts.add_argument("--jet-radius", type=number(above=0))
+    cuts.add_argument("--pt-min", type=number(minimum=0))
+    cuts.add_argument("--pt-max", type=number(above=0))
+    cuts.add_argument("--abs-eta-max", type=number(above=0))
+    cuts.add_argument("--match-radius", type=number(above=0))
+    cuts.add_argument("--max-constituents", type=integer(1))
+    cuts.add_argument("--lead-pt-min", type=number(minimum=0), help="event level: leading-jet pT threshold")
     masses = parser.add_argument_group("process options (GeV)")
     for flag, text in (
         ("w-mass", "w, top: W mass (Pythia's 80.385)"),
@@ -107,13 +103,15 @@ def main(argv=None):
         ("y-mass", "lhco-signal: Y mass (100)"),
         ("pthat-min", "qcd: pTHat threshold (500); dijet: 1100"),
     ):
-        masses.add_argument(f"--{flag}", type=float, help=text)
+        masses.add_argument(f"--{flag}", type=number(above=0), help=text)
     masses.add_argument("--prongs", type=int, help="lhco-signal: 2 (X, Y -> q qbar, default) or 3 (-> q qbar g)")
     args = parser.parse_args(argv)
     return run_command(run, args)
 
 
 def run(args):
+    cache = shard_cache_dir(args.out)
+    check_output_file(args.out, "--out", [("shard cache", cache)])
     options = {
         k: getattr(args, k)
         for k in (
@@ -142,7 +140,6 @@ def run(args):
     sel = dataclasses.replace(sel, **overrides)
     if sel.pt_max <= sel.pt_min:
         raise DataError(f"empty pT window: --pt-min {sel.pt_min:g} >= --pt-max {sel.pt_max:g}")
-    cache = shard_cache_dir(args.out)
     if args.no_resume and cache.exists():
         shutil.rmtree(cache)
     sample = generate(process, args.n_jets, args.seed, args.workers, args.shard_jets, selection=sel, cache_dir=cache)

@@ -6,22 +6,18 @@ Only the per-jet arrays are read (not the constituents), so large files are chea
 the file is checked to be a sample file first, and a wrong or damaged file is a DataError.
 """
 
-import argparse
 import json
 import sys
 
+from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import run_command
 from preprocessing.samples.summary import strict_json, summarize
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m preprocessing.inspect",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m preprocessing.inspect", description=__doc__)
     parser.add_argument("file")
-    parser.add_argument("--indent", type=int, default=2, help="JSON indentation (0: one line)")
+    parser.add_argument("--indent", type=integer(0), default=2, help="JSON indentation (0: one line)")
     args = parser.parse_args(argv)
     return run_command(run, args)
 

@@ -1,7 +1,7 @@
 """Command lines to fit, export and score taggers."""
 
-import os
+from preprocessing.cli import quiet_tensorflow
 
-# keep TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) out of the command output;
-# a user's own setting wins
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# keep TensorFlow's C++ start-up chatter (the CUDA probe on machines without a GPU) out of the
+# command output; a user's own TF_CPP_MIN_LOG_LEVEL wins
+quiet_tensorflow()

@@ -6,22 +6,26 @@ Without --data it uses the cached default dataset (generating it if needed). Pri
 final JSON line with jets/s for each stage.
 """
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 
+from preprocessing.cli import CommandParser, check_inputs, integer
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m training.benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CommandParser(prog="python -m training.benchmark", description=__doc__)
     parser.add_argument("--data", nargs="+")
-    parser.add_argument("--n-jets", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--n-jets", type=integer(1), default=20000)
+    parser.add_argument("--epochs", type=integer(1), default=3)
+    parser.add_argument("--batch-size", type=integer(1), default=100)
     args = parser.parse_args(argv)
+    if args.data:
+        try:
+            check_inputs(args.data, "--data")
+        except ValueError as err:
+            parser.error(str(err))
 
     import keras
     import numpy as np

@@ -1,4 +1,9 @@
-"""Datasets for training: the cached default dataset of each model, user files, event-grouped splits."""
+"""Datasets for training: the cached default dataset of each model, user files, event-grouped splits.
+
+Files are joined with fresh event numbers per file, so a split by event cannot see a jet that two
+files share: ``load`` refuses a file given twice and jets that occur more than once (compared by
+their constituents), which would otherwise sit in both the training and the test rows.
+"""
 
 import os
 import pathlib
@@ -56,9 +61,77 @@ def materialise(recipe, n_jets=None, workers=None, progress=True):
     return paths
 
 
+def _words(values, multipliers):
+    """(rows,) uint64: sum of the rows' 32-bit words times `multipliers`, wrapping mod 2^64."""
+    words = np.ascontiguousarray(values, dtype=np.float32).reshape(len(values), -1).view(np.uint32)
+    return (words.astype(np.uint64) * multipliers[: words.shape[1]]).sum(axis=1)
+
+
+def _jet_hashes(sample, fields, multipliers, chunk=2048):
+    """(jets,) uint64 hash of each jet's constituents and its `fields`; zero padding adds nothing,
+    so the padding width of a file does not change a jet's hash. Vectorised, `chunk` jets at a time."""
+    out = np.empty(len(sample), np.uint64)
+    for start in range(0, len(sample), chunk):
+        rows = slice(start, start + chunk)
+        kinematics = np.stack([sample.jets[k][rows] for k in fields], axis=1) if fields else np.zeros((0, 0))
+        out[rows] = _words(sample.constituents[rows], multipliers[1]) + _words(kinematics, multipliers[0])
+    return out
+
+
+def check_overlap(samples, paths):
+    """DataError if a jet occurs twice, within one file (in two events) or across files.
+
+    Jets are compared by their constituents and the per-jet fields that every file has (mass,
+    observables, ...): hashed first, then candidates compared exactly.
+    """
+    width = max((s.constituents.shape[1] for s in samples), default=0)
+    fields = sorted(set.intersection(*(set(s.jets) for s in samples))) if samples else []
+    rng = np.random.default_rng(0)
+    multipliers = [rng.integers(0, 2**63, n, dtype=np.uint64) * 2 + 1 for n in (max(len(fields), 1), 4 * width)]
+    hashes = np.concatenate([_jet_hashes(s, fields, multipliers) for s in samples] + [np.empty(0, np.uint64)])
+    owner = np.concatenate([np.full(len(s), f) for f, s in enumerate(samples)] + [np.empty(0, int)])
+    index = np.concatenate([np.arange(len(s)) for s in samples] + [np.empty(0, int)])
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])  # order[k] and order[k + 1] collide
+
+    def jet(k):
+        s, i = samples[owner[k]], index[k]
+        return s.constituents[i, : s.n_constituents[i]], [s.jets[f][i] for f in fields], s.event[i]
+
+    first, repeated = None, set()
+    for k in same:
+        a, b = order[k], order[k + 1]
+        (ca, fa, ea), (cb, fb, eb) = jet(a), jet(b)
+        if (owner[a] == owner[b] and ea == eb) or not (np.array_equal(ca, cb) and np.array_equal(fa, fb)):
+            continue
+        repeated.add(b)
+        first = first or (a, b)
+    if repeated:
+        a, b = first
+        pa, pb = paths[owner[a]], paths[owner[b]]
+        where = pa if pa == pb else f"{pa} and {pb}"
+        raise DataError(
+            f"{where}: {len(repeated)} jet(s) occur twice (e.g. jet {index[a]} of {pa} = jet {index[b]} of {pb}); "
+            f"a split by event would put copies in both the training and the test rows; "
+            f"give each jet once (overlapping files, or one file twice?)"
+        )
+
+
 def load(paths, n_jets=None, seed=0):
-    """Read and join sample files; keep a random n_jets of them if given (seeded)."""
+    """Read and join sample files; keep a random n_jets of them if given (seeded).
+
+    A file given twice, or a jet that occurs twice (within a file in two events, or across files),
+    is a DataError: the split by event could not keep the copies apart.
+    """
+    paths = list(paths)
+    for i, p in enumerate(paths):
+        for q in paths[:i]:
+            if pathlib.Path(p).resolve() == pathlib.Path(q).resolve() or (
+                os.path.exists(p) and os.path.exists(q) and os.path.samefile(p, q)
+            ):
+                raise DataError(f"{p}: given twice ({q}); each file may be used once")
     samples = [read_sample(p) for p in paths]
+    check_overlap(samples, [str(p) for p in paths])
     for p, s in zip(paths, samples):
         s.provenance = {"file": str(p), **s.provenance}
     sample = concatenate(samples) if len(samples) > 1 else samples[0]

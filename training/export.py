@@ -4,7 +4,10 @@
 
 A new export takes the next free integer version and never touches an existing one: it is
 written to a hidden temporary folder (ignored by TF Serving, which only reads integer names)
-and renamed into place when complete.
+and renamed into place when complete. The rename is what claims the version: renaming onto a
+version folder that another export completed in the meantime fails (it is not empty), and the
+export then takes the next free number, so concurrent exports into one folder all land, each
+under its own version.
 
 Signatures: ``serving_default`` maps the named model inputs (e.g. ``jet_image``, or ``points``
 and ``mask``) to ``anomaly_score`` (the tagger's default score), every named score and the
@@ -12,12 +15,10 @@ model's extra outputs (e.g. class probabilities); ``encode`` maps them to the la
 where the model has them.
 """
 
+import errno
 import os
 import pathlib
 import shutil
-
-import keras
-import tensorflow as tf
 
 from preprocessing.errors import DataError
 from training.model_card import CARD_PATH, ModelCard
@@ -31,6 +32,16 @@ def versions(model_dir):
     return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
+def _next_version(model_dir, after=0):
+    """The lowest integer above every integer name in `model_dir` (folders or not) and above `after`."""
+    taken = [int(p.name) for p in pathlib.Path(model_dir).iterdir() if p.name.isdigit()]
+    return max([after, *taken]) + 1
+
+
+# rename(2) onto an existing non-empty folder fails with one of these; onto a file, ENOTDIR
+_TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
+
+
 def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     """Export `model` as the next version under `model_dir`; returns the version's path.
 
@@ -41,6 +52,9 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
         card: the ModelCard, written to assets.extra/model_card.json with the version filled in.
         write_extras: optional callable(folder) writing more files (figures) into assets.extra.
     """
+    import keras
+    import tensorflow as tf
+
     model_dir = pathlib.Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     names = list(input_shapes)
@@ -60,19 +74,26 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     if model.has_latent:
         archive.add_endpoint(name="encode", fn=lambda *args: model.latent(_inputs(args)), input_signature=specs)
 
-    version = (versions(model_dir) or [0])[-1] + 1
-    tmp = model_dir / f".tmp-{version}-{os.getpid()}"
+    tmp = model_dir / f".tmp-{os.getpid()}-{id(archive):x}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         archive.write_out(str(tmp), verbose=False)
+        version = _next_version(model_dir)
         card.version = version
         card.write(tmp)
         if write_extras is not None:
             write_extras(tmp / CARD_PATH.parent)
-        final = model_dir / str(version)
-        if final.exists():
-            raise FileExistsError(f"{final} appeared while exporting; not overwriting it")
-        os.rename(tmp, final)
+        while True:  # claim a version by renaming into it; another export may have taken it first
+            final = model_dir / str(version)
+            try:
+                os.rename(tmp, final)
+                break
+            except OSError as err:
+                if err.errno not in _TAKEN:
+                    raise
+            version = _next_version(model_dir, after=version)
+            card.version = version
+            card.write(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -92,6 +113,8 @@ def resolve_version(path):
 
 def load_tagger(path):
     """(serving function, ModelCard, version folder, loaded object) of an exported tagger; clear errors otherwise."""
+    import tensorflow as tf
+
     folder = resolve_version(path)
     card = ModelCard.read(folder)
     try:

@@ -9,26 +9,32 @@ FastJet on first use and cached (training.datasets.cache_dir). Rows are split by
 train/validation/test (80/10/10); the test rows are used only for the final metrics.
 
 The last line on stdout is a JSON summary: {"model", "export", "metrics": {"auc", "r50", ...}, ...}.
+
+Arguments, files and the export folder are checked before TensorFlow or any data is loaded;
+``--set`` values are checked against the type of their default before the data is loaded.
+Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
+(``--keep-runs`` keeps them).
 """
 
-import argparse
 import datetime
 import json
 import os
 import pathlib
+import shutil
 import sys
 
-from models.registry import SUPERVISED, describe
-from preprocessing.errors import DataError, run_command
+from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
+from preprocessing.errors import run_command
+
+
+def _models_and_presets():
+    from models.registry import describe  # imports every model (and Keras): only for --help
+
+    return "models and presets:\n" + describe()
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m training.fit",
-        description=__doc__,
-        epilog="models and presets:\n" + describe(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = CommandParser(prog="python -m training.fit", description=__doc__, epilog_fn=_models_and_presets)
     parser.add_argument("--model", required=True, help="model name (see below)")
     parser.add_argument("--preset", help="named preset of the model (default: the model's default)")
     parser.add_argument(
@@ -37,24 +43,25 @@ def build_parser():
         help="sample files (.h5, the project's format); default: the model's generated default dataset",
     )
     parser.add_argument(
-        "--n-jets", type=int, help="jets to use: size of the default dataset, or a random subset of --data"
+        "--n-jets", type=integer(10), help="jets to use: size of the default dataset, or a random subset of --data"
     )
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
-    parser.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and sampling")
+    parser.add_argument("--epochs", type=integer(1), help="training epochs (default: the model's)")
+    parser.add_argument("--batch-size", type=integer(1), help="batch size (default: the model's)")
+    parser.add_argument("--seed", type=integer(0), default=0, help="seed of the split, initialisation and sampling")
     parser.add_argument("--export-dir", default="exported", help="export base folder (default: exported/)")
     parser.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a model or training hyper-parameter (repeatable)"
     )
-    parser.add_argument("--workers", type=int, help="generation workers for the default dataset")
+    parser.add_argument("--workers", type=integer(1), help="generation workers for the default dataset")
     parser.add_argument("--representation", help="input representation (default: the preset's or model's)")
     parser.add_argument(
         "--ensemble",
-        type=int,
+        type=integer(1),
         default=1,
         metavar="K",
         help="train K members with seeds seed..seed+K-1 and export their ensemble (mean scores)",
     )
+    parser.add_argument("--keep-runs", action="store_true", help="keep the run's checkpoints under <export-dir>/.runs/")
     return parser
 
 
@@ -64,6 +71,12 @@ def main(argv=None):
 
 
 def run(args):
+    # cheap checks first: files and folders, before Keras is imported or data read
+    if args.data:
+        check_inputs(args.data, "--data")
+    check_output_dir(args.export_dir, "--export-dir")
+
+    from models.registry import SUPERVISED
     from training import pipeline
 
     settings = pipeline.resolve(args.model, args.preset, pipeline.parse_sets(args.set), args.representation)
@@ -71,10 +84,6 @@ def run(args):
         settings.training["epochs"] = args.epochs
     if args.batch_size is not None:
         settings.training["batch_size"] = args.batch_size
-    if args.n_jets is not None and args.n_jets < 10:
-        raise DataError(f"--n-jets must be at least 10, got {args.n_jets}")
-    if args.ensemble < 1:
-        raise DataError(f"--ensemble must be at least 1, got {args.ensemble}")
 
     inputs = pipeline.load_inputs(settings, args.data, n_jets=args.n_jets, seed=args.seed, workers=args.workers)
     split = pipeline.split_rows(inputs, seed=args.seed)
@@ -97,6 +106,16 @@ def run(args):
         f"checkpoints in {run_dir}",
         file=sys.stderr,
     )
+    try:
+        return _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version)
+    finally:
+        if not args.keep_runs:  # checkpoints are needed only while training (also when it fails)
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version):
+    from training import pipeline
+
     members = []
     for k in range(args.ensemble):
         if args.ensemble > 1:

@@ -50,6 +50,38 @@ def parse_sets(items):
     return out
 
 
+def _typed(key, value, default):
+    """`value` of --set `key` if it has the type of the default (an int does for a float), else a DataError."""
+    if default is None:
+        return value
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(default, bool) and isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float))
+        value = float(value) if ok else value
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise DataError(
+            f"--set {key}={value!r}: expected {type(default).__name__} like the default {default!r}, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def check_training(training):
+    """Training settings in range (epochs and batch size at least 1, a positive learning rate)."""
+    for key in ("epochs", "batch_size"):
+        value = training.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise DataError(f"{key} must be an integer >= 1, got {value!r}")
+    rate = training.get("learning_rate")
+    if rate is not None and not rate > 0:
+        raise DataError(f"learning_rate must be positive, got {rate!r}")
+
+
 def resolve(model_name, preset_name=None, sets=None, representation=None, spec=None):
     """Settings of `model_name` (or of an unregistered `spec`) with --set overrides validated."""
     if spec is None:
@@ -62,17 +94,20 @@ def resolve(model_name, preset_name=None, sets=None, representation=None, spec=N
     preset = spec.presets[preset_name]
     config = dict(preset["config"])
     training = dict(spec.training)
-    model_keys = set(spec.cls().get_config()) - {"name", "trainable", "seed"}
+    training.update(preset.get("training", {}))  # a preset may carry its own training defaults
+    defaults = spec.cls().get_config()
+    model_keys = set(defaults) - {"name", "trainable", "seed"}
     for key, value in (sets or {}).items():
         if key in training:
-            training[key] = value
+            training[key] = _typed(key, value, training[key])
         elif key in model_keys:
-            config[key] = value
+            config[key] = _typed(key, value, config.get(key, defaults[key]))
         else:
             raise DataError(
                 f"unknown --set key {key!r} for model {model_name!r}; "
                 f"model keys: {sorted(model_keys)}; training keys: {sorted(training)}"
             )
+    check_training(training)
     representation = representation or preset.get("representation", spec.representation)
     return Settings(model_name, spec, preset_name, config, training, representation)
 

@@ -9,7 +9,6 @@ the card's signal class and other jets, the AUC of every score is printed as JSO
 or events for event-level representations (bortolato2021's high-level features).
 """
 
-import argparse
 import json
 import os
 import pathlib
@@ -17,6 +16,7 @@ import sys
 
 import numpy as np
 
+from preprocessing.cli import CommandParser, check_inputs, check_output_file, integer
 from preprocessing.errors import DataError, run_command
 
 
@@ -40,11 +40,9 @@ def score_sample(fn, card, sample, source="input", batch_size=4096):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m training.score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CommandParser(prog="python -m training.score", description=__doc__)
     parser.add_argument("--model", required=True, help="export folder: <base>/<model> or <base>/<model>/<version>")
-    parser.add_argument("--version", type=int, help="version to load (default: newest)")
+    parser.add_argument("--version", type=integer(1), help="version to load (default: newest)")
     parser.add_argument("--data", required=True, help="sample file (.h5, the project's format)")
     parser.add_argument("--out", required=True, help="output .h5 with one dataset per named score")
     args = parser.parse_args(argv)
@@ -56,11 +54,23 @@ def run(args):
 
     from preprocessing import representations
     from preprocessing.samples.format import atomic_path, read_sample
+    from training.export import resolve_version
+
+    # arguments, then the data, then the slow model load
+    model = pathlib.Path(args.model)
+    if not model.is_dir():
+        raise DataError(f"--model {model}: no such export folder")
+    check_inputs([args.data], "--data")
+    check_output_file(args.out, "--out", [("--data", args.data), ("--model", model)])
+    path = model / str(args.version) if args.version is not None else model
+    if args.version is not None and not path.is_dir():
+        raise DataError(f"--version {args.version}: {model} has no such version")
+    resolve_version(path)  # a folder of versions or a SavedModel, else a clear error
+    sample = read_sample(args.data)
+
     from training import metrics
     from training.export import load_tagger
 
-    sample = read_sample(args.data)  # check the data before the slow model load
-    path = pathlib.Path(args.model) / str(args.version) if args.version is not None else args.model
     fn, card, folder, _ = load_tagger(path)
     scores = score_sample(fn, card, sample, source=str(args.data))
     # one row per jet, or per event for event-level representations

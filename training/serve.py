@@ -14,7 +14,7 @@ It binds to 127.0.0.1 by default; it is a development tool, not a production ser
 ``tensorflow_model_server --rest_api_port=8501 --model_base_path=...`` for that).
 """
 
-import argparse
+import errno
 import http.server
 import json
 import pathlib
@@ -24,6 +24,7 @@ import threading
 
 import numpy as np
 
+from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import DataError, run_command
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>:predict|/metadata)?$")
@@ -38,9 +39,13 @@ class ModelStore:
         self.dirs = {}
         for d in model_dirs:
             d = pathlib.Path(d)
+            if not d.is_dir():
+                raise DataError(f"--model-dir {d}: no such folder")
             found = versions(d)
             if not found:
-                raise DataError(f"{d}: no integer version folders to serve")
+                raise DataError(f"--model-dir {d}: no integer version folders to serve")
+            if d.name in self.dirs:
+                raise DataError(f"--model-dir {d}: a second model named {d.name!r} ({self.dirs[d.name][0]})")
             self.dirs[d.name] = (d, found)
         self.loaded = {}
         self.lock = threading.Lock()
@@ -156,9 +161,27 @@ def make_handler(store):
     return Handler
 
 
+def bind(host, port):
+    """A server bound to (host, port) with no handler yet; a port in use or a bad host is a DataError."""
+    try:
+        return http.server.ThreadingHTTPServer((host, port), http.server.BaseHTTPRequestHandler)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise DataError(f"--port {port}: {host}:{port} is already in use; choose another port") from None
+        if err.errno == errno.EACCES:
+            raise DataError(f"--port {port}: permission denied (ports below 1024 need privileges)") from None
+        raise DataError(f"--host {host} --port {port}: cannot listen there ({err.strerror or err})") from None
+
+
 def start(model_dirs, host="127.0.0.1", port=8501, verbose=False):
-    """Start the server in a background thread; returns (server, thread). server.server_port is the port."""
-    server = http.server.ThreadingHTTPServer((host, port), make_handler(ModelStore(model_dirs)))
+    """Start the server in a background thread; returns (server, thread). server.server_port is the port.
+
+    The folders are checked and the port is bound before any model is loaded, so mistakes are
+    reported at once.
+    """
+    store = ModelStore(model_dirs)
+    server = bind(host, port)
+    server.RequestHandlerClass = make_handler(store)
     server.verbose = verbose
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -166,12 +189,10 @@ def start(model_dirs, host="127.0.0.1", port=8501, verbose=False):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m training.serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CommandParser(prog="python -m training.serve", description=__doc__)
     parser.add_argument("--model-dir", action="append", required=True, help="export folder <base>/<model>")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--port", type=integer(0, 65535), default=8501, help="0: any free port")
     args = parser.parse_args(argv)
     return run_command(run, args)
 

@@ -117,19 +117,42 @@ def _chunk_sample(got, labels_of_event, event_offset, label_names):
     )
 
 
+class _Progress:
+    """A tqdm bar on stderr that appears with the first converted chunk (a file refused in its first
+    chunk gives the error line alone) and is ended when its block exits, also on an error, so that
+    an error message starts on a line of its own."""
+
+    def __init__(self, total=None, **kwargs):
+        self.total, self.kwargs, self.bar = total, kwargs, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
+
+    def update(self, n):
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, file=sys.stderr, **self.kwargs)
+        self.bar.update(n)
+
+
 def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=200, progress=True):
     """LHCO R&D table -> event-level sample; returns the written path."""
-    from tqdm import tqdm
-
     sel = _event_selection(radius, max_constituents)
     names = ["background", "signal"]
     prov = {"source_format": "lhco", "selection": selection_record(sel)}
     dropped = 0
-    with SampleWriter(n_particles=max_constituents, label_names=names, **_merge(writer_args, prov)) as w:
-        bar = None
+    with (
+        SampleWriter(n_particles=max_constituents, label_names=names, **_merge(writer_args, prov)) as w,
+        _Progress(unit="event", desc="convert lhco", disable=not progress) as bar,
+    ):
         for n, start, df in _table_chunks(path, None, chunk):
-            if bar is None:
-                bar = tqdm(total=n, unit="event", desc="convert lhco", disable=not progress, file=sys.stderr)
+            bar.total = n
             if df.shape[1] != 3 * LHCO_PARTICLES + 1:
                 raise DataError(
                     f"{path}: an LHCO R&D table has {3 * LHCO_PARTICLES + 1} columns "
@@ -145,12 +168,11 @@ def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=2
                     f"{sorted(set(label.tolist()) - {0.0, 1.0})[:5]}"
                 )
             trip = values[:, :-1].reshape(len(df), LHCO_PARTICLES, 3)
+            _refuse_negative(trip[..., 0], path, start, "pT")
             got = cluster_and_select(_particles(trip[..., 0], trip[..., 1], trip[..., 2]), sel)
             dropped += len(df) - len(got["event"]) // 2
             w.append(_chunk_sample(got, label.astype(np.int32), start, names))
             bar.update(len(df))
-        if bar is not None:
-            bar.close()
         w.provenance["events_without_two_jets"] = dropped
         _require_jets(w, path)
     return w.path
@@ -158,23 +180,23 @@ def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=2
 
 def convert_toptagging(path, writer_args, chunk=20_000, max_constituents=200, progress=True):
     """Top-tagging reference table -> one jet per row; returns the written path."""
-    from tqdm import tqdm
-
     names = ["qcd", "top"]
     cols = [f"{c}_{i}" for i in range(TOPTAG_PARTICLES) for c in ("E", "PX", "PY", "PZ")]
     prov = {"source_format": "toptagging"}
     width = max_constituents
-    with SampleWriter(n_particles=width, label_names=names, **_merge(writer_args, prov)) as w:
-        bar = None
+    with (
+        SampleWriter(n_particles=width, label_names=names, **_merge(writer_args, prov)) as w,
+        _Progress(unit="jet", desc="convert toptagging", disable=not progress) as bar,
+    ):
         for n, start, df in _table_chunks(path, "/table", chunk):
-            if bar is None:
-                bar = tqdm(total=n, unit="jet", desc="convert toptagging", disable=not progress, file=sys.stderr)
+            bar.total = n
             missing = [c for c in cols[:4] + ["is_signal_new"] if c not in df.columns]
             present = [c for c in cols if c in df.columns]
             if missing or len(present) % 4:
                 raise DataError(f"{path}: key 'table' lacks column(s) {missing or 'of a complete E,PX,PY,PZ set'}")
             n_part = len(present) // 4
             c = df[cols[: 4 * n_part]].to_numpy(np.float64).reshape(len(df), n_part, 4)
+            _refuse_negative(c[..., 0], path, start, "E")
             label = df["is_signal_new"].to_numpy()
             if not np.all(np.isin(label, (0, 1))):
                 raise DataError(f"{path}: 'is_signal_new' must be 0 or 1")
@@ -208,8 +230,6 @@ def convert_toptagging(path, writer_args, chunk=20_000, max_constituents=200, pr
                 )
             )
             bar.update(len(df))
-        if bar is not None:
-            bar.close()
         _require_jets(w, path)
     return w.path
 
@@ -246,7 +266,6 @@ def convert_delphes(
     """Delphes ROOT tree -> event-level sample from particle-flow objects; returns the written path."""
     import awkward as ak
     import uproot
-    from tqdm import tqdm
 
     try:
         f = uproot.open(path)
@@ -262,8 +281,10 @@ def convert_delphes(
         prov = {"source_format": "delphes", "selection": selection_record(sel), "branches": fields}
         n = tree.num_entries
         dropped = 0
-        bar = tqdm(total=n, unit="event", desc="convert delphes", disable=not progress, file=sys.stderr)
-        with SampleWriter(n_particles=max_constituents, label_names=names, **_merge(writer_args, prov)) as w:
+        with (
+            SampleWriter(n_particles=max_constituents, label_names=names, **_merge(writer_args, prov)) as w,
+            _Progress(total=n, unit="event", desc="convert delphes", disable=not progress) as bar,
+        ):
             for start in range(0, n, chunk):
                 stop = min(start + chunk, n)
                 parts = []
@@ -287,10 +308,21 @@ def convert_delphes(
                 dropped += (stop - start) - len(got["event"]) // 2
                 w.append(_chunk_sample(got, np.zeros(stop - start, np.int32), start, names))
                 bar.update(stop - start)
-            bar.close()
             w.provenance["events_without_two_jets"] = dropped
             _require_jets(w, path)
     return w.path
+
+
+def _refuse_negative(values, path, start, name):
+    """A negative constituent energy or pT is not a physical particle (nor padding, which is 0)."""
+    bad = values < 0
+    if np.any(bad):
+        row, k = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{path}: negative constituent {name} ({name}_{k} = {values[row, k]:g} in row {start + row}; "
+            f"{int(bad.sum())} such value(s) in rows {start}..{start + len(values)}); padding must be 0, "
+            f"particles positive"
+        )
 
 
 def _require_jets(writer, path):

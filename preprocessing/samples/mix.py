@@ -1,10 +1,12 @@
 """Mixing signal events into background at a chosen signal fraction F of events:
 N_S = round(F / (1 - F) * N_B) signal events for N_B background events, whole events drawn,
-then shuffled; the truth labels are kept for evaluation only. The command line is
+then shuffled (a fraction F > 0 that rounds to no signal event is refused; the fraction reached,
+N_S / (N_S + N_B), is recorded with the one asked); the truth labels are kept for evaluation only. The command line is
 ``python -m preprocessing.mix``.
 """
 
 import datetime
+import math
 
 import numpy as np
 
@@ -46,6 +48,12 @@ def mix(background, signal, fraction, seed=0, n_background=None, background_name
             raise DataError(f"--n-background {n_background} outside 1..{len(ev_b)} (events in {background_name})")
         ev_b = np.sort(rng.choice(ev_b, n_background, replace=False))
     n_s = round(fraction / (1.0 - fraction) * len(ev_b))
+    if fraction > 0 and n_s == 0:
+        need = math.floor(0.5 * (1.0 - fraction) / fraction) + 1  # round(0.5) is 0
+        raise DataError(
+            f"--fraction {fraction:g} of {len(ev_b)} background events rounds to 0 signal events; "
+            f"use at least {need} background events or a larger fraction (--fraction 0 mixes no signal)"
+        )
     if n_s > len(ev_s):
         raise DataError(
             f"fraction {fraction} with {len(ev_b)} background events needs {n_s} signal events, "
@@ -66,6 +74,8 @@ def mix(background, signal, fraction, seed=0, n_background=None, background_name
     out.provenance = {
         "mix": {
             "fraction": fraction,
+            # whole events: the fraction reached, N_S / (N_S + N_B), differs from the one asked by rounding
+            "achieved_fraction": n_s / (n_s + len(ev_b)),
             "signal_over_background": fraction / (1.0 - fraction),
             "background_events": len(ev_b),
             "signal_events": n_s,

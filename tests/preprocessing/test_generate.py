@@ -32,8 +32,11 @@ def test_cli_writes_file_and_rejects_bad_input(tmp_path, capsys):
     out = tmp_path / "q.h5"
     assert main(["--process", "qcd", "--n-jets", "5", "--seed", "2", "--out", str(out)]) == 0
     assert len(read_sample(out)) == 5
-    assert main(["--process", "qcd", "--n-jets", "0", "--out", str(tmp_path / "z.h5")]) == 2
-    assert "--n-jets must be positive" in capsys.readouterr().err
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["--process", "qcd", "--n-jets", "0", "--out", str(tmp_path / "z.h5")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == "error: argument --n-jets: must be an integer >= 1, got '0'\n"
     assert not (tmp_path / "z.h5").exists()
     with pytest.raises(SystemExit):
         main(["--process", "nope", "--n-jets", "5", "--out", str(tmp_path / "n.h5")])

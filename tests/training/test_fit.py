@@ -2,14 +2,19 @@
 
 import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from models.registry import MODELS
+from preprocessing import representations
 from preprocessing.samples.format import write_sample
 from tests.synthetic import event_sample
 from training import fit, score
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,39 @@ def test_fit_exports_versions_and_never_overwrites(fitted):
             assert (folder / "assets.extra" / fig).stat().st_size > 1000
     assert set(summaries[0]["metrics"]) >= {"auc", "r50"}
     assert not list((base / "dvae").glob(".tmp-*"))
+
+
+def test_concurrent_fits_into_one_base_all_land_with_distinct_versions(small_samples, tmp_path):
+    """Three fits started at once into one export base: versions 1, 2 and 3, each complete and
+    loadable; checkpoints removed after the export except where --keep-runs asks to keep them."""
+    from training.export import load_tagger
+
+    base = tmp_path / "exported"
+    data = [str(small_samples["qcd_path"]), str(small_samples["top_path"])]
+    argv = ["--model", "dvae", "--data", *data, "--n-jets", "200", "--epochs", "1", "--export-dir", str(base)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "training.fit", *argv, "--seed", str(seed)] + (["--keep-runs"] if seed == 2 else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for seed in range(3)
+    ]
+    outputs = [run.communicate(timeout=900) for run in runs]
+    for run, (_, err) in zip(runs, outputs):
+        assert run.returncode == 0, err[-3000:]
+    exports = [pathlib.Path(json.loads(out.strip().splitlines()[-1])["export"]) for out, _ in outputs]
+    assert sorted(e.name for e in exports) == ["1", "2", "3"]
+    assert sorted(p.name for p in (base / "dvae").iterdir()) == ["1", "2", "3"]  # no temporary folder left
+    images = representations.build("jet_image", small_samples["top"].subset(np.arange(5)))["jet_image"]
+    for seed, folder in enumerate(exports):
+        fn, card, loaded_from, _ = load_tagger(folder)
+        assert loaded_from == folder and card.version == int(folder.name) and card.training["seed"] == seed
+        assert np.all(np.isfinite(fn(jet_image=images)["anomaly_score"].numpy()))
+    kept = list((base / ".runs").iterdir())
+    assert len(kept) == 1 and (kept[0] / "member0" / "best.weights.h5").is_file()
 
 
 def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path, capsys):
@@ -74,7 +112,6 @@ def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path,
 
 def test_mjj_never_reaches_the_encoder(events_file, tmp_path):
     """Changing every event's m_jj changes no input row of the model."""
-    from preprocessing import representations
     from preprocessing.samples.format import read_sample
 
     s = read_sample(events_file)
@@ -91,7 +128,10 @@ def test_bad_inputs_get_clear_errors(small_samples, tmp_path, capsys):
         (["--model", "dvae", "--preset", "nope"], "has no preset 'nope'"),
         (["--model", "dvae", "--set", "alhpa=[1,1]", "--data", data], "unknown --set key 'alhpa'"),
         (["--model", "dvae", "--set", "beta_kl"], "--set expects KEY=VALUE"),
-        (["--model", "dvae", "--data", str(tmp_path / "missing.h5")], "missing.h5: no such sample file"),
+        (
+            ["--model", "dvae", "--data", str(tmp_path / "missing.h5")],
+            "--data " + str(tmp_path / "missing.h5") + ": no such file",
+        ),
         (
             ["--model", "dvae", "--data", data, "--representation", "constituents"],
             "takes one input, but representation 'constituents' builds",

@@ -124,3 +124,19 @@ def test_settings_validate_presets_and_overrides():
     settings = pipeline.resolve("points_classifier", sets={"units": 3, "epochs": 2}, spec=SPEC)
     assert settings.config == {"units": 3} and settings.training["epochs"] == 2
     assert pipeline.parse_sets(["a=1", "b=[1, 2]", "c=adam"]) == {"a": 1, "b": [1, 2], "c": "adam"}
+
+
+def test_set_values_are_checked_against_the_type_of_their_default():
+    """Checked when the settings resolve, before any data is read: a wrong type is named, not trained on."""
+    with pytest.raises(DataError, match=r"--set units='many': expected int like the default 16, got str"):
+        pipeline.resolve("points_classifier", sets={"units": "many"}, spec=SPEC)
+    with pytest.raises(DataError, match=r"--set batch_size=2.5: expected int like the default 64, got float"):
+        pipeline.resolve("points_classifier", sets={"batch_size": 2.5}, spec=SPEC)
+    with pytest.raises(DataError, match=r"--set units=True: expected int"):
+        pipeline.resolve("points_classifier", sets={"units": True}, spec=SPEC)
+    with pytest.raises(DataError, match="epochs must be an integer >= 1, got 0"):
+        pipeline.resolve("points_classifier", sets={"epochs": 0}, spec=SPEC)
+    with pytest.raises(DataError, match="learning_rate must be positive, got -1.0"):
+        pipeline.resolve("points_classifier", sets={"learning_rate": -1}, spec=SPEC)
+    settings = pipeline.resolve("points_classifier", sets={"learning_rate": 1}, spec=SPEC)
+    assert settings.training["learning_rate"] == 1.0 and isinstance(settings.training["learning_rate"], float)

@@ -129,3 +129,20 @@ def test_truncated_input_never_gives_a_short_output(tmp_path):
     with pytest.raises(DataError, match="cut.h5"):
         convert(cut, tmp_path / "o.h5", fmt="lhco", chunk=10, progress=False)
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_negative_energies_and_transverse_momenta_are_refused(tmp_path):
+    """A negative E (top-tagging) or pT (LHCO) is neither a particle nor padding: an error, not an empty jet."""
+    rng = np.random.default_rng(8)
+    pt, eta, phi, src = _write_lhco_table(rng, 6, np.zeros(6), tmp_path / "lhco.h5")
+    df = pd.read_hdf(src)
+    df.iloc[4, 3 * 7] = -3.0  # pT of particle 7 in row 4
+    df.to_hdf(src, key="df", format="fixed")
+    with pytest.raises(DataError, match=r"lhco.h5: negative constituent pT \(pT_7 = -3 in row 4"):
+        convert(src, tmp_path / "o.h5", chunk=4)
+    table = {f"{k}_0": [10.0, 10.0] for k in ("E", "PX")} | {"PY_0": [0.0, 0.0], "PZ_0": [0.0, 0.0]}
+    table["E_0"] = [10.0, -10.0]
+    pd.DataFrame({**table, "is_signal_new": [0, 1]}).to_hdf(tmp_path / "top.h5", key="table", format="table")
+    with pytest.raises(DataError, match=r"top.h5: negative constituent E \(E_0 = -10 in row 1"):
+        convert(tmp_path / "top.h5", tmp_path / "o.h5")
+    assert not (tmp_path / "o.h5").exists() and not list(tmp_path.glob(".o.h5*"))

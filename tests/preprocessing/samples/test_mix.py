@@ -70,3 +70,16 @@ def test_impossible_mixes_are_named(parts):
         mix(bkg, sig, 1.0)
     with pytest.raises(DataError, match="share class name"):
         mix(bkg, _events(5, "qcd", 1.0, 3), 0.01)
+
+
+def test_a_fraction_that_rounds_to_no_signal_is_refused_and_the_reached_fraction_recorded(parts):
+    bkg, sig = parts
+    # 0.002 / 0.998 * 180 = 0.36 signal events: rounds to 0, which would be a clean sample labelled 0.2 %
+    with pytest.raises(DataError, match=r"--fraction 0.002 of 180 background events rounds to 0 signal events; "):
+        mix(bkg, sig, 0.002)
+    # the smallest fraction that gives one event: 1 / (1 + 180) needs F / (1 - F) * 180 > 0.5
+    out = mix(bkg, sig, 0.003)
+    assert np.sum(out.labels == out.label_of("signal")) == 2  # one event, two jets
+    assert out.provenance["mix"]["fraction"] == 0.003
+    assert out.provenance["mix"]["achieved_fraction"] == pytest.approx(1 / 181)
+    assert mix(bkg, sig, 0.0).provenance["mix"]["achieved_fraction"] == 0.0
