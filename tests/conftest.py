@@ -1,10 +1,10 @@
 """Shared fixtures: small generated samples, made once per test session."""
 
-import os
-
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from preprocessing.cli import quiet_tensorflow
+
+quiet_tensorflow()  # as the command lines do, before any test imports TensorFlow
 
 
 @pytest.fixture(scope="session")
