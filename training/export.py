@@ -9,16 +9,28 @@ version folder that another export completed in the meantime fails (it is not em
 export then takes the next free number, so concurrent exports into one folder all land, each
 under its own version.
 
-Signatures: ``serving_default`` maps the named model inputs (e.g. ``jet_image``, or ``points``
-and ``mask``) to ``anomaly_score`` (the tagger's default score), every named score and the
-model's extra outputs (e.g. class probabilities); ``encode`` maps them to the latent variables,
-where the model has them.
+Signatures (outputs: ``anomaly_score``, the tagger's default score, every named score and the
+model's extra outputs such as class probabilities):
+
+- ``representation``: the named model inputs (e.g. ``jet_image``, or ``points`` and ``mask``);
+- ``serving_default``: for jet-level models whose representation can be computed with TF ops
+  (``preprocessing.representations.graph``: jet images), raw padded constituents
+  ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus ``n_constituents``
+  (jets,) int32; the representation is built inside the graph. Otherwise (Lund images, event-level
+  features) the same as ``representation``. Raw constituents are the default because they are
+  what a physicist has, and computing the representation in the graph removes the one place
+  where a client could silently preprocess differently from training;
+- ``encode``: the latent variables from the named model inputs, where the model has them.
+
+``assets.extra/tf_serving_warmup_requests`` holds a few held-out jets as ``serving_default``
+requests (``training.serving.warmup``), for ``tensorflow_model_server --enable_model_warmup``.
 """
 
 import errno
 import os
 import pathlib
 import shutil
+import sys
 
 from preprocessing.errors import DataError
 from training.model_card import CARD_PATH, ModelCard
@@ -42,7 +54,32 @@ def _next_version(model_dir, after=0):
 _TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
 
 
-def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
+REPRESENTATION_SIGNATURE = "representation"
+
+
+def raw_constituent_inputs(card, input_shapes):
+    """Whether an export of `card` gets the raw-constituent serving_default, and why not if it does not.
+
+    Returns:
+        (True, "") or (False, reason).
+    """
+    from preprocessing.representations import graph, registry
+
+    name = card.representation_name
+    if card.row_level != "jet":
+        return False, f"event-level representation {name!r}: the model keeps its feature inputs"
+    if not graph.supports(name):
+        return (
+            False,
+            f"representation {name!r} cannot be computed with TF ops (see preprocessing.representations.graph)",
+        )
+    shapes = registry.input_shapes(name, card.representation.get("params"))
+    if {k: tuple(v) for k, v in input_shapes.items()} != {k: tuple(v) for k, v in shapes.items()}:
+        return False, f"model inputs {dict(input_shapes)} differ from representation {name!r} ({shapes})"
+    return True, ""
+
+
+def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmup=None):
     """Export `model` as the next version under `model_dir`; returns the version's path.
 
     Args:
@@ -51,9 +88,13 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
         model_dir: <base>/<model name>.
         card: the ModelCard, written to assets.extra/model_card.json with the version filled in.
         write_extras: optional callable(folder) writing more files (figures) into assets.extra.
+        warmup: optional JetSample of a few held-out jets for assets.extra/tf_serving_warmup_requests;
+            by default they are read back from the card's data files and test split when possible.
     """
     import keras
     import tensorflow as tf
+
+    from preprocessing.representations import graph
 
     model_dir = pathlib.Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -63,16 +104,47 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     def _inputs(args):
         return args[0] if len(args) == 1 else dict(zip(names, args))
 
-    def serve(*args):
-        inputs = _inputs(args)
+    def _outputs(inputs):
         scores = model.anomaly_scores(inputs)
         return {"anomaly_score": scores[model.default_score], **scores, **model.extra_outputs(inputs)}
 
+    def serve(*args):
+        return _outputs(_inputs(args))
+
+    raw, why_not = raw_constituent_inputs(card, input_shapes)
+    rep_name, rep_params = card.representation_name, card.representation.get("params")
+
+    def serve_constituents(constituents, n_constituents):
+        built = graph.build(rep_name, constituents, n_constituents, rep_params)  # {input name: (jets, ...)}
+        return _outputs(built[names[0]] if len(names) == 1 else {n: built[n] for n in names})
+
+    raw_specs = [
+        tf.TensorSpec((None, None, 4), tf.float32, name=graph.CONSTITUENTS),
+        tf.TensorSpec((None,), tf.int32, name=graph.COUNTS),
+    ]
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
+    if raw:
+        archive.add_endpoint(name="serving_default", fn=serve_constituents, input_signature=raw_specs)
+    else:
+        archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
+    archive.add_endpoint(name=REPRESENTATION_SIGNATURE, fn=serve, input_signature=specs)
     if model.has_latent:
         archive.add_endpoint(name="encode", fn=lambda *args: model.latent(_inputs(args)), input_signature=specs)
+    card.representation = {
+        **card.representation,
+        "serving": {
+            "serving_default": "constituents" if raw else REPRESENTATION_SIGNATURE,
+            "signatures": {
+                "serving_default": [graph.CONSTITUENTS, graph.COUNTS] if raw else names,
+                REPRESENTATION_SIGNATURE: names,
+                **({"encode": names} if model.has_latent else {}),
+            },
+            "note": "raw constituents (E, px, py, pz) and their count; the representation is built in the graph"
+            if raw
+            else why_not,
+        },
+    }
 
     tmp = model_dir / f".tmp-{os.getpid()}-{id(archive):x}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -81,6 +153,7 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
         version = _next_version(model_dir)
         card.version = version
         card.write(tmp)
+        _write_warmup(tmp, model_dir.name, card, warmup, raw)
         if write_extras is not None:
             write_extras(tmp / CARD_PATH.parent)
         while True:  # claim a version by renaming into it; another export may have taken it first
@@ -100,6 +173,21 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None):
     return final
 
 
+def _write_warmup(folder, model_name, card, sample, raw):
+    """assets.extra/tf_serving_warmup_requests from `sample` or the card's held-out jets; skipped with a note."""
+    from training.serving import warmup
+
+    try:
+        if sample is None:
+            sample = warmup.held_out_jets(card)
+        if sample is None:
+            return None
+        return warmup.write_warmup(folder, model_name, card, sample, raw)
+    except DataError as err:  # warmup is an optimisation of the real server; never fail an export for it
+        print(f"note: no warmup requests written ({err})", file=sys.stderr)
+        return None
+
+
 def resolve_version(path):
     """A version folder: `path` itself if it holds saved_model.pb, else its newest integer version."""
     path = pathlib.Path(path)
@@ -112,7 +200,12 @@ def resolve_version(path):
 
 
 def load_tagger(path):
-    """(serving function, ModelCard, version folder, loaded object) of an exported tagger; clear errors otherwise."""
+    """(representation-level serving function, ModelCard, version folder, loaded object); clear errors otherwise.
+
+    The function takes the model's named inputs (the ``representation`` signature, or
+    ``serving_default`` of older exports); ``loaded.signatures["serving_default"]`` is the default
+    signature, raw constituents for jet-image models.
+    """
     import tensorflow as tf
 
     folder = resolve_version(path)
@@ -123,9 +216,9 @@ def load_tagger(path):
         raise DataError(f"{folder}: cannot load SavedModel ({err})") from None
     if "serving_default" not in loaded.signatures:
         raise DataError(f"{folder}: SavedModel has no 'serving_default' signature (has {sorted(loaded.signatures)})")
-    fn = loaded.signatures["serving_default"]
+    # the representation-level signature: exports before the raw-constituent default had it as serving_default
+    name = REPRESENTATION_SIGNATURE if REPRESENTATION_SIGNATURE in loaded.signatures else "serving_default"
+    fn = loaded.signatures[name]
     if "anomaly_score" not in fn.structured_outputs:
-        raise DataError(
-            f"{folder}: 'serving_default' has no 'anomaly_score' output (has {sorted(fn.structured_outputs)})"
-        )
+        raise DataError(f"{folder}: {name!r} has no 'anomaly_score' output (has {sorted(fn.structured_outputs)})")
     return fn, card, folder, loaded

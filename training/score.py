@@ -3,7 +3,8 @@
     python -m training.score --model exported/dvae [--version N] --data jets.h5 --out scores.h5
 
 Loads the SavedModel (the newest version unless one is named) through its ``serving_default``
-signature, rebuilds the inputs its model card names from the sample file, and writes every
+signature, the same path as a served model: raw constituents in for jet-image taggers (the image
+is built in the graph), else the inputs its model card names rebuilt from the sample file; and writes every
 named score per jet (plus labels and event numbers) to OUT atomically. When the sample has both
 the card's signal class and other jets, the AUC of every score is printed as JSON. Rows are jets,
 or events for event-level representations (bortolato2021's high-level features).
@@ -21,15 +22,31 @@ from preprocessing.errors import DataError, run_command
 
 
 def score_sample(fn, card, sample, source="input", batch_size=4096):
-    """{output name: (rows,) array} from a loaded serving function and its ModelCard for a JetSample."""
+    """{output name: (rows,) array} from a loaded serving function and its ModelCard for a JetSample.
+
+    `fn` is the export's ``serving_default``: with raw constituents in (jet-image taggers) the
+    sample's constituents go in as they are, the path a served model takes; otherwise the card's
+    representation is rebuilt in numpy (Lund images, event-level features, older exports).
+    """
     import tensorflow as tf
 
     from models.base import batched
     from preprocessing import representations
+    from preprocessing.representations import graph
+    from preprocessing.representations.constituents import check_constituents
 
+    expected = list(fn.structured_input_signature[1])
+    if set(expected) == {graph.CONSTITUENTS, graph.COUNTS}:
+        # the raw-constituent signature: the representation is built in the graph, as when served
+        check_constituents(sample.constituents, sample.n_constituents, source)  # a clear error before the graph
+        feed = {
+            graph.CONSTITUENTS: np.asarray(sample.constituents, np.float32),
+            graph.COUNTS: np.asarray(sample.n_constituents, np.int32),
+        }
+        dtypes = {graph.CONSTITUENTS: tf.float32, graph.COUNTS: tf.int32}
+        return batched(lambda batch: fn(**{k: tf.constant(v, dtypes[k]) for k, v in batch.items()}), feed, batch_size)
     rep = card.representation
     inputs = representations.build(rep["name"], sample, rep.get("params"), source=source)
-    expected = list(fn.structured_input_signature[1])
     missing = sorted(set(expected) - set(inputs))
     if missing:
         raise DataError(
@@ -71,8 +88,8 @@ def run(args):
     from training import metrics
     from training.export import load_tagger
 
-    fn, card, folder, _ = load_tagger(path)
-    scores = score_sample(fn, card, sample, source=str(args.data))
+    _, card, folder, loaded = load_tagger(path)
+    scores = score_sample(loaded.signatures["serving_default"], card, sample, source=str(args.data))
     # one row per jet, or per event for event-level representations
     row_event, row_labels = representations.rows(card.representation_name, sample, source=str(args.data))
 

@@ -1,213 +1,229 @@
-"""A local stand-in for TF Serving's REST API, for machines without the model server.
+"""A model server with TF Serving's REST and gRPC APIs, for machines without ``tensorflow_model_server``.
 
-    python -m training.serve --model-dir exported/dvae [--model-dir exported/vae1d ...] [--port 8501]
+    python -m training.serve --model_name dvae --model_base_path exported/dvae [--port 8500] [--rest_api_port 8501]
+    python -m training.serve --model_config_file models.config
+    python -m training.serve --model-dir exported/dvae [--model-dir exported/vae1d ...]   # older form
 
-Serves every integer version of each export folder under the folder's name, with the endpoints
-and JSON formats of TF Serving's REST API, so that clients written against it work unchanged:
+Clients written against TF Serving work unchanged (``../shared/SPECS.md``, "Serving contract"):
 
-    GET  /v1/models/<name>                          version status
-    GET  /v1/models/<name>/metadata                 signature inputs and outputs
-    POST /v1/models/<name>[/versions/<v>]:predict   {"instances": [...]}  -> {"predictions": [...]}
-                                                    {"inputs": {...}}     -> {"outputs": {...}}
+    REST  GET  /v1/models/<name>[/versions/<v>]            version status (every loaded version)
+          GET  /v1/models/<name>[/versions/<v>]/metadata   SignatureDefMap as TF Serving writes it
+          POST /v1/models/<name>[/versions/<v>]:predict    {"signature_name"?, "instances" | "inputs"}
+    gRPC  tensorflow.serving.PredictionService/Predict, GetModelMetadata; ModelService/GetModelStatus
 
-It binds to 127.0.0.1 by default; it is a development tool, not a production server (use
-``tensorflow_model_server --rest_api_port=8501 --model_base_path=...`` for that).
+Flags follow ``tensorflow_model_server``: ``--port`` (gRPC, 8500), ``--rest_api_port`` (8501),
+``--model_name`` + ``--model_base_path`` or ``--model_config_file`` (text ``ModelServerConfig``
+with ``latest{N}``/``all{}``/``specific{}`` policies), ``--file_system_poll_wait_seconds``
+(new versions are served without a restart), ``--enable_batching``, ``--max_batch_size``,
+``--batch_timeout_micros``, ``--enable_model_warmup``, ``--rest_api_timeout_in_ms``. Port 0 means
+any free port; the ports in use are printed on stderr as one JSON line. It binds 127.0.0.1
+unless ``--host`` says otherwise (``tensorflow_model_server`` binds every interface).
 """
 
+import argparse
 import errno
-import http.server
 import json
 import pathlib
-import re
 import sys
-import threading
-
-import numpy as np
 
 from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import DataError, run_command
 
-ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>:predict|/metadata)?$")
+
+def _bool(text):
+    value = str(text).lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-class ModelStore:
-    """SavedModels by (name, version), loaded once; the newest version answers by default."""
-
-    def __init__(self, model_dirs):
-        from training.export import versions
-
-        self.dirs = {}
-        for d in model_dirs:
-            d = pathlib.Path(d)
-            if not d.is_dir():
-                raise DataError(f"--model-dir {d}: no such folder")
-            found = versions(d)
-            if not found:
-                raise DataError(f"--model-dir {d}: no integer version folders to serve")
-            if d.name in self.dirs:
-                raise DataError(f"--model-dir {d}: a second model named {d.name!r} ({self.dirs[d.name][0]})")
-            self.dirs[d.name] = (d, found)
-        self.loaded = {}
-        self.lock = threading.Lock()
-
-    def signature(self, name, version=None):
-        from training.export import load_tagger
-
-        if name not in self.dirs:
-            raise KeyError(f"Servable not found for request: Latest({name})")
-        folder, found = self.dirs[name]
-        version = int(version) if version is not None else found[-1]
-        if version not in found:
-            raise KeyError(f"Servable not found for request: Specific({name}, {version})")
-        with self.lock:
-            if (name, version) not in self.loaded:
-                fn, card, _, keep = load_tagger(folder / str(version))
-                self.loaded[(name, version)] = (fn, card, keep)
-        return self.loaded[(name, version)][0], version
+_bool.__name__ = "true/false"
 
 
-def predict(fn, body):
-    """TF Serving's row ("instances") or columnar ("inputs") predict semantics on one signature."""
-    import tensorflow as tf
+class Running:
+    """A started server: `store`, `rest` (HTTP server or None), `grpc` (grpc.Server or None), ports."""
 
-    names = sorted(fn.structured_input_signature[1])
-    if "instances" in body:
-        rows = body["instances"]
-        if len(names) == 1 and not (rows and isinstance(rows[0], dict)):
-            feed = {names[0]: rows}
-        else:
-            feed = {n: [r[n] for r in rows] for n in names}
-        row_format = True
-    elif "inputs" in body:
-        inputs = body["inputs"]
-        feed = inputs if isinstance(inputs, dict) else {names[0]: inputs}
-        row_format = False
-    else:
-        raise ValueError("request body needs 'instances' or 'inputs'")
-    missing = set(names) - set(feed)
-    if missing:
-        raise ValueError(f"missing input(s) {sorted(missing)}; the signature takes {names}")
-    out = fn(**{n: tf.constant(np.asarray(feed[n], np.float32)) for n in names})
-    out = {k: v.numpy().tolist() for k, v in out.items()}
-    if row_format:
-        n = len(next(iter(out.values())))
-        return {"predictions": [{k: v[i] for k, v in out.items()} for i in range(n)]}
-    return {"outputs": out}
+    def __init__(self, store, rest, grpc_server, grpc_port):
+        self.store = store
+        self.rest = rest
+        self.grpc = grpc_server
+        self.grpc_port = grpc_port
+
+    @property
+    def rest_port(self):
+        return self.rest.server_port if self.rest is not None else None
+
+    @property
+    def server_port(self):  # the REST port, as the old stand-in's server object had it
+        return self.rest_port
+
+    def shutdown(self):
+        if self.rest is not None:
+            self.rest.shutdown()
+            self.rest.server_close()
+        if self.grpc is not None:
+            self.grpc.stop(grace=1).wait(5)
+        self.store.stop()
 
 
-def make_handler(store):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _send(self, code, payload):
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def configs_from(model_dirs=None, model_name=None, model_base_path=None, model_config_file=None, policy=None):
+    """[ModelConfig] from exactly one way of naming models; DataError otherwise."""
+    from training.export import versions
+    from training.serving.config import ModelConfig, VersionPolicy, check_unique, read_config_file
 
-        def log_message(self, fmt, *args):  # requests go to stderr only when asked
-            if getattr(self.server, "verbose", False):
-                sys.stderr.write("serve: " + fmt % args + "\n")
-
-        def do_GET(self):
-            m = ROUTE.match(self.path)
-            if not m or m["rest"] == ":predict":
-                return self._send(404, {"error": f"no such endpoint: {self.path}"})
-            try:
-                fn, version = store.signature(m["name"], m["version"])
-            except KeyError as err:
-                return self._send(404, {"error": str(err).strip("'\"")})
-            if m["rest"] == "/metadata":
-                sig = {
-                    "inputs": {k: {"shape": list(v.shape)} for k, v in fn.structured_input_signature[1].items()},
-                    "outputs": sorted(fn.structured_outputs),
-                }
-                return self._send(
-                    200,
-                    {
-                        "model_spec": {"name": m["name"], "version": str(version)},
-                        "metadata": {"signature_def": {"serving_default": sig}},
-                    },
-                )
-            return self._send(
-                200,
-                {
-                    "model_version_status": [
-                        {
-                            "version": str(version),
-                            "state": "AVAILABLE",
-                            "status": {"error_code": "OK", "error_message": ""},
-                        }
-                    ]
-                },
-            )
-
-        def do_POST(self):
-            m = ROUTE.match(self.path)
-            if not m or m["rest"] != ":predict":
-                return self._send(404, {"error": f"no such endpoint: {self.path}"})
-            try:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                fn, _ = store.signature(m["name"], m["version"])
-                return self._send(200, predict(fn, body))
-            except KeyError as err:
-                return self._send(404, {"error": str(err).strip("'\"")})
-            except (ValueError, TypeError, json.JSONDecodeError) as err:
-                return self._send(400, {"error": str(err)})
-            except Exception as err:  # a graph error on bad shapes: report it like TF Serving does
-                return self._send(400, {"error": f"{type(err).__name__}: {err}"})
-
-    return Handler
+    given = [x for x in (model_dirs, model_base_path, model_config_file) if x]
+    if len(given) != 1:
+        raise DataError(
+            "name the models one way: --model_base_path (+ --model_name), --model_config_file or --model-dir"
+        )
+    policy = policy or VersionPolicy()
+    if model_config_file:
+        return read_config_file(model_config_file)
+    if model_base_path:
+        base = pathlib.Path(model_base_path)
+        if not base.is_dir():
+            raise DataError(f"--model_base_path {base}: no such folder")
+        return [ModelConfig(model_name or "default", base.resolve(), policy)]
+    configs = []
+    for d in model_dirs:
+        d = pathlib.Path(d)
+        if not d.is_dir():
+            raise DataError(f"--model-dir {d}: no such folder")
+        if not versions(d):
+            raise DataError(f"--model-dir {d}: no integer version folders to serve")
+        configs.append(ModelConfig(d.name, d.resolve(), policy))
+    return check_unique(configs)
 
 
-def bind(host, port):
-    """A server bound to (host, port) with no handler yet; a port in use or a bad host is a DataError."""
-    try:
-        return http.server.ThreadingHTTPServer((host, port), http.server.BaseHTTPRequestHandler)
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            raise DataError(f"--port {port}: {host}:{port} is already in use; choose another port") from None
-        if err.errno == errno.EACCES:
-            raise DataError(f"--port {port}: permission denied (ports below 1024 need privileges)") from None
-        raise DataError(f"--host {host} --port {port}: cannot listen there ({err.strerror or err})") from None
+def start(
+    model_dirs=None,
+    host="127.0.0.1",
+    port=8501,
+    verbose=False,
+    *,
+    grpc_port=None,
+    configs=None,
+    poll_s=1.0,
+    batching=True,
+    max_batch_size=256,
+    batch_timeout_s=0.0,
+    warmup=False,
+    timeout_s=30.0,
+):
+    """Start serving in background threads; returns a Running.
 
-
-def start(model_dirs, host="127.0.0.1", port=8501, verbose=False):
-    """Start the server in a background thread; returns (server, thread). server.server_port is the port.
-
-    The folders are checked and the port is bound before any model is loaded, so mistakes are
-    reported at once.
+    Args:
+        model_dirs: export folders <base>/<model> served under their folder names (all versions
+            with ``configs`` None: the old stand-in's behaviour), or use `configs`.
+        port: the REST port (0: any free port; None: no REST).
+        grpc_port: the gRPC port (0: any free port; None: no gRPC).
+        configs: [ModelConfig] instead of `model_dirs`.
+        poll_s: seconds between scans of the base paths (0: no hot reload).
     """
-    store = ModelStore(model_dirs)
-    server = bind(host, port)
-    server.RequestHandlerClass = make_handler(store)
-    server.verbose = verbose
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
+    from training.serving.config import VersionPolicy
+    from training.serving.store import ModelStore
+
+    if configs is None:
+        configs = configs_from(model_dirs=model_dirs, policy=VersionPolicy("all"))
+    batch = {"max_batch_size": max_batch_size, "batch_timeout_s": batch_timeout_s} if batching else None
+    rest = grpc_server = bound = None
+    store = ModelStore(configs, poll_s=poll_s, batching=batch, warmup=warmup)
+    try:
+        # bind first, gRPC then REST: a port in use is reported before any model loads
+        if grpc_port is not None:
+            from training.serving.grpc_service import serve_grpc
+
+            grpc_server, bound = _bind(lambda: serve_grpc(store, host, grpc_port), "--port", host, grpc_port)
+        if port is not None:
+            from training.serving.rest import serve_rest
+
+            flag = "--rest_api_port" if grpc_port is not None else "--port"
+            rest = _bind(lambda: serve_rest(store, host, port, timeout_s, verbose), flag, host, port)
+        store.start()
+    except BaseException:
+        Running(store, rest, grpc_server, bound).shutdown()
+        raise
+    return Running(store, rest, grpc_server, bound)
+
+
+def _bind(make, flag, host, port):
+    try:
+        return make()
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE or "in use" in str(err):
+            raise DataError(f"{flag} {port}: {host}:{port} is already in use; choose another port") from None
+        if err.errno == errno.EACCES:
+            raise DataError(f"{flag} {port}: permission denied (ports below 1024 need privileges)") from None
+        raise DataError(f"{flag} {port}: cannot listen on {host}:{port} ({err.strerror or err})") from None
 
 
 def main(argv=None):
     parser = CommandParser(prog="python -m training.serve", description=__doc__)
-    parser.add_argument("--model-dir", action="append", required=True, help="export folder <base>/<model>")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=integer(0, 65535), default=8501, help="0: any free port")
+    parser.add_argument("--port", type=integer(0, 65535), default=8500, help="gRPC port (default 8500; 0: any free)")
+    parser.add_argument("--rest_api_port", type=integer(0, 65535), default=8501, help="REST port (default 8501)")
+    parser.add_argument("--model_name", help="name of the model of --model_base_path (default 'default')")
+    parser.add_argument("--model_base_path", help="folder of integer version folders")
+    parser.add_argument("--model_config_file", help="text-format ModelServerConfig")
+    parser.add_argument("--model-dir", action="append", help="export folder served under its name, every version")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--file_system_poll_wait_seconds", type=integer(0), default=1, help="0: no hot reload")
+    parser.add_argument(
+        "--enable_batching", type=_bool, nargs="?", const=True, default=True, help="true/false (default true)"
+    )
+    parser.add_argument("--max_batch_size", type=integer(1), default=256, help="most rows per batched call")
+    parser.add_argument("--batch_timeout_micros", type=integer(0), default=0, help="wait for company (default 0)")
+    parser.add_argument(
+        "--enable_model_warmup", type=_bool, nargs="?", const=True, default=True, help="replay warmup requests on load"
+    )
+    parser.add_argument("--rest_api_timeout_in_ms", type=integer(1), default=30000, help="drop stalled requests")
     args = parser.parse_args(argv)
+    if args.model_name and not args.model_base_path:
+        parser.error("--model_name needs --model_base_path")
     return run_command(run, args)
 
 
 def run(args):
-    server, thread = start(args.model_dir, args.host, args.port, verbose=True)
+    from training.serving.config import VersionPolicy
+
+    configs = configs_from(
+        model_dirs=args.model_dir,
+        model_name=args.model_name,
+        model_base_path=args.model_base_path,
+        model_config_file=args.model_config_file,
+        policy=VersionPolicy("all") if args.model_dir else None,
+    )
+    running = start(
+        host=args.host,
+        port=args.rest_api_port,
+        verbose=True,
+        grpc_port=args.port,
+        configs=configs,
+        poll_s=args.file_system_poll_wait_seconds,
+        batching=args.enable_batching,
+        max_batch_size=args.max_batch_size,
+        batch_timeout_s=args.batch_timeout_micros / 1e6,
+        warmup=args.enable_model_warmup,
+        timeout_s=args.rest_api_timeout_in_ms / 1000,
+    )
     print(
-        f"serving {args.model_dir} on "
-        f"http://{args.host}:{server.server_port}/v1/models/<name>:predict (Ctrl-C to stop)",
+        json.dumps(
+            {
+                "models": [c.name for c in configs],
+                "grpc": f"{args.host}:{running.grpc_port}",
+                "rest": f"http://{args.host}:{running.rest_port}/v1/models/<name>",
+            }
+        ),
         file=sys.stderr,
+        flush=True,
     )
     try:
-        thread.join()
+        running.rest.thread.join()
     except KeyboardInterrupt:
-        server.shutdown()
+        pass
+    finally:
+        running.shutdown()
     return 0
 
 

@@ -71,7 +71,7 @@ def test_saved_model_cli_runs_the_dvae_export(small_samples, tmp_path):
             "--tag_set",
             "serve",
             "--signature_def",
-            "serving_default",
+            "representation",  # serving_default takes raw constituents; the image-level signature
             "--inputs",
             f"jet_image={tmp_path / 'x.npy'}",
             "--outdir",

@@ -1,54 +1,91 @@
-"""The local TF-Serving stand-in answers REST predict requests like the SavedModel itself."""
+"""training.serve on real fit exports: flags like tensorflow_model_server, warmup, the old --model-dir form."""
 
 import json
-import urllib.error
+import pathlib
+import subprocess
+import sys
 import urllib.request
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from training import serve
 from training.export import load_tagger
+from training.serving.client import score
+from training.serving.warmup import WARMUP_PATH, read_warmup
+
+ROOT = pathlib.Path(__file__).parents[2]
 
 
-def _request(port, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data else "GET")
+def test_fit_exports_carry_warmup_requests_of_held_out_jets(fitted):
+    base, _, _ = fitted
+    requests = read_warmup(base / "dvae" / "1")
+    assert (base / "dvae" / "1" / WARMUP_PATH).is_file()
+    assert [int(tf.make_ndarray(r.inputs["n_constituents"]).shape[0]) for r in requests] == [1, 2, 8]
+    assert all(r.model_spec.signature_name == "serving_default" and r.model_spec.name == "dvae" for r in requests)
+
+
+def test_served_fit_export_equals_the_loaded_savedmodel(fitted, small_samples):
+    base, _, _ = fitted
+    running = serve.start([base / "dvae"], port=0, grpc_port=0, warmup=True)
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def test_rest_predict_matches_the_saved_model(fitted):
-    base, _, _ = fitted  # two fitted dvae versions from test_fit_export's fixture
-    server, thread = serve.start([base / "dvae"], port=0)
-    port = server.server_port
-    try:
-        assert _request(port, "/v1/models/dvae")[1]["model_version_status"][0]["version"] == "2"
-        meta = _request(port, "/v1/models/dvae/metadata")[1]["metadata"]["signature_def"]["serving_default"]
-        assert meta["inputs"] == {"jet_image": {"shape": [None, 40, 40]}} and "anomaly_score" in meta["outputs"]
-        images = np.random.default_rng(0).random((3, 40, 40)).astype(np.float32)
-        images /= images.sum((1, 2), keepdims=True)
-        fn, _, _, _ = load_tagger(base / "dvae" / "1")
-        want = fn(jet_image=tf.constant(images))["anomaly_score"].numpy()
-        code, rows = _request(port, "/v1/models/dvae/versions/1:predict", {"instances": images.tolist()})
-        assert code == 200
-        np.testing.assert_allclose([r["anomaly_score"] for r in rows["predictions"]], want, rtol=1e-5)
-        code, cols = _request(port, "/v1/models/dvae/versions/1:predict", {"inputs": {"jet_image": images.tolist()}})
-        np.testing.assert_allclose(cols["outputs"]["anomaly_score"], want, rtol=1e-5)
-        assert _request(port, "/v1/models/nope:predict", {"instances": []})[0] == 404
-        assert _request(port, "/v1/models/dvae/versions/9:predict", {"instances": []})[0] == 404
-        code, err = _request(port, "/v1/models/dvae:predict", {"wrong": 1})
-        assert code == 400 and "instances" in err["error"]
-        assert _request(port, "/v1/models/dvae:predict", {"instances": [[1.0, 2.0]]})[0] == 400
+        sample = small_samples["top"]
+        rows = np.arange(20)
+        got = score(
+            sample.constituents[rows],
+            sample.n_constituents[rows],
+            url=f"http://127.0.0.1:{running.rest_port}",
+            version=1,
+        )
+        _, _, _, loaded = load_tagger(base / "dvae" / "1")
+        want = loaded.signatures["serving_default"](
+            constituents=tf.constant(sample.constituents[rows], tf.float32),
+            n_constituents=tf.constant(sample.n_constituents[rows], tf.int32),
+        )
+        np.testing.assert_allclose(got["anomaly_score"], want["anomaly_score"].numpy(), rtol=1e-5, atol=1e-6)
+        grpc_got = score(
+            sample.constituents[rows], sample.n_constituents[rows], target=f"127.0.0.1:{running.grpc_port}", version=1
+        )
+        np.testing.assert_allclose(grpc_got["anomaly_score"], got["anomaly_score"], rtol=1e-6)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
+        running.shutdown()
 
 
-def test_serving_an_empty_folder_is_an_error(tmp_path):
-    with pytest.raises(serve.DataError, match="no integer version"):
-        serve.start([tmp_path], port=0)
+def test_command_line_with_tf_serving_flags(fitted):
+    base, _, _ = fitted
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "training.serve",
+            "--model_name",
+            "tagger",
+            "--model_base_path",
+            str(base / "dvae"),
+            "--port",
+            "0",
+            "--rest_api_port",
+            "0",
+            "--file_system_poll_wait_seconds",
+            "0",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = None
+        for _ in range(200):  # bounded: the JSON line comes once the models are loaded
+            line = proc.stderr.readline()
+            if not line:
+                break
+            if line.startswith("{"):
+                ready = json.loads(line)
+                break
+        assert ready is not None and ready["models"] == ["tagger"]
+        with urllib.request.urlopen(ready["rest"].replace("<name>", "tagger"), timeout=30) as resp:
+            status = json.loads(resp.read())
+        assert [s["version"] for s in status["model_version_status"]] == ["2"]  # latest{1} by default
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

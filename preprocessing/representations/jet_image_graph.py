@@ -1,0 +1,108 @@
+"""Jet images computed in a TensorFlow graph, for SavedModels that take raw constituents.
+
+The same five steps as ``preprocessing.representations.jet_image`` (its module docstring has the
+formulas), written with TF ops so that an export can map padded constituents (E, px, py, pz) and
+their count straight to a 40 x 40 image inside the serving graph. The arithmetic runs in float64
+like the numpy builder, so both agree to rounding; tests hold them to 1e-4 per pixel.
+
+Bad input is an ``InvalidArgumentError`` raised by in-graph assertions (TF Serving and
+``training.serve`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT): a jet with no constituents,
+a count larger than the padding, NaN or infinite components, no pT inside the image.
+"""
+
+import math
+
+from preprocessing.representations.jet_image import DEFAULT_PARAMS
+
+
+def validate_constituents(constituents, n_constituents):
+    """In-graph checks shared by every graph representation; returns (p4 float64, mask bool).
+
+    Args:
+        constituents: (jets, particles, 4) float tensor as (E, px, py, pz).
+        n_constituents: (jets,) integer tensor of real constituents.
+    """
+    import tensorflow as tf
+
+    n = tf.cast(n_constituents, tf.int32)  # (jets,)
+    n_particles = tf.shape(constituents)[1]
+    checks = [
+        tf.debugging.assert_positive(n, message="a jet has no constituents (n_constituents <= 0)"),
+        tf.debugging.assert_less_equal(
+            n, n_particles, message="n_constituents is larger than the number of padded particles"
+        ),
+        tf.debugging.assert_equal(
+            tf.shape(n)[0], tf.shape(constituents)[0], message="n_constituents and constituents differ in jets"
+        ),
+    ]
+    mask = tf.range(n_particles)[None, :] < n[:, None]  # (jets, particles)
+    p4 = tf.cast(constituents, tf.float64)
+    finite = tf.reduce_all(tf.math.is_finite(p4) | ~mask[..., None])
+    checks.append(tf.debugging.Assert(finite, ["constituents contain NaN or infinity"]))
+    with tf.control_dependencies(checks):
+        p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))  # padding is ignored whatever it holds
+    return p4, mask
+
+
+def _wrap_phi(dphi):
+    import tensorflow as tf
+
+    return tf.math.floormod(dphi + math.pi, 2.0 * math.pi) - math.pi
+
+
+def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel_phi=0.035):
+    """(jets, n_pixels, n_pixels) float32 unit-sum images from padded constituents, in-graph."""
+    import tensorflow as tf
+
+    p4, mask = validate_constituents(constituents, n_constituents)  # (jets, particles, 4), (jets, particles)
+    zero = tf.zeros_like(p4[..., 0])
+    px, py, pz = p4[..., 1], p4[..., 2], p4[..., 3]
+    pt = tf.where(mask, tf.math.sqrt(px * px + py * py), zero)  # (jets, particles)
+    eta = tf.where(
+        mask, tf.math.asinh(pz / tf.where(pt > 0, pt, tf.fill(tf.shape(pt), tf.constant(math.inf, tf.float64)))), zero
+    )
+    phi = tf.math.atan2(py, px)
+    dphi = tf.where(mask, _wrap_phi(phi - phi[:, :1]), zero)  # hardest constituent is the reference
+
+    # steps 1-3: centre, rotate the principal axis to vertical, flip
+    total_pt = tf.reduce_sum(pt, axis=1, keepdims=True)  # (jets, 1)
+    w = pt / total_pt
+    x = eta - tf.reduce_sum(w * eta, axis=1, keepdims=True)
+    y = dphi - tf.reduce_sum(w * dphi, axis=1, keepdims=True)
+    sxx, syy, sxy = (tf.reduce_sum(w * a * b, axis=1) for a, b in ((x, x), (y, y), (x, y)))
+    theta = 0.5 * tf.math.atan2(2.0 * sxy, sxx - syy)
+    a = (0.5 * math.pi - theta)[:, None]
+    xr = x * tf.cos(a) - y * tf.sin(a)
+    yr = x * tf.sin(a) + y * tf.cos(a)
+
+    def sign(c):
+        pos = tf.reduce_sum(tf.where(c > 0, pt, zero), axis=1)
+        neg = tf.reduce_sum(tf.where(c < 0, pt, zero), axis=1)
+        return tf.where(pos >= neg, tf.ones_like(pos), -tf.ones_like(pos))[:, None]
+
+    xr, yr = xr * sign(xr), yr * sign(yr)
+
+    # step 4: pixelise; constituents outside the grid go to one extra, discarded bin
+    col = tf.cast(tf.floor(xr / pixel_eta + 0.5 * n_pixels), tf.int64)
+    row = tf.cast(tf.floor(yr / pixel_phi + 0.5 * n_pixels), tf.int64)
+    inside = (col >= 0) & (col < n_pixels) & (row >= 0) & (row < n_pixels) & (pt > 0)
+    n_jets = tf.shape(p4, out_type=tf.int64)[0]
+    jet = tf.broadcast_to(tf.range(n_jets)[:, None], tf.shape(col, out_type=tf.int64))
+    flat = (jet * n_pixels + row) * n_pixels + col
+    n_bins = n_jets * n_pixels * n_pixels
+    flat = tf.where(inside, flat, n_bins)
+    sums = tf.math.unsorted_segment_sum(tf.reshape(pt, [-1]), tf.reshape(flat, [-1]), n_bins + 1)
+    images = tf.reshape(sums[:-1], tf.stack([n_jets, n_pixels, n_pixels]))
+
+    # step 5: unit sum
+    total = tf.reduce_sum(images, axis=(1, 2), keepdims=True)
+    with tf.control_dependencies(
+        [tf.debugging.assert_positive(tf.reshape(total, [-1]), message="a jet has no pT inside the image")]
+    ):
+        return tf.cast(images / total, tf.float32)
+
+
+def build(constituents, n_constituents, **params):
+    """{"jet_image": (jets, n, n)} in-graph, with the parameters of the numpy builder."""
+    params = {**DEFAULT_PARAMS, **params}
+    return {"jet_image": jet_images(constituents, n_constituents, **params)}

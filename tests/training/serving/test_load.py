@@ -1,0 +1,93 @@
+"""Many concurrent clients: no request fails, and concurrent requests share graph calls."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from training.serving.batching import Batcher
+from training.serving.client import GrpcClient, RestClient
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_20_threads_by_50_requests_all_succeed(server, jets, protocol):
+    constituents = jets.constituents[:4, : int(jets.n_constituents[:4].max())]
+    counts = jets.n_constituents[:4]
+    failures, results = [], []
+    default = server.store.servable("dvae").signatures["serving_default"]
+    calls_before = default.batcher.calls
+
+    def worker(k):
+        client = (
+            RestClient(f"http://127.0.0.1:{server.rest_port}", timeout=30)
+            if protocol == "rest"
+            else GrpcClient(f"127.0.0.1:{server.grpc_port}", timeout=30)
+        )
+        try:
+            for i in range(50):
+                try:
+                    out = client.score(constituents[i % 4 : i % 4 + 1], counts[i % 4 : i % 4 + 1], model="dvae")
+                    results.append((i % 4, float(np.asarray(out["anomaly_score"])[0])))
+                except Exception as err:  # every failure is counted, none may happen
+                    failures.append(repr(err))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == [] and len(results) == 1000
+    by_jet = {}
+    for jet, value in results:  # batched or not, a jet always gets the same score
+        by_jet.setdefault(jet, set()).add(round(value, 5))
+    assert all(len(v) == 1 for v in by_jet.values()), by_jet
+    assert default.batcher.calls - calls_before < 1000  # concurrent requests were merged into fewer graph calls
+
+
+def test_batcher_merges_pads_and_isolates_a_bad_request():
+    import tensorflow as tf
+
+    calls = []
+    gate = threading.Event()
+
+    def run(arrays):
+        calls.append(len(arrays["x"]))
+        gate.wait(5)
+        if np.any(arrays["x"] < 0):
+            raise ValueError("negative")
+        return {"s": arrays["x"].sum(axis=1)}
+
+    batcher = Batcher(run, {"x": tf.TensorSpec((None, None), tf.float32)}, max_batch_size=64)
+    out = {}
+
+    def submit(k, x):
+        try:
+            out[k] = batcher.submit({"x": x}, len(x))
+        except ValueError as err:
+            out[k] = err
+
+    first = threading.Thread(target=submit, args=(0, np.ones((1, 2))))
+    first.start()
+    while not calls:
+        pass
+    # while the first call runs, three requests queue up (one with wider padding, one bad)
+    others = [
+        threading.Thread(target=submit, args=(1, np.ones((2, 3)))),
+        threading.Thread(target=submit, args=(2, -np.ones((1, 1)))),
+        threading.Thread(target=submit, args=(3, np.full((1, 1), 2.0))),
+    ]
+    for t in others:
+        t.start()
+    while batcher.queue.qsize() < 3:
+        pass
+    gate.set()
+    for t in [first, *others]:
+        t.join(10)
+    batcher.close()
+    assert calls[:2] == [1, 4]  # the queued requests went in one call, padded to 3 columns
+    np.testing.assert_allclose(out[1]["s"], [3.0, 3.0])
+    np.testing.assert_allclose(out[3]["s"], [2.0])
+    assert isinstance(out[2], ValueError)  # only the bad request failed, after one call per request

@@ -1,0 +1,18 @@
+"""A model server that TF Serving clients cannot tell apart from ``tensorflow_model_server``.
+
+One concept per module:
+
+- ``errors``: the error type with TF Serving's canonical codes, and their HTTP / gRPC statuses;
+- ``tensors``: JSON (row and columnar) and ``TensorProto`` values to checked numpy arrays, and back;
+- ``servable``: one loaded SavedModel version, its signatures and ``SignatureDef`` protos;
+- ``store``: models by name with version policies, hot reload from the base paths, load errors;
+- ``batching``: server-side batching of concurrent requests on one signature;
+- ``config``: ``ModelServerConfig`` text files, read and written (``python -m training.serving.config``);
+- ``rest``: the REST API (``/v1/models/...``) on a threaded HTTP server;
+- ``grpc_service``: ``PredictionService`` and ``ModelService`` over grpcio with the official protos;
+- ``warmup``: ``assets.extra/tf_serving_warmup_requests`` written at export and replayed on load;
+- ``client``: ``score(constituents, counts)`` over REST or gRPC;
+- ``benchmark``: latency and throughput (``python -m training.serving.benchmark``).
+
+The command is ``python -m training.serve``.
+"""

@@ -1,0 +1,157 @@
+"""A small client of TF Serving's APIs (or ``python -m training.serve``): raw jets in, scores out.
+
+    from training.serving.client import score
+    scores = score(constituents, counts, model="dvae", url="http://127.0.0.1:8501")      # REST
+    scores = score(constituents, counts, model="dvae", target="127.0.0.1:8500")          # gRPC
+
+``constituents`` is (jets, particles, 4) as (E, px, py, pz) in GeV, zero padded, ``counts`` the
+real constituents per jet; the model's ``serving_default`` builds the representation itself.
+Returns {output name: (jets,) array}. A request the server refuses raises ``ClientError`` with
+its status and message. ``RestClient`` and ``GrpcClient`` keep one connection open for many
+calls (what the benchmark uses).
+"""
+
+import http.client
+import json
+import urllib.parse
+
+import numpy as np
+
+from preprocessing.representations.graph import CONSTITUENTS, COUNTS
+
+
+class ClientError(Exception):
+    """A refused request: `status` is the HTTP status or the gRPC status code name."""
+
+    def __init__(self, status, message):
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _feed(constituents, counts):
+    constituents = np.asarray(constituents, np.float32)
+    counts = np.asarray(counts, np.int32)
+    if constituents.ndim != 3 or constituents.shape[-1] != 4:
+        raise ValueError(f"constituents must be (jets, particles, 4), got {constituents.shape}")
+    if counts.shape != constituents.shape[:1]:
+        raise ValueError(f"counts must be ({len(constituents)},), got {counts.shape}")
+    if len(counts):  # no need to send padding that no jet uses
+        constituents = constituents[:, : max(1, int(counts.max()))]
+    return {CONSTITUENTS: constituents, COUNTS: counts}
+
+
+class RestClient:
+    """One keep-alive HTTP connection to a REST API at `url` (e.g. http://127.0.0.1:8501)."""
+
+    def __init__(self, url="http://127.0.0.1:8501", timeout=60.0):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None):
+        """(status, decoded JSON) of one request; reconnects once if the connection was closed."""
+        data = None if body is None else json.dumps(body).encode()
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                headers = {"Content-Type": "application/json"} if data is not None else {}
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                payload = resp.read()
+                if resp.will_close:
+                    self.close()
+                return resp.status, json.loads(payload)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def predict(self, model, inputs, version=None, signature="serving_default"):
+        path = f"/v1/models/{model}" + (f"/versions/{version}" if version is not None else "") + ":predict"
+        body = {"signature_name": signature, "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
+        status, out = self.request("POST", path, body)
+        if status != 200:
+            raise ClientError(status, out.get("error", out))
+        outputs = out["outputs"]
+        return {k: np.asarray(v, np.float32) for k, v in outputs.items()} if isinstance(outputs, dict) else outputs
+
+    def score(self, constituents, counts, model="dvae", version=None, signature="serving_default"):
+        return self.predict(model, _feed(constituents, counts), version, signature)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class GrpcClient:
+    """A gRPC channel to PredictionService at `target` (e.g. 127.0.0.1:8500), with the official stubs."""
+
+    def __init__(self, target="127.0.0.1:8500", timeout=60.0):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        self.channel = grpc.insecure_channel(
+            target,
+            options=[("grpc.max_receive_message_length", 512 << 20), ("grpc.max_send_message_length", 512 << 20)],
+        )
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.timeout = timeout
+
+    def predict(self, model, inputs, version=None, signature="serving_default", output_filter=()):
+        import grpc
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = model
+        request.model_spec.signature_name = signature
+        if version is not None:
+            request.model_spec.version.value = int(version)
+        for k, v in inputs.items():
+            request.inputs[k].CopyFrom(tf.make_tensor_proto(np.asarray(v)))
+        request.output_filter.extend(output_filter)
+        try:
+            response = self.stub.Predict(request, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise ClientError(err.code().name, err.details()) from None
+        return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+    def score(self, constituents, counts, model="dvae", version=None, signature="serving_default"):
+        return self.predict(model, _feed(constituents, counts), version, signature)
+
+    def close(self):
+        self.channel.close()
+
+
+def score(
+    constituents,
+    counts,
+    model="dvae",
+    url=None,
+    target=None,
+    version=None,
+    signature="serving_default",
+    batch_size=1024,
+    timeout=60.0,
+):
+    """Scores of raw jets from a server: over REST with `url`, over gRPC with `target` (exactly one).
+
+    Returns:
+        {output name: (jets,) array}, jets sent `batch_size` at a time.
+    """
+    if (url is None) == (target is None):
+        raise ValueError("give exactly one of url (REST) or target (gRPC)")
+    client = RestClient(url, timeout) if url is not None else GrpcClient(target, timeout)
+    try:
+        parts = [
+            client.score(constituents[i : i + batch_size], counts[i : i + batch_size], model, version, signature)
+            for i in range(0, len(counts), batch_size)
+        ]
+    finally:
+        client.close()
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]} if parts else {}
