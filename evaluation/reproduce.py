@@ -19,10 +19,10 @@ import pathlib
 import sys
 import time
 
-from evaluation.papers import bortolato2021, dillon2021
+from evaluation.papers import bortolato2021, dillon2021, kahn2021
 
 # every module has SCALES, run(scale, out, seed, paths) and write_report(results, out, scale, seed, seconds)
-PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021}
+PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": kahn2021}
 
 
 def main(argv=None):

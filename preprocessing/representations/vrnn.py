@@ -26,6 +26,16 @@ pT before the rotation would not guarantee this, because rotations about x chang
 Sequence order (Eq. 3.1, "k_t-distance order"): c_1 is the hardest constituent; c_n is the
 not-yet-used constituent j maximising pT_j * Delta R(j, c_{n-1}).
 
+Paper vs the authors' code (``selection``): the paper (default, ``"paper"``) keeps the 20 hardest
+constituents by pT and reflects so that the second-hardest constituent has eta >= 0; the authors'
+public code (``"authors"``) keeps the first 20 by pT^2 * Delta R^2 to the jet axis (largest first)
+and reflects so that the second element of the k_t sequence has eta >= 0. The reflection changes
+neither pT nor Delta R, so the k_t order is the same before and after it.
+
+Jets left with fewer than ``min_constituents`` (3) constituents after the algorithm are dropped
+(paper Sec. 3.1 and the authors' code): the representation builds no row for them, and its
+``rows`` gives the events and labels of the kept jets only, in the same order.
+
 Per-step features: (pT fraction, eta, phi) with pT fraction = pT_i / sum_j pT_j over the kept
 constituents, eta and phi in the final frame. Sequences have up to 20 steps and a 0/1 mask.
 
@@ -33,6 +43,8 @@ p-bar table (Eq. 2.8): pbar_N(t) = (1/D_N) sum over the D_N training jets with N
 the pT fraction of their t-th constituent in sequence order. It weights the KL term of step t,
 L(t) = MSE + 0.1 pbar_N(t) KL. It is fitted on training jets only and saved with the model.
 """
+
+import weakref
 
 import numpy as np
 
@@ -45,7 +57,15 @@ from preprocessing.representations.constituents import (
 )
 from preprocessing.representations.record import Representation
 
-DEFAULT_PARAMS = {"max_constituents": 20, "target_mass": 0.25, "target_energy": 1.0, "max_delta_r": 1.0}
+DEFAULT_PARAMS = {
+    "max_constituents": 20,
+    "target_mass": 0.25,
+    "target_energy": 1.0,
+    "max_delta_r": 1.0,
+    "min_constituents": 3,
+    "selection": "paper",
+}
+SELECTIONS = ("paper", "authors")
 N_FEATURES = 3  # pT fraction, eta, phi
 
 
@@ -93,6 +113,21 @@ def _sort_by_pt(p4, mask):
     return np.take_along_axis(p4, order[..., None], 1), np.take_along_axis(mask, order, 1)
 
 
+def _truncation_order(p4, mask, selection):
+    """Per jet, constituent indices in the order the truncation to max_constituents keeps them.
+
+    "paper": highest pT first; "authors": highest pT^2 * Delta R^2 to the x axis first (their k_t
+    distance to the jet axis). Padding last in both.
+    """
+    pt = physics.pt(p4)
+    if selection == "authors":
+        dr2 = physics.eta(p4) ** 2 + physics.phi(p4) ** 2
+        key = np.where(mask, pt**2 * dr2, -1.0)
+    else:
+        key = np.where(mask, pt, -1.0)
+    return np.argsort(-key, axis=1, kind="stable")
+
+
 def algorithm1(
     constituents,
     n_constituents,
@@ -102,6 +137,7 @@ def algorithm1(
     max_delta_r=1.0,
     source="input",
     return_info=False,
+    selection="paper",
 ):
     """kahn2021 Algorithm 1 on a batch of jets.
 
@@ -113,6 +149,9 @@ def algorithm1(
         max_delta_r: constituents beyond this Delta R from the x axis are removed (1).
         source: where the jets came from, for error messages.
         return_info: also return {"passes": (jets,) passes needed, "degenerate": (jets,) bool}.
+        selection: "paper" keeps the 20 hardest by pT and reflects on the second-hardest
+            constituent; "authors" keeps the first 20 by pT^2 Delta R^2 and does not reflect here
+            (`sequences` reflects on the second element of the k_t sequence).
 
     Returns:
         p4 (jets, max_constituents, 4) float64 in the final frame sorted by pT (hardest first,
@@ -129,6 +168,8 @@ def algorithm1(
     """
     if not 0 < target_mass < target_energy:
         raise DataError(f"target_mass {target_mass} must be positive and below target_energy {target_energy}")
+    if selection not in SELECTIONS:
+        raise DataError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     p4, _, mask = check_constituents(constituents, n_constituents, source)
     n_jets = len(p4)
     out = np.zeros((n_jets, max_constituents, 4))
@@ -155,7 +196,7 @@ def algorithm1(
             fp4, fmask = _sort_by_pt(p4[done], mask[done])
             k = min(fp4.shape[1], max_constituents)
             fp4, fmask = fp4[:, :k], fmask[:, :k]
-            if k > 1:
+            if k > 1 and selection == "paper":
                 flip = fmask[:, 1] & (physics.eta(fp4[:, 1]) < 0)
                 fp4[flip, :, 3] *= -1.0
             out[rows[done], :k] = fp4
@@ -164,7 +205,9 @@ def algorithm1(
         keep = ~done
         p4, mask, rows = p4[keep], mask[keep] & ~far[keep], rows[keep]
         if len(rows):
-            p4, mask = _sort_by_pt(np.where(mask[..., None], p4, 0.0), mask)
+            p4 = np.where(mask[..., None], p4, 0.0)
+            order = _truncation_order(p4, mask, selection)
+            p4, mask = np.take_along_axis(p4, order[..., None], 1), np.take_along_axis(mask, order, 1)
             trunc = too_many[keep]
             mask[trunc, max_constituents:] = False
             p4 = np.where(mask[..., None], p4, 0.0)
@@ -209,15 +252,22 @@ def sequences(
     target_mass=0.25,
     target_energy=1.0,
     max_delta_r=1.0,
+    min_constituents=3,
+    selection="paper",
     source="input",
     batch_size=2000,
+    drop=True,
 ):
     """VRNN inputs: Algorithm 1, k_t ordering and per-step features.
 
     Args:
         constituents: (jets, particles, 4) as (E, px, py, pz), zero padded.
         n_constituents: (jets,) number of real constituents.
+        min_constituents: jets with fewer constituents after Algorithm 1 are short (3).
+        selection: "paper" or "authors" (see the module docstring).
         batch_size: jets per vectorised batch (bounds memory; about 2000 is fastest, the arrays stay in cache).
+        drop: True returns the kept jets only (short jets removed); False returns every jet, short
+            ones included (use `kept` on the result to find them).
 
     Returns:
         {"vrnn_sequence": (jets, max_constituents, 3) float32 (pT fraction, eta, phi), zero padded,
@@ -236,15 +286,30 @@ def sequences(
             target_energy,
             max_delta_r,
             source=source,
+            selection=selection,
         )
         pt = np.where(mask, physics.pt(p4), 0.0)
         eta = np.where(mask, physics.eta(p4), 0.0)
         phi = np.where(mask, physics.phi(p4), 0.0)
         order = kt_order(pt, eta, phi, mask)  # (jets, n)
         feats = np.stack([pt / pt.sum(1, keepdims=True), eta, phi], axis=-1)  # (jets, n, 3)
-        seq[sl] = np.take_along_axis(feats, order[..., None], 1)
+        feats = np.take_along_axis(feats, order[..., None], 1)
+        if selection == "authors" and feats.shape[1] > 1:
+            # the authors reflect on the second element of the k_t sequence (order is unchanged by it)
+            flip = np.take_along_axis(mask, order, 1)[:, 1] & (feats[:, 1, 1] < 0)
+            feats[flip, :, 1] *= -1.0
+        seq[sl] = feats
         msk[sl] = np.take_along_axis(mask, order, 1)
-    return {"vrnn_sequence": seq, "vrnn_mask": msk}
+    out = {"vrnn_sequence": seq, "vrnn_mask": msk}
+    if drop:
+        keep = kept(out, min_constituents)
+        out = {k: v[keep] for k, v in out.items()}
+    return out
+
+
+def kept(inputs, min_constituents=3):
+    """(jets,) bool: jets with at least `min_constituents` steps in {"vrnn_mask": ...}."""
+    return np.asarray(inputs["vrnn_mask"]).sum(1) >= min_constituents
 
 
 def fit_pt_fraction_table(sequence, mask):
@@ -287,8 +352,32 @@ def kl_weights(table, mask):
     return np.where(mask, table[n], 0.0).astype(np.float32)
 
 
+# the kept-jet flags of the latest build of each sample, so that `rows` matches `build` without
+# running Algorithm 1 again: id(sample) -> (weak reference to the sample, (jets,) bool)
+_KEPT = {}
+
+
 def _build(sample, source="input", **params):
-    return sequences(sample.constituents, sample.n_constituents, source=source, **params)
+    full = sequences(sample.constituents, sample.n_constituents, source=source, drop=False, **params)
+    keep = kept(full, params.get("min_constituents", DEFAULT_PARAMS["min_constituents"]))
+    for key in [k for k, (ref, _) in _KEPT.items() if ref() is None]:
+        del _KEPT[key]  # samples that no longer exist
+    _KEPT[id(sample)] = (weakref.ref(sample), keep)
+    return {k: v[keep] for k, v in full.items()}
+
+
+def kept_rows(sample, source="input", **params):
+    """(jets,) bool: the jets of `sample` that `build` keeps (the latest build's, else recomputed)."""
+    entry = _KEPT.get(id(sample))
+    if entry is not None and entry[0]() is sample:
+        return entry[1]
+    full = sequences(sample.constituents, sample.n_constituents, source=source, drop=False, **params)
+    return kept(full, params.get("min_constituents", DEFAULT_PARAMS["min_constituents"]))
+
+
+def _rows(sample, source="input"):
+    keep = kept_rows(sample, source)
+    return sample.event[keep], sample.labels[keep]
 
 
 def _fit(inputs):
@@ -300,5 +389,6 @@ REPRESENTATION = Representation(
     build=_build,
     default_params=DEFAULT_PARAMS,
     fit=_fit,
+    rows=_rows,
     shapes=lambda p: {"vrnn_sequence": (p["max_constituents"], N_FEATURES), "vrnn_mask": (p["max_constituents"],)},
 )

@@ -108,3 +108,56 @@ def test_bad_input_named():
     c[1, 0, 2] = np.nan
     with pytest.raises(DataError, match="NaN"):
         vrnn.sequences(c, np.array([1, 1]))
+
+
+def _jet(pts, etas, phis):
+    """(1, n, 4) massless constituents (E, px, py, pz) from pT, eta, phi lists."""
+    return physics.from_pt_eta_phi(np.array(pts), np.array(etas), np.array(phis), 0.0)[None]
+
+
+def test_jets_with_fewer_than_three_constituents_are_dropped(small_samples):
+    two = _jet([500.0, 300.0], [0.0, 0.1], [0.0, 0.2])
+    far = _jet([500.0, 300.0, 1.0], [0.0, 0.1, 0.0], [0.0, 0.2, 2.5])  # the third leaves the cone
+    three = _jet([500.0, 300.0, 100.0], [0.0, 0.1, -0.1], [0.0, 0.2, 0.1])
+    c = np.zeros((3, 3, 4))
+    c[0, :2], c[1], c[2] = two[0], far[0], three[0]
+    n = np.array([2, 3, 3])
+    full = vrnn.sequences(c, n, drop=False)
+    np.testing.assert_array_equal(full["vrnn_mask"].sum(1), [2, 2, 3])
+    np.testing.assert_array_equal(vrnn.kept(full), [False, False, True])
+    kept = vrnn.sequences(c, n)
+    assert kept["vrnn_sequence"].shape == (1, 20, 3)
+    np.testing.assert_array_equal(kept["vrnn_sequence"], full["vrnn_sequence"][2:])
+    # through the registry, the rows match the kept jets (events and labels of the same jets)
+    s = small_samples["qcd"].subset(np.arange(40))
+    s.n_constituents[[3, 7]] = 2  # two jets cut down to their two hardest constituents
+    s.constituents[[3, 7], 2:] = 0.0
+    built = representations.build("vrnn", s)
+    event, labels = representations.rows("vrnn", s)
+    assert len(built["vrnn_mask"]) == len(event) == len(labels) == 38
+    assert built["vrnn_mask"].sum(1).min() >= 3
+    np.testing.assert_array_equal(event, np.delete(s.event, [3, 7]))
+
+
+def test_selection_paper_and_authors(small_samples):
+    s = small_samples["top"].subset(np.arange(120))
+    paper = vrnn.sequences(s.constituents, s.n_constituents, drop=False)
+    authors = vrnn.sequences(s.constituents, s.n_constituents, selection="authors", drop=False)
+    # the paper reflects on the second-hardest constituent, the authors on the second k_t element
+    p4, mask = vrnn.algorithm1(s.constituents, s.n_constituents)
+    eta = np.where(mask, physics.eta(p4), 0.0)
+    assert np.all(eta[:, 1][mask[:, 1]] >= 0)
+    second_kt = authors["vrnn_mask"][:, 1] > 0
+    assert np.all(authors["vrnn_sequence"][second_kt, 1, 1] >= 0)
+    assert np.any(paper["vrnn_sequence"][second_kt, 1, 1] < 0)  # so the two rules really differ
+    # truncation differs: the authors keep wide constituents that the paper's pT rule drops
+    long = s.n_constituents > 40
+    assert long.sum() > 20
+    differs = ~np.isclose(paper["vrnn_sequence"][long], authors["vrnn_sequence"][long], atol=1e-4).all(axis=(1, 2))
+    assert differs.mean() > 0.5
+    p4a, maska = vrnn.algorithm1(s.constituents, s.n_constituents, selection="authors")
+    pt_a = np.where(maska, physics.pt(p4a), np.inf).min(1)
+    pt_p = np.where(mask, physics.pt(p4), np.inf).min(1)
+    assert np.mean(pt_a[long] < pt_p[long]) > 0.5  # the authors' rule keeps softer constituents
+    with pytest.raises(DataError, match="selection"):
+        vrnn.algorithm1(s.constituents[:2], s.n_constituents[:2], selection="kt")
