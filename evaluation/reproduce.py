@@ -13,13 +13,14 @@ Writes DIR/report.md (tables) and figures, and prints the report path and a JSON
 (last stdout line: {"report": ..., "results": [...]}).
 """
 
-import argparse
 import json
 import pathlib
 import sys
 import time
 
 from evaluation.papers import bortolato2021, dillon2021, kahn2021
+from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
+from preprocessing.errors import run_command
 
 # every module has SCALES, run(scale, out, seed, paths) and write_report(results, out, scale, seed, seconds)
 PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": kahn2021}
@@ -27,24 +28,29 @@ PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": 
 
 def main(argv=None):
     scales = sorted({scale for module in PAPERS.values() for scale in module.SCALES})
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation.reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CommandParser(prog="python -m evaluation.reproduce", description=__doc__)
     parser.add_argument("paper", choices=list(PAPERS))
     parser.add_argument("--scale", choices=scales, default="small")
     parser.add_argument("--out", default=None, help="output folder (default: reproductions/<paper>-<scale>)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=integer(0), default=0)
     parser.add_argument(
         "--data",
         nargs="+",
         help="instead of generated data: QCD and top jet files (dillon2021); "
-        "background and signal event files (bortolato2021)",
+        "background and signal event files (bortolato2021, kahn2021)",
     )
     args = parser.parse_args(argv)
+    if args.scale not in PAPERS[args.paper].SCALES:
+        parser.error(f"{args.paper} scales: {sorted(PAPERS[args.paper].SCALES)}")
+    return run_command(run, args)
+
+
+def run(args):
     paper = PAPERS[args.paper]
-    if args.scale not in paper.SCALES:
-        parser.error(f"{args.paper} scales: {sorted(paper.SCALES)}")
     out = pathlib.Path(args.out or f"reproductions/{args.paper}-{args.scale}")
+    if args.data:
+        check_inputs(args.data, "--data")
+    check_output_dir(out, "--out", inputs=[("--data", p) for p in args.data or ()])
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = paper.run(args.scale, out, args.seed, args.data)

@@ -35,6 +35,8 @@ def test_dispatch_runs_the_paper_and_prints_the_summary(tmp_path, monkeypatch, c
     calls = []
     monkeypatch.setitem(reproduce.PAPERS, "fake2000", _paper(calls))
     monkeypatch.chdir(tmp_path)
+    for name in ("a.h5", "b.h5"):
+        (tmp_path / name).write_bytes(b"sample")
     assert reproduce.main(["fake2000", "--scale", "smoke", "--seed", "3", "--data", "a.h5", "b.h5"]) == 0
     out = tmp_path / "reproductions" / "fake2000-smoke"
     assert calls[0] == ("run", "smoke", out.relative_to(tmp_path), 3, ["a.h5", "b.h5"])
@@ -68,3 +70,26 @@ def test_scale_of_another_paper_is_a_usage_error(tmp_path, monkeypatch, capsys):
     assert err.value.code == 2 and f"dillon2021 scales: {sorted(dillon2021.SCALES)}" in capsys.readouterr().err
     assert reproduce.main(["fake2000", "--scale", "tiny", "--out", str(tmp_path)]) == 0
     assert calls[0][1] == "tiny"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seed", "-1"], "argument --seed"),
+        (["--data", "missing.h5", "other.h5"], "missing.h5"),
+        (["--out", "taken.txt"], "--out"),
+    ],
+)
+def test_bad_arguments_are_one_error_line_before_any_work(argv, message, tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setitem(reproduce.PAPERS, "fake2000", _paper(calls))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.h5").write_bytes(b"sample")
+    (tmp_path / "taken.txt").write_text("a file where the output folder should go")
+    try:
+        code = reproduce.main(["fake2000", "--scale", "smoke", *argv])
+    except SystemExit as err:
+        code = err.code
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and message in errors[0]
+    assert calls == [] and (tmp_path / "taken.txt").read_text().startswith("a file")
