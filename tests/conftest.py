@@ -26,15 +26,4 @@ def minimal_card(model, representation, inputs, model_name="test"):
     """A ModelCard for exporting `model` in tests: representation name and {input: shape} only."""
     from training.model_card import ModelCard
 
-    return ModelCard(
-        model=model_name,
-        class_name=type(model).__name__,
-        citation="",
-        preset="test",
-        config={},
-        representation={"name": representation, "params": {}, "fitted": {}},
-        inputs={k: list(v) for k, v in inputs.items()},
-        outputs=[],
-        default_score=model.default_score,
-        signal_label="signal",
-    )
+    return ModelCard.bare(model_name, model, representation, inputs, preset="test")

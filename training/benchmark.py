@@ -65,18 +65,7 @@ def main(argv=None):
     result["score_in_memory_jets_per_s"] = n / (time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as tmp:
-        card = ModelCard(
-            model="dvae",
-            class_name="DirichletVAE",
-            citation="",
-            preset="balanced",
-            config=model.get_config(),
-            representation={"name": "jet_image", "params": {}, "fitted": {}},
-            inputs={"jet_image": list(x.shape[1:])},
-            outputs=[],
-            default_score=model.default_score,
-            signal_label="top",
-        )
+        card = ModelCard.bare("dvae", model, "jet_image", {"jet_image": x.shape[1:]}, "top", "balanced")
         export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", card)
         fn, _, _, _ = load_tagger(f"{tmp}/dvae")
         fn(jet_image=tf.constant(x[:4096]))

@@ -71,18 +71,7 @@ def main(argv=None):
 
     shapes = {SEQUENCE: x[SEQUENCE].shape[1:], MASK: x[MASK].shape[1:]}
     with tempfile.TemporaryDirectory() as tmp:
-        card = ModelCard(
-            model="vrnn",
-            class_name="VRNN",
-            citation="",
-            preset="cpu",
-            config=model.get_config(),
-            representation={"name": "vrnn", "params": {}, "fitted": {}},
-            inputs={k: list(v) for k, v in shapes.items()},
-            outputs=[],
-            default_score=model.default_score,
-            signal_label="signal",
-        )
+        card = ModelCard.bare("vrnn", model, "vrnn", shapes, "signal", "cpu")
         export_tagger(model, shapes, f"{tmp}/vrnn", card)
         fn, _, _, _ = load_tagger(f"{tmp}/vrnn")
         fn(**{k: tf.constant(v[:chunk]) for k, v in x.items()})

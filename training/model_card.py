@@ -57,6 +57,27 @@ class ModelCard:
     created: str = ""
     version: int | None = None
 
+    @classmethod
+    def bare(cls, model_name, model, representation, inputs, signal_label="signal", preset=""):
+        """A card with only what an export needs (benchmarks and tests): no config, data, training or metrics.
+
+        Args:
+            model_name: registry name; model: the Tagger; representation: representation name;
+            inputs: {input name: per-row shape}.
+        """
+        return cls(
+            model=model_name,
+            class_name=type(model).__name__,
+            citation="",
+            preset=preset,
+            config={},
+            representation={"name": representation, "params": {}, "fitted": {}},
+            inputs={k: list(v) for k, v in inputs.items()},
+            outputs=[],
+            default_score=model.default_score,
+            signal_label=signal_label,
+        )
+
     @property
     def representation_name(self):
         return self.representation["name"]

@@ -199,18 +199,7 @@ def _fresh_export(model_dir):
     keras.utils.set_random_seed(0)
     model = DirichletVAE()
     model(np.zeros((1, 40, 40), np.float32))
-    card = ModelCard(
-        model="bench",
-        class_name="DirichletVAE",
-        citation="",
-        preset="balanced",
-        config=model.get_config(),
-        representation={"name": "jet_image", "params": {}, "fitted": {}},
-        inputs={"jet_image": [40, 40]},
-        outputs=[],
-        default_score=model.default_score,
-        signal_label="top",
-    )
+    card = ModelCard.bare("bench", model, "jet_image", {"jet_image": [40, 40]}, "top", "balanced")
     export_tagger(model, {"jet_image": (40, 40)}, model_dir, card)
     return model_dir
 
