@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from evaluation import reproduce
 
 
+@pytest.mark.slow  # every scenario end to end: ~2-4 minutes on 2 cores
 def test_dillon2021_smoke_run_writes_report_and_figures(small_samples, tmp_path, capsys):
     data = [str(small_samples["qcd_path"]), str(small_samples["top_path"])]
     assert reproduce.main(["dillon2021", "--scale", "smoke", "--out", str(tmp_path), "--data", *data]) == 0
