@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from preprocessing.cli import CommandParser, check_inputs, integer
+from preprocessing.errors import run_command
 
 
 def main(argv=None):
@@ -23,11 +24,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=integer(1), default=2)
     parser.add_argument("--batch-size", type=integer(1), default=256)
     args = parser.parse_args(argv)
+    return run_command(run, args)
+
+
+def run(args):
     if args.data:
-        try:
-            check_inputs(args.data, "--data")
-        except ValueError as err:
-            parser.error(str(err))
+        check_inputs(args.data, "--data")
 
     import keras
     import numpy as np
