@@ -12,10 +12,14 @@ Not listed, and why:
 - ``highlevel``: event-level (two jets per row); event-level models keep their feature inputs.
 """
 
-from preprocessing.representations import jet_image_graph
+from preprocessing.representations import constituents_graph, jet_image_graph, pointcloud_graph
 
 # representation name -> (constituents, n_constituents, **params) -> {input name: tensor}
-GRAPH_BUILDERS = {"jet_image": jet_image_graph.build}
+GRAPH_BUILDERS = {
+    "jet_image": jet_image_graph.build,
+    "constituents": constituents_graph.build,
+    "pointcloud": pointcloud_graph.build,
+}
 
 # the raw-constituent signature's input names
 CONSTITUENTS = "constituents"

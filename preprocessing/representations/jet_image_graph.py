@@ -12,42 +12,8 @@ a count larger than the padding, NaN or infinite components, no pT inside the im
 
 import math
 
+from preprocessing.representations.graph_ops import validate_constituents, wrap_phi
 from preprocessing.representations.jet_image import DEFAULT_PARAMS
-
-
-def validate_constituents(constituents, n_constituents):
-    """In-graph checks shared by every graph representation; returns (p4 float64, mask bool).
-
-    Args:
-        constituents: (jets, particles, 4) float tensor as (E, px, py, pz).
-        n_constituents: (jets,) integer tensor of real constituents.
-    """
-    import tensorflow as tf
-
-    n = tf.cast(n_constituents, tf.int32)  # (jets,)
-    n_particles = tf.shape(constituents)[1]
-    checks = [
-        tf.debugging.assert_positive(n, message="a jet has no constituents (n_constituents <= 0)"),
-        tf.debugging.assert_less_equal(
-            n, n_particles, message="n_constituents is larger than the number of padded particles"
-        ),
-        tf.debugging.assert_equal(
-            tf.shape(n)[0], tf.shape(constituents)[0], message="n_constituents and constituents differ in jets"
-        ),
-    ]
-    mask = tf.range(n_particles)[None, :] < n[:, None]  # (jets, particles)
-    p4 = tf.cast(constituents, tf.float64)
-    finite = tf.reduce_all(tf.math.is_finite(p4) | ~mask[..., None])
-    checks.append(tf.debugging.Assert(finite, ["constituents contain NaN or infinity"]))
-    with tf.control_dependencies(checks):
-        p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))  # padding is ignored whatever it holds
-    return p4, mask
-
-
-def _wrap_phi(dphi):
-    import tensorflow as tf
-
-    return tf.math.floormod(dphi + math.pi, 2.0 * math.pi) - math.pi
 
 
 def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel_phi=0.035):
@@ -62,7 +28,7 @@ def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel
         mask, tf.math.asinh(pz / tf.where(pt > 0, pt, tf.fill(tf.shape(pt), tf.constant(math.inf, tf.float64)))), zero
     )
     phi = tf.math.atan2(py, px)
-    dphi = tf.where(mask, _wrap_phi(phi - phi[:, :1]), zero)  # hardest constituent is the reference
+    dphi = tf.where(mask, wrap_phi(phi - phi[:, :1]), zero)  # hardest constituent is the reference
 
     # steps 1-3: centre, rotate the principal axis to vertical, flip
     total_pt = tf.reduce_sum(pt, axis=1, keepdims=True)  # (jets, 1)

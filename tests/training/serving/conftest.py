@@ -21,6 +21,29 @@ def export_dvae(folder, sample, seed=0, warmup=True):
     ), model
 
 
+def edge_jets(jets):
+    """Real jets cut to their 1 and 2 hardest constituents, one split collinearly into 200, then the
+    jets themselves: (constituents (rows, particles, 4) float32, counts (rows,) int32)."""
+    p4 = jets.constituents
+    one = p4[:4].copy()
+    one[:, 1:] = 0.0
+    two = p4[4:8].copy()
+    two[:, 2:] = 0.0
+    # 200 constituents: every constituent of a real jet split into equal collinear pieces
+    n = int(jets.n_constituents[8])
+    order = np.tile(np.arange(n), int(np.ceil(200 / n)))[:200]  # which original constituent each piece is
+    k = np.bincount(order, minlength=n)  # pieces per original constituent
+    many = (p4[8, order] / k[order][:, None])[None]
+    width = max(p4.shape[1], 200)
+
+    def pad(a):
+        return np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))
+
+    constituents = np.concatenate([pad(one), pad(two), pad(many), pad(p4)])
+    counts = np.concatenate([[1] * 4, [2] * 4, [200], jets.n_constituents]).astype(np.int32)
+    return constituents.astype(np.float32), counts
+
+
 @pytest.fixture(scope="session")
 def jets(small_samples):
     """Real generated jets (QCD then top) with padded constituents, plus edge cases with 1, 2 and 200 constituents."""

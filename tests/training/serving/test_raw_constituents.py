@@ -5,26 +5,8 @@ import pytest
 import tensorflow as tf
 
 from preprocessing.representations import graph, jet_image, jet_image_graph
+from tests.training.serving.conftest import edge_jets as _edge_jets
 from training.serving.client import ClientError, score
-
-
-def _edge_jets(jets):
-    """Real jets cut to their 1 and 2 hardest constituents, and one split collinearly into 200."""
-    p4 = jets.constituents
-    one = p4[:4].copy()
-    one[:, 1:] = 0.0
-    two = p4[4:8].copy()
-    two[:, 2:] = 0.0
-    # 200 constituents: every constituent of a real jet split into equal collinear pieces
-    n = int(jets.n_constituents[8])
-    order = np.tile(np.arange(n), int(np.ceil(200 / n)))[:200]  # which original constituent each piece is
-    k = np.bincount(order, minlength=n)  # pieces per original constituent
-    many = (p4[8, order] / k[order][:, None])[None]
-    width = max(p4.shape[1], 200)
-    pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))  # noqa: E731
-    constituents = np.concatenate([pad(one), pad(two), pad(many), pad(p4)])
-    counts = np.concatenate([[1] * 4, [2] * 4, [200], jets.n_constituents]).astype(np.int32)
-    return constituents.astype(np.float32), counts
 
 
 def test_in_graph_jet_images_equal_the_numpy_builder(jets):
