@@ -15,14 +15,19 @@ Optional hooks, all declared here with no-op defaults so callers never probe for
 
 * ``fit_scaler(train_inputs)``: fit input scales on the training rows (kept inside the model);
 * ``calibrate(train_inputs)``: a label-free step after training that fixes the orientation of a
-  score (which component or sign is "anomalous");
+  score (which component or sign is "anomalous"); supervised models get
+  ``calibrate(train_inputs, train_labels)`` (e.g. to fit a class's feature distribution);
 * ``latent(inputs)`` -> {name: (batch, ...)}: the latent variables, exported as the ``encode``
   signature when a model defines it (``has_latent``);
+* ``reconstruction(inputs)``: the reconstructed input in physical units, exported as the
+  ``reconstruction`` signature when a model defines it (``has_reconstruction``), for the EMD score;
 * ``anomalous_index()``: the anomalous mixture component, for models that choose one;
 * ``extra_outputs(inputs)`` -> {name: (batch, ...)}: serving outputs besides the scores (e.g.
   class probabilities), named in ``extra_output_names``;
 * ``component_images()`` -> (components, height, width) or None: images the model learned per
-  mixture component (drawn next to an export).
+  mixture component (drawn next to an export);
+* ``extra_signatures()`` -> {signature name: (function, [tf.TensorSpec, ...])}: more export
+  signatures besides the standard ones (e.g. the VRNN's event score from both jets' sequences).
 
 ``inputs`` is one array for single-input models and a dict {input name: array} for models with
 several named inputs (``input_names``). The wrapper owns ``train_step``/``test_step`` and one
@@ -92,8 +97,9 @@ class Tagger(keras.Model):
         """Fit input scales on the training rows; nothing to fit by default."""
         return None
 
-    def calibrate(self, train_inputs):
-        """Label-free orientation of the scores after training; nothing to orient by default."""
+    def calibrate(self, train_inputs, train_labels=None):
+        """Label-free orientation of the scores after training (supervised models also get the
+        training labels); nothing to do by default."""
         return None
 
     def latent(self, inputs):
@@ -104,6 +110,16 @@ class Tagger(keras.Model):
     def has_latent(self):
         """Whether the model defines ``latent`` (and so gets an ``encode`` export signature)."""
         return type(self).latent is not Tagger.latent
+
+    def reconstruction(self, inputs):
+        """The reconstructed input in physical units (e.g. (batch, particles, 4) four-vectors), for
+        scores computed outside the graph (EMD); models with a decoder of the input override this."""
+        raise NotImplementedError(f"{type(self).__name__} has no reconstruction")
+
+    @property
+    def has_reconstruction(self):
+        """Whether the model defines ``reconstruction`` (and so gets a ``reconstruction`` export signature)."""
+        return type(self).reconstruction is not Tagger.reconstruction
 
     def anomalous_index(self):
         """Index of the anomalous mixture component, or None for models without components."""
@@ -131,6 +147,10 @@ class Tagger(keras.Model):
     def component_images(self):
         """(components, height, width) images learned per mixture component, or None."""
         return None
+
+    def extra_signatures(self):
+        """{signature name: (function of named tensors, input specs)} added to an export; none by default."""
+        return {}
 
 
 def gaussian_sample(mean, log_var, seed):

@@ -35,7 +35,8 @@ Scores (larger = more anomalous for the default ``rho_prime``):
   the loss; following the paper, signal jets get the *lower* KL, so an AUC below 0.5 for ``kl``
   is the expected behaviour, not a sign error (no score is flipped after looking at labels).
 
-Event score (Sec. 4.2): the maximum rho_prime of the two leading jets (`VRNNEventScorer`).
+Event score (Sec. 4.2): the maximum rho_prime of the two leading jets (`VRNNEventScorer`, and the
+``event`` signature of an export).
 """
 
 import keras
@@ -452,6 +453,26 @@ class VRNN(Tagger):
         mu = out["mu"] * mask[..., None]
         mean = tf.stack([masked_step_mean(mu[..., k], mask) for k in range(self.latent_dim)], axis=-1)
         return {"step_mean": mu, "jet_mean": mean}
+
+    def extra_signatures(self):
+        """The ``event`` signature: kahn2021's event score from both leading jets' sequences.
+
+        Inputs ``vrnn_sequence_1``, ``vrnn_mask_1`` (leading jet), ``vrnn_sequence_2``,
+        ``vrnn_mask_2`` (sub-leading jet), each (events, T, 3) / (events, T); outputs
+        ``event_score`` (the larger rho_prime) and each jet's score ``jet_1``, ``jet_2``.
+        """
+        specs = []
+        for k in (1, 2):
+            specs.append(tf.TensorSpec((None, self.max_steps, self.n_features), tf.float32, name=f"{SEQUENCE}_{k}"))
+            specs.append(tf.TensorSpec((None, self.max_steps), tf.float32, name=f"{MASK}_{k}"))
+        scorer = VRNNEventScorer(self)
+
+        def event(sequence_1, mask_1, sequence_2, mask_2):
+            return scorer(
+                {f"{SEQUENCE}_1": sequence_1, f"{MASK}_1": mask_1, f"{SEQUENCE}_2": sequence_2, f"{MASK}_2": mask_2}
+            )
+
+        return {"event": (event, specs)}
 
     def get_config(self):
         return {

@@ -14,13 +14,18 @@ model's extra outputs such as class probabilities):
 
 - ``representation``: the named model inputs (e.g. ``jet_image``, or ``points`` and ``mask``);
 - ``serving_default``: for jet-level models whose representation can be computed with TF ops
-  (``preprocessing.representations.graph``: jet images), raw padded constituents
+  (``preprocessing.representations.graph``: jet images, constituents, point clouds), raw padded constituents
   ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus ``n_constituents``
   (jets,) int32; the representation is built inside the graph. Otherwise (Lund images, event-level
   features) the same as ``representation``. Raw constituents are the default because they are
   what a physicist has, and computing the representation in the graph removes the one place
   where a client could silently preprocess differently from training;
-- ``encode``: the latent variables from the named model inputs, where the model has them.
+- ``encode``: the latent variables from the named model inputs, where the model has them;
+- model-specific signatures from ``Tagger.extra_signatures`` (the VRNN's ``event`` score);
+- ``reconstruction``: output ``reconstruction`` (rows, particles, 4), physical (E, px, py, pz), from
+  the named model inputs, where the model defines ``reconstruction`` (cheng2020's VAEs); the EMD
+  score is computed from it outside the graph (``training.score --emd``, ``training.emd``) and the
+  card lists it in ``scorer_scores``.
 
 ``assets.extra/tf_serving_warmup_requests`` holds a few held-out jets as ``serving_default``
 requests (``training.serving.warmup``), for ``tensorflow_model_server --enable_model_warmup``.
@@ -74,7 +79,7 @@ def raw_constituent_inputs(card, input_shapes):
             f"representation {name!r} cannot be computed with TF ops (see preprocessing.representations.graph)",
         )
     shapes = registry.input_shapes(name, card.representation.get("params"))
-    if {k: tuple(v) for k, v in input_shapes.items()} != {k: tuple(v) for k, v in shapes.items()}:
+    if any(tuple(shapes.get(k, ())) != tuple(v) for k, v in input_shapes.items()):  # the model may take a subset
         return False, f"model inputs {dict(input_shapes)} differ from representation {name!r} ({shapes})"
     return True, ""
 
@@ -131,6 +136,17 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
     archive.add_endpoint(name=REPRESENTATION_SIGNATURE, fn=serve, input_signature=specs)
     if model.has_latent:
         archive.add_endpoint(name="encode", fn=lambda *args: model.latent(_inputs(args)), input_signature=specs)
+    extra = model.extra_signatures()  # model-specific signatures (e.g. the VRNN's event score)
+    for name, (fn, signature) in extra.items():
+        archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+    reconstructs = model.has_reconstruction  # for the EMD score, which is not a TF op
+    if reconstructs:
+        archive.add_endpoint(
+            name="reconstruction",
+            fn=lambda *args: {"reconstruction": model.reconstruction(_inputs(args))},
+            input_signature=specs,
+        )
+        card.scorer_scores = sorted({*card.scorer_scores, "emd"})
     card.representation = {
         **card.representation,
         "serving": {
@@ -139,6 +155,8 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
                 "serving_default": [graph.CONSTITUENTS, graph.COUNTS] if raw else names,
                 REPRESENTATION_SIGNATURE: names,
                 **({"encode": names} if model.has_latent else {}),
+                **{name: [spec.name for spec in signature] for name, (_, signature) in extra.items()},
+                **({"reconstruction": names} if reconstructs else {}),
             },
             "note": "raw constituents (E, px, py, pz) and their count; the representation is built in the graph"
             if raw

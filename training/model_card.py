@@ -27,11 +27,15 @@ class ModelCard:
         training: optimiser settings, epochs run, seconds, rows/s, stopping per member, history.
         representation: {"name", "params", "fitted"}: enough to rebuild the inputs from a sample.
         inputs: {input name: per-row shape}, in serving order.
-        outputs: serving outputs, "anomaly_score" first.
+        outputs: serving outputs, "anomaly_score" first: the scores computed in the graph.
+        scorer_scores: named scores computed outside the graph by ``python -m training.score``
+            (e.g. "emd" with ``--emd``, from the ``reconstruction`` signature; ``training.emd``).
         default_score: the named score behind anomaly_score; signal_label: positive class.
         data: files, label names, split sizes, row level, provenance.
         metrics: the default score's test metrics plus {"scores": {name: metrics}}.
         anomalous_component: the label-free choice of models with mixture components, else None.
+        score_rule: how the default score gets its direction without labels, and why (the model
+            class's ``score_rule``; filled in from the registry when a new card is made).
         version: the export version (set when exported).
     """
 
@@ -47,15 +51,21 @@ class ModelCard:
     signal_label: str
     mode: str = "unsupervised"
     classes: list = dataclasses.field(default_factory=list)
+    scorer_scores: list = dataclasses.field(default_factory=list)
     ensemble: dict = dataclasses.field(default_factory=dict)
     training: dict = dataclasses.field(default_factory=dict)
     data: dict = dataclasses.field(default_factory=dict)
     metrics: dict = dataclasses.field(default_factory=dict)
     anomalous_component: int | None = None
+    score_rule: str | None = None
     score_direction: str = SCORE_DIRECTION
     code_version: str = ""
     created: str = ""
     version: int | None = None
+
+    def __post_init__(self):
+        if self.score_rule is None:  # a new card: the rule its model class documents
+            self.score_rule = _score_rule(self.model)
 
     @classmethod
     def bare(cls, model_name, model, representation, inputs, signal_label="signal", preset=""):
@@ -99,6 +109,7 @@ class ModelCard:
         record = dict(record)
         if "class" in record:
             record["class_name"] = record.pop("class")
+        record.setdefault("score_rule", "")  # a card written before the field: not filled in from today's code
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(
             f.name
@@ -131,3 +142,11 @@ class ModelCard:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_json())
         return path
+
+
+def _score_rule(model_name):
+    """The ``score_rule`` text of a registered model's class ("" for unknown models or none given)."""
+    from models.registry import MODELS
+
+    spec = MODELS.get(model_name)
+    return str(getattr(spec.cls, "score_rule", "")) if spec is not None else ""

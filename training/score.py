@@ -1,6 +1,6 @@
 """Score jets with an exported tagger.
 
-    python -m training.score --model exported/dvae [--version N] --data jets.h5 --out scores.h5
+    python -m training.score --model exported/dvae [--version N] --data jets.h5 --out scores.h5 [--emd [--workers N]]
 
 Loads the SavedModel (the newest version unless one is named) through its ``serving_default``
 signature, the same path as a served model: raw constituents in for jet-image taggers (the image
@@ -8,6 +8,11 @@ is built in the graph), else the inputs its model card names rebuilt from the sa
 named score per jet (plus labels and event numbers) to OUT atomically. When the sample has both
 the card's signal class and other jets, the AUC of every score is printed as JSON. Rows are jets,
 or events for event-level representations (bortolato2021's high-level features).
+
+``--emd`` adds the ``emd`` score of models with a reconstruction (cheng2020's VAEs; the card's
+``scorer_scores``): the energy mover's distance between each input jet and its reconstruction from
+the export's ``reconstruction`` signature, computed outside the graph in ``--workers`` processes
+(``training.emd``; EnergyFlow's ``emd(..., R=1, norm=True)`` on (pT, eta, phi)).
 """
 
 import json
@@ -62,6 +67,8 @@ def main(argv=None):
     parser.add_argument("--version", type=integer(1), help="version to load (default: newest)")
     parser.add_argument("--data", required=True, help="sample file (.h5, the project's format)")
     parser.add_argument("--out", required=True, help="output .h5 with one dataset per named score")
+    parser.add_argument("--emd", action="store_true", help="add the 'emd' score (models with a reconstruction)")
+    parser.add_argument("--workers", type=integer(1), help="processes for --emd (default: every core)")
     args = parser.parse_args(argv)
     return run_command(run, args)
 
@@ -74,6 +81,8 @@ def run(args):
     from training.export import resolve_version
 
     # arguments, then the data, then the slow model load
+    if args.workers is not None and not args.emd:
+        raise DataError("--workers sets the processes of --emd; add --emd or drop --workers")
     model = pathlib.Path(args.model)
     if not model.is_dir():
         raise DataError(f"--model {model}: no such export folder")
@@ -82,7 +91,14 @@ def run(args):
     path = model / str(args.version) if args.version is not None else model
     if args.version is not None and not path.is_dir():
         raise DataError(f"--version {args.version}: {model} has no such version")
-    resolve_version(path)  # a folder of versions or a SavedModel, else a clear error
+    version = resolve_version(path)  # a folder of versions or a SavedModel, else a clear error
+    if args.emd:
+        from training.emd import SCORE_NAME, no_reconstruction_message
+        from training.model_card import ModelCard
+
+        card = ModelCard.read(version)
+        if SCORE_NAME not in card.scorer_scores:  # before the data and the slow model load
+            raise DataError(no_reconstruction_message(card, f"{version} lists no scorer score 'emd'"))
     sample = read_sample(args.data)
 
     from training import metrics
@@ -90,6 +106,10 @@ def run(args):
 
     _, card, folder, loaded = load_tagger(path)
     scores = score_sample(loaded.signatures["serving_default"], card, sample, source=str(args.data))
+    if args.emd:
+        from training.emd import export_emd_scores
+
+        scores["emd"] = export_emd_scores(loaded, card, sample, source=str(args.data), workers=args.workers)
     # one row per jet, or per event for event-level representations
     row_event, row_labels = representations.rows(card.representation_name, sample, source=str(args.data))
 

@@ -163,6 +163,22 @@ def test_savedmodel_equals_in_memory_model(model, jets, tmp_path):
     np.testing.assert_allclose(out["anomaly_score"].numpy(), ref["rho_prime"].numpy(), atol=1e-5)
     for name in ref:
         np.testing.assert_allclose(out[name].numpy(), ref[name].numpy(), atol=1e-5)
+    # the event signature (both jets' sequences) equals the in-memory event scorer
+    half = {k: v[:32] for k, v in jets.items()}, {k: v[32:64] for k, v in jets.items()}
+    events = {f"{name}_{k + 1}": tf.constant(half[k][name]) for k in (0, 1) for name in (SEQUENCE, MASK)}
+    got = loaded.signatures["event"](**events)
+    want = VRNNEventScorer(model).scores({k: v.numpy() for k, v in events.items()})
+    for name in ("event_score", "jet_1", "jet_2"):
+        np.testing.assert_allclose(got[name].numpy(), want[name], atol=1e-5)
+    np.testing.assert_allclose(
+        got["event_score"].numpy(), np.maximum(ref["rho_prime"][:32], ref["rho_prime"][32:64]), atol=1e-5
+    )
+    assert card.representation["serving"]["signatures"]["event"] == [
+        f"{SEQUENCE}_1",
+        f"{MASK}_1",
+        f"{SEQUENCE}_2",
+        f"{MASK}_2",
+    ]
     # the fitted table and rho_bar travel with the export
     names = {v.name.split("/")[-1].split(":")[0]: v for v in loaded.variables}
     np.testing.assert_allclose(names["pt_fraction_table"].numpy(), model.pt_fraction_table.numpy())

@@ -120,6 +120,7 @@ def test_a_version_taken_while_exporting_is_skipped(tmp_path):
     class Tiny(keras.Model):
         default_score = "s"
         has_latent = False
+        has_reconstruction = False
 
         def __init__(self):
             super().__init__()
@@ -130,6 +131,9 @@ def test_a_version_taken_while_exporting_is_skipped(tmp_path):
             return {"s": self.net(x)[:, 0]}
 
         def extra_outputs(self, x):
+            return {}
+
+        def extra_signatures(self):
             return {}
 
     tagger = Tiny()
