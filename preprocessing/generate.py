@@ -39,14 +39,18 @@ constituents.
 
 Work is cut into shards of a fixed number of jets; shard i is seeded from
 ``SeedSequence(seed).spawn`` so the output depends on (process, options, n_jets, seed, shard
-size) and not on the number of worker processes. Finished shards are kept in a hidden sibling
-folder ``.<out>.shards/`` so an interrupted run, started again with the same arguments, only
-generates the missing shards; the folder is removed once the output file has been written
-(atomically).
+size) and not on where the shards ran. Shards are Dask tasks (``preprocessing.tasks``): by default
+on a local cluster of ``--workers`` processes (default: one per core), on a running cluster with
+``--scheduler tcp://host:8786``, or one after another in this process with ``--scheduler serial``
+(or ``--workers 1``). They are streamed, in order, into the output file, so memory holds about
+one shard whatever the sample size. Finished shards are kept in a hidden sibling folder
+``.<out>.shards/`` so an interrupted run, started again with the same arguments, only generates
+the missing shards; the folder is removed once the output file has been written (atomically).
 
 Usage::
 
     python -m preprocessing.generate --process top --n-jets 10000 --seed 1 --out top.h5 --workers 2
+    python -m preprocessing.generate --process dijet --n-jets 2000000 --out bkg.h5 --scheduler tcp://head:8786
     python -m preprocessing.generate --process w --w-mass 120 --n-jets 20000 --out w120.h5
     python -m preprocessing.generate --process lhco-signal --n-jets 2000 --out sig.h5
 """
@@ -55,13 +59,13 @@ import dataclasses
 import shutil
 import sys
 
+from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_output_file, integer, number
 from preprocessing.errors import DataError, run_command
-from preprocessing.events.generator import generate
+from preprocessing.events.generator import generate_to_file
 from preprocessing.events.processes import PROCESSES, make_process
 from preprocessing.events.shards import shard_cache_dir
 from preprocessing.jets.selection import SELECTIONS
-from preprocessing.samples.format import write_sample
 
 
 def main(argv=None):
@@ -75,7 +79,7 @@ def main(argv=None):
     )
     parser.add_argument("--seed", type=integer(0), default=1)
     parser.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    parser.add_argument("--workers", type=integer(1), default=1, help="worker processes (default 1)")
+    tasks.add_arguments(parser)
     parser.add_argument("--shard-jets", type=integer(1), default=1000, help="jets per shard (part of the seed)")
     parser.add_argument(
         "--no-resume",
@@ -142,13 +146,20 @@ def run(args):
         raise DataError(f"empty pT window: --pt-min {sel.pt_min:g} >= --pt-max {sel.pt_max:g}")
     if args.no_resume and cache.exists():
         shutil.rmtree(cache)
-    sample = generate(process, args.n_jets, args.seed, args.workers, args.shard_jets, selection=sel, cache_dir=cache)
-    write_sample(args.out, sample)
-    shutil.rmtree(cache, ignore_errors=True)
-    print(
-        f"wrote {len(sample)} {args.process} jets from {sample.provenance['n_events']} events to {args.out}",
-        file=sys.stderr,
+    tasks.check_scheduler(args.scheduler)
+    _, n_jets, n_events = generate_to_file(
+        args.out,
+        process,
+        args.n_jets,
+        args.seed,
+        args.workers,
+        args.shard_jets,
+        selection=sel,
+        cache_dir=cache,
+        scheduler=args.scheduler,
     )
+    shutil.rmtree(cache, ignore_errors=True)
+    print(f"wrote {n_jets} {args.process} jets from {n_events} events to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -27,3 +27,16 @@ def minimal_card(model, representation, inputs, model_name="test"):
     from training.model_card import ModelCard
 
     return ModelCard.bare(model_name, model, representation, inputs, preset="test")
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """Address of a 2-worker LocalCluster shared by the tests (started once: workers import
+    TensorFlow and Pythia in seconds each), passed as --scheduler like a remote cluster's."""
+    from distributed import Client
+
+    from preprocessing.tasks import _local_cluster
+
+    with _local_cluster(2) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        yield cluster.scheduler_address

@@ -5,15 +5,17 @@ clustered and selected (``preprocessing.jets.clustering``), with truth matching 
 asks for it. Per shard (``generate_shard``, the worker entry): batches until the shard holds its
 jets, the observables computed once over all of them, the result optionally saved in the shard
 cache (``preprocessing.events.shards``). ``generate`` cuts the work into shards, runs the missing
-ones on a spawn pool of workers with a tqdm progress bar, and joins them with their provenance.
+ones as Dask tasks (``preprocessing.tasks``: a local cluster, a remote scheduler, or serially
+here) with a tqdm progress bar, and joins them with their provenance; ``generate_to_file``
+streams them, in shard order, into a sample file (``SampleWriter``) without holding the sample.
+Shard i's seed depends only on (seed, i), so the output does not depend on where shards ran.
 """
 
 import datetime
-import multiprocessing
 import pathlib
-import sys
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from preprocessing.console import c_stdout_to_stderr
 from preprocessing.errors import DataError
@@ -99,38 +101,18 @@ def generate_shard(task):
                     f"process {process.name or process.label!r}: no jet passed the selection in "
                     f"{n_events} events ({sel}); the cuts select nothing"
                 )
-    out = add_observables(parts, n_jets)  # once per shard: the per-call cost is then negligible
+    # once per shard: the per-call cost is then negligible. One BLAS thread: a threaded BLAS splits
+    # the float32 matrix products of D2 by thread count, which changes its last bit (measured on
+    # ~3 % of jets), and a shard must give the same bits on any machine and worker
+    with threadpool_limits(1):
+        out = add_observables(parts, n_jets)
     if shard_file is not None:
         save_shard(pathlib.Path(shard_file), out, n_events)
     return out, n_events
 
 
-def generate(
-    process_name,
-    n_jets,
-    seed=1,
-    workers=1,
-    shard_jets=1000,
-    selection=None,
-    batch_events=200,
-    progress=True,
-    cache_dir=None,
-    **options,
-):
-    """Generate `n_jets` jets of a process and return them as a JetSample.
-
-    Args:
-        process_name: one of PROCESSES, or a Process from ``make_process``.
-        n_jets: number of jets (for event-level selections: an even number, two per event).
-        seed: master seed; shard i uses ``shard_seeds(seed, n)[i]``.
-        workers: worker processes (the output does not depend on it).
-        shard_jets: jets per shard (part of the seed; even for event-level selections).
-        selection: a Selection, a preset name from SELECTIONS, or None for the process default.
-        batch_events: events per ``nextBatch`` call.
-        progress: show a tqdm bar on stderr.
-        cache_dir: folder keeping finished shards; a rerun with the same arguments reuses them.
-        **options: mass options for ``make_process`` (w_mass=120, ...).
-    """
+def _plan(process_name, n_jets, seed, shard_jets, selection, batch_events, options):
+    """(process, selection, shard seeds, shard sizes, shard key) of a run, after checking its arguments."""
     process = make_process(process_name, **options) if options else resolve_process(process_name)
     if selection is None:
         selection = SELECTIONS[process.preset]
@@ -149,44 +131,62 @@ def generate(
     seeds = shard_seeds(seed, n_shards)
     sizes = [min(shard_jets, n_jets - i * shard_jets) for i in range(n_shards)]
     key = shard_key(process, selection, seed, shard_jets, batch_events)
+    return process, selection, seeds, sizes, key
+
+
+def _shards(process, selection, seeds, sizes, key, batch_events, cache_dir, workers, scheduler, progress):
+    """(arrays, n_events) of every shard, in shard order, generating the missing ones as Dask tasks.
+
+    With a `cache_dir`, finished shards are saved there (by this process, so workers need no shared
+    disk) and read back one at a time, in order, once every shard is done: memory holds about one
+    shard, and a run killed while generating leaves only whole shards behind. Without a cache,
+    shards are handed on as soon as their predecessors are; early ones wait in memory.
+    """
+    from preprocessing.tasks import run_tasks
+
+    n_shards = len(sizes)
     files = [None] * n_shards
-    results = [None] * n_shards
+    cached = set()
     if cache_dir is not None:
         pathlib.Path(cache_dir).mkdir(parents=True, exist_ok=True)
         files = [shard_path(cache_dir, i, sizes[i], key) for i in range(n_shards)]
-        for i, path in enumerate(files):
-            if path.is_file():
-                results[i] = load_shard(path)
-    todo = [i for i in range(n_shards) if results[i] is None]
-    tasks = [(process, sizes[i], seeds[i], i, selection, batch_events, files[i]) for i in todo]
-
-    from tqdm import tqdm
-
-    done = sum(sizes[i] for i in range(n_shards) if results[i] is not None)
-    bar = tqdm(
-        total=n_jets,
-        initial=done,
-        unit="jet",
+        # a damaged file (a disk that filled up) counts as missing and is generated again
+        cached = {i for i, path in enumerate(files) if path.is_file() and load_shard(path) is not None}
+    todo = [i for i in range(n_shards) if i not in cached]
+    tasks = [(process, sizes[i], seeds[i], i, selection, batch_events) for i in todo]
+    labels = [f"{process.name or process.label} shard {i} (seed {seeds[i]}, {sizes[i]} jets)" for i in todo]
+    finished = run_tasks(
+        generate_shard,
+        tasks,
+        labels,
+        scheduler=scheduler,
+        workers=workers,
         desc=f"generate {process.name}",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
+        unit="jet",
+        sizes=[sizes[i] for i in todo],
+        initial=sum(sizes[i] for i in cached),
+        total=sum(sizes),
+        progress=progress,
     )
-    if workers > 1 and len(tasks) > 1:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF threads
-        with ctx.Pool(min(workers, len(tasks))) as pool:
-            for i, res in zip(todo, pool.imap(generate_shard, tasks)):
-                results[i] = res
-                bar.update(len(res[0]["event"]))
-    else:
-        for i, task in zip(todo, tasks):
-            results[i] = generate_shard(task)
-            bar.update(len(results[i][0]["event"]))
-    bar.close()
+    if cache_dir is not None:
+        for k, result in finished:
+            save_shard(files[todo[k]], *result)
+        for i, path in enumerate(files):
+            result = load_shard(path)
+            if result is None:
+                raise DataError(f"{path}: shard {i} cannot be read back (disk full?); run again to redo it")
+            yield result
+        return
+    held, upcoming = {}, 0  # shards finished before their predecessors
+    for k, result in finished:
+        held[todo[k]] = result
+        while upcoming in held:
+            yield held.pop(upcoming)
+            upcoming += 1
 
-    arrays = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
-    n_events = sum(r[1] for r in results)
-    provenance = {
+
+def _provenance(process, selection, seed, shard_jets, seeds, n_events):
+    return {
         "generator": "pythia8mc " + pythia_version(),
         "process": process.name,
         "process_description": process.description,
@@ -203,13 +203,103 @@ def generate(
         "code_version": code_version(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    fixed = ("constituents", "n_constituents", "event")
+
+
+_FIXED = ("constituents", "n_constituents", "event")
+
+
+def _chunk(arrays, label):
+    """A JetSample of one shard's arrays (the layout of the sample file)."""
     return JetSample(
         constituents=arrays["constituents"],
         n_constituents=arrays["n_constituents"],
         labels=np.zeros(len(arrays["event"]), dtype=np.int32),
         event=arrays["event"],
-        jets={k: v.astype(np.float32) for k, v in arrays.items() if k not in fixed},
-        label_names=[process.label],
-        provenance=provenance,
+        jets={k: v.astype(np.float32) for k, v in arrays.items() if k not in _FIXED},
+        label_names=[label],
+        provenance={},
     )
+
+
+def generate(
+    process_name,
+    n_jets,
+    seed=1,
+    workers=1,
+    shard_jets=1000,
+    selection=None,
+    batch_events=200,
+    progress=True,
+    cache_dir=None,
+    scheduler=None,
+    **options,
+):
+    """Generate `n_jets` jets of a process and return them as a JetSample (in memory).
+
+    Args:
+        process_name: one of PROCESSES, or a Process from ``make_process``.
+        n_jets: number of jets (for event-level selections: an even number, two per event).
+        seed: master seed; shard i uses ``shard_seeds(seed, n)[i]``.
+        workers: Dask worker processes of a local cluster; 1 runs the shards here, in order
+            (the output does not depend on it).
+        shard_jets: jets per shard (part of the seed; even for event-level selections).
+        selection: a Selection, a preset name from SELECTIONS, or None for the process default.
+        batch_events: events per ``nextBatch`` call.
+        progress: show a tqdm bar on stderr.
+        cache_dir: folder keeping finished shards; a rerun with the same arguments reuses them.
+        scheduler: None, 'serial' or a Dask scheduler address (``preprocessing.tasks``).
+        **options: mass options for ``make_process`` (w_mass=120, ...).
+    """
+    process, selection, seeds, sizes, key = _plan(
+        process_name, n_jets, seed, shard_jets, selection, batch_events, options
+    )
+    results = list(
+        _shards(process, selection, seeds, sizes, key, batch_events, cache_dir, workers, scheduler, progress)
+    )
+    arrays = {k: np.concatenate([r[0][k] for r in results]) for k in results[0][0]}
+    sample = _chunk(arrays, process.label)
+    sample.provenance = _provenance(process, selection, seed, shard_jets, seeds, sum(r[1] for r in results))
+    return sample
+
+
+def generate_to_file(
+    out,
+    process_name,
+    n_jets,
+    seed=1,
+    workers=None,
+    shard_jets=1000,
+    selection=None,
+    batch_events=200,
+    progress=True,
+    cache_dir=None,
+    scheduler=None,
+    **options,
+):
+    """Generate like ``generate`` and stream the shards, in order, into the sample file `out`.
+
+    Memory holds one shard at a time (plus shards that finished early when there is no
+    `cache_dir`); the file is written atomically and holds the same arrays as
+    ``write_sample(out, generate(...))``. Returns (path, jets, events).
+    """
+    from preprocessing.samples.format import SampleWriter
+
+    process, selection, seeds, sizes, key = _plan(
+        process_name, n_jets, seed, shard_jets, selection, batch_events, options
+    )
+    shards = _shards(process, selection, seeds, sizes, key, batch_events, cache_dir, workers, scheduler, progress)
+    n_events, writer = 0, None
+    try:
+        for arrays, events in shards:
+            chunk = _chunk(arrays, process.label)
+            if writer is None:
+                writer = SampleWriter(out, chunk.label_names, {}, n_particles=chunk.constituents.shape[1])
+            writer.append(chunk)
+            n_events += events
+        writer.provenance = _provenance(process, selection, seed, shard_jets, seeds, n_events)
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return pathlib.Path(out), writer.n, n_events

@@ -86,6 +86,8 @@ def test_killed_command_line_run_resumes_to_the_same_file(tmp_path, reference):
         str(SEED),
         "--out",
         str(out),
+        "--workers",
+        "1",  # shards in order, in one process: the kill lands between shards at a known point
     ]
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
