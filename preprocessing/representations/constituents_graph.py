@@ -47,8 +47,12 @@ def constituent_four_vectors(constituents, n_constituents, n_keep=20):
     return tf.cast(out, tf.float32), tf.cast(kept_mask, tf.float32)
 
 
-def build(constituents, n_constituents, **params):
-    """{"constituents", "constituent_mask"} in-graph, with the parameters of the numpy builder."""
+def build(constituents, counts, **params):
+    """{"constituents", "constituent_mask"} in-graph, with the parameters of the numpy builder.
+
+    `counts` is the number of real constituents per jet; the parameter ``n_constituents`` (how many
+    to keep) arrives in **params, so the count may not share its name.
+    """
     params = {**DEFAULT_PARAMS, **params}
-    four, mask = constituent_four_vectors(constituents, n_constituents, params["n_constituents"])
+    four, mask = constituent_four_vectors(constituents, counts, params["n_constituents"])
     return {"constituents": four, "constituent_mask": mask}
