@@ -1,0 +1,411 @@
+"""cheng2020: "Variational Autoencoders for Anomalous Jet Tagging" (T. Cheng, J.-F. Arguin,
+J. Leissner-Martin, J. Pilette, T. Golling, arXiv:2007.01850).
+
+    python -m evaluation.reproduce cheng2020 [--scale smoke|small|paper] [--out DIR] [--seed S]
+
+Data (Pythia8 + FastJet, generator level; the paper: Delphes), generated once and cached in
+``training.datasets.cache_dir()``:
+
+* training: QCD jets, anti-kT R = 1.0, pT > 450 GeV (``cheng2020-train``, pTHat > 400 GeV), split
+  80/20 by event into training and validation jets;
+* outlier exposure: mass-rescaled W jets (models.registry.CHENG2020_OUTLIERS, m_W from 25 to 200
+  GeV) resampled to the jet-mass distribution of the QCD jets they are paired with;
+* supervised baseline: the same QCD training jets and as many W(80) jets (pT > 450 GeV);
+* test sets, 550 < pT < 650 GeV (``cheng2020``), each from its own seed and never used in training:
+  QCD; W(59, 80, 120, 174); top (m_t = 174) and top with m_t = 80, m_W = 20; H(174) -> hh -> 4b
+  with m_h = 20 and 80.
+
+Models (models/): the beta-VAE (Figs. 8-9), the DisCo-VAE with kappa = 100 (Fig. 11), MSE-OE and
+KL-OE VAEs (Fig. 13), and the supervised W-vs-QCD DNN with and without mass-decorrelating weights.
+Every metric of every model on every test set: AUC against the QCD test jets (ROC curves in
+``roc_<model>.png``); EMD (training.emd, the input jet against the model's reconstruction) for the
+VAEs when the EMD scorer is installed. Mass sculpting (evaluation.sculpting): the QCD test mass
+distribution after cuts on each model's default score at eps_B = 50, 10, 5 %, its JSD to the uncut
+one, and eps_S(top) against 1/JSD at eps_B = 5 % (``decorrelation.png``).
+
+Scores are never flipped: larger = more anomalous for every metric.
+"""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from preprocessing.errors import DataError
+
+SCALES = {
+    # seconds-scale check that every step runs (a test): tiny samples, 2 epochs
+    "smoke": {
+        "n_train": 600,
+        "n_outliers": 200,
+        "n_w_train": 300,
+        "n_test_qcd": 150,
+        "n_test": 80,
+        "epochs": 2,
+        "dnn_epochs": 1,
+        "emd": False,
+    },
+    # at most 30 minutes on 2 cores with generation: 20k QCD training jets, 25 epochs (the three KL
+    # cycles and the first DisCo ramp complete; the DisCo learning-rate drop at epoch 30 does not happen)
+    "small": {
+        "n_train": 20_000,
+        "n_outliers": 5_000,
+        "n_w_train": 10_000,
+        "n_test_qcd": 3_000,
+        "n_test": 1_500,
+        "epochs": 25,
+        "dnn_epochs": 15,
+        "emd": True,
+    },
+    # the paper's sizes and epochs (hours to days on a CPU)
+    "paper": {
+        "n_train": 480_000,
+        "n_outliers": 120_000,
+        "n_w_train": 240_000,
+        "n_test_qcd": 20_000,
+        "n_test": 20_000,
+        "epochs": 50,
+        "dnn_epochs": 50,
+        "emd": True,
+    },
+}
+
+# name, process, generator options (the cheng2020 test sets, Sec. II)
+TEST_SETS = (
+    ("W(59)", "w", {"w_mass": 59.0}),
+    ("W(80)", "w", {}),
+    ("W(120)", "w", {"w_mass": 120.0}),
+    ("W(174)", "w", {"w_mass": 174.0}),
+    ("Top(174)", "top", {"top_mass": 174.0}),
+    ("Top(80, W=20)", "top", {"top_mass": 80.0, "w_mass": 20.0}),
+    ("H(174, h=20)", "higgs4b", {"heavy_mass": 174.0, "light_mass": 20.0}),
+    ("H(174, h=80)", "higgs4b", {"heavy_mass": 174.0, "light_mass": 80.0}),
+)
+# label, registry name, preset
+MODELS = (
+    ("beta-VAE", "beta_vae", "paper"),
+    ("DisCo-VAE", "disco_vae", "paper"),
+    ("MSE-OE", "oe_vae", "mse_oe"),
+    ("KL-OE", "oe_vae", "kl_oe"),
+    ("DNN", "dnn", "paper"),
+    ("DNN (mass-decorrelated)", "dnn", "decorrelated"),
+)
+SCULPTING_SIGNAL = "Top(174)"
+PAPER = {
+    "W(80) best AUC (beta-VAE)": 0.68,
+    "OE-VAE H(174, h=20)": 0.744,
+    "OE-VAE H(174, h=80)": 0.625,
+    "OE-VAE Top(80, W=20)": 0.721,
+}
+
+
+# -- data ------------------------------------------------------------------------------------
+def _generated(label, process, n, seed, selection, options):
+    from preprocessing.events.generator import generate
+    from preprocessing.samples.format import read_sample, write_sample
+    from training import datasets
+
+    suffix = "".join(f"_{k}{v:g}" for k, v in sorted(options.items()))
+    path = datasets.cache_dir() / f"cheng2020_{process}_{selection}_n{n}_seed{seed}{suffix}.h5"
+    if not path.exists():
+        print(f"cheng2020: generating {n} {label} jets into {path} (cached)", file=sys.stderr)
+        write_sample(path, generate(process, n, seed=seed, workers=2, selection=selection, **options))
+    return path, read_sample(path)
+
+
+def samples(cfg, seed):
+    """{"train": (path, QCD training JetSample), "outliers": (paths, JetSample), "w_train": ...,
+    "test": {name: (path, JetSample)} with "QCD" first}."""
+    from models.registry import CHENG2020_OUTLIERS
+    from training import datasets
+
+    base = 7000 + 100 * seed
+    out = {
+        "train": _generated("QCD training", "qcd", cfg["n_train"], base, "cheng2020-train", {"pthat_min": 400.0}),
+        "w_train": _generated("W(80) training", "w", cfg["n_w_train"], base + 1, "cheng2020-train", {}),
+    }
+    paths = datasets.materialise(CHENG2020_OUTLIERS, cfg["n_outliers"], workers=2)
+    out["outliers"] = (paths, datasets.load(paths))
+    test = {"QCD": _generated("QCD test", "qcd", cfg["n_test_qcd"], base + 10, "cheng2020", {})}
+    for k, (name, process, options) in enumerate(TEST_SETS):
+        test[name] = _generated(name, process, cfg["n_test"], base + 11 + k, "cheng2020", options)
+    out["test"] = test
+    return out
+
+
+def _constituents(sample, source):
+    from preprocessing import representations
+
+    return representations.build("constituents", sample, source=source)["constituents"]
+
+
+# -- training --------------------------------------------------------------------------------
+def train(model_name, preset, data, cfg, seed, run_dir):
+    """One trained model of the registry on the cached data (80/20 train/validation by event)."""
+    from preprocessing.samples.format import concatenate
+    from training import datasets, pipeline
+
+    supervised = model_name == "dnn"
+    epochs = cfg["dnn_epochs"] if supervised else cfg["epochs"]
+    settings = pipeline.resolve(model_name, preset, {"epochs": epochs})
+    path, sample = data["train"]
+    labels = np.zeros(len(sample), np.int32)
+    if supervised:  # QCD (class 0) and W(80) (class 1) training jets
+        w_path, w_sample = data["w_train"]
+        sample = concatenate([sample, w_sample])
+        labels = np.r_[labels, np.ones(len(w_sample), np.int32)]
+        # events are numbered per file; keep the two files' events apart in the split
+        event = np.r_[data["train"][1].event, w_sample.event + int(data["train"][1].event.max()) + 1]
+    else:
+        event = sample.event
+    x = _constituents(sample, str(path))
+    tr, val = datasets.split(event, (0.8, 0.2), seed=seed)
+    batches = []
+    for rows in (tr, val):
+        batch = {"constituents": x[rows]}
+        if "jet_mass" in settings.spec.training_arrays:
+            batch["jet_mass"] = np.asarray(sample.jets["mass"], np.float32)[rows]
+        if "outliers" in settings.spec.training_arrays:
+            o_paths, o_sample = data["outliers"]
+            pool = pipeline.OutlierPool(
+                _constituents(o_sample, ", ".join(map(str, o_paths))),
+                np.asarray(o_sample.jets["mass"], np.float32),
+                [str(p) for p in o_paths],
+            )
+            batch["outliers"] = pool.paired(np.asarray(sample.jets["mass"], np.float32)[rows], seed)
+        batches.append(batch if len(batch) > 1 else batch["constituents"])
+    targets = {"y_train": labels[tr], "y_val": labels[val]} if supervised else {}
+    member = pipeline.train_member(settings, batches[0], batches[1], seed, run_dir, verbose=0, **targets)
+    return member.model, len(tr), member
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def _emd_function():
+    """training.emd.emd_scores when the EMD scorer is installed, else None."""
+    try:
+        from training.emd import emd_scores
+    except ImportError:
+        return None
+    return emd_scores
+
+
+def evaluate(model, test_inputs, with_emd):
+    """{test set: {score: (jets,)}} for every test set (QCD included)."""
+    from models.base import batched_scores
+
+    emd = _emd_function() if with_emd and model.has_reconstruction else None
+    out = {}
+    for name, x in test_inputs.items():
+        scores = batched_scores(model, x)
+        if emd is not None:
+            scores["emd"] = np.asarray(emd(model, x, workers=2), np.float64)
+        out[name] = scores
+    return out
+
+
+def aucs(scores):
+    """{score: {signal test set: AUC against the QCD test jets}}."""
+    from training import metrics
+
+    background = scores["QCD"]
+    table = {}
+    for score in background:
+        table[score] = {}
+        for name, s in scores.items():
+            if name == "QCD":
+                continue
+            values = np.r_[background[score], s[score]]
+            is_signal = np.r_[np.zeros(len(background[score])), np.ones(len(s[score]))]
+            table[score][name] = metrics.summary(values, is_signal)["auc"]
+    return table
+
+
+def plot_rocs(label, scores, path):
+    """ROC curves (eps_S vs 1/eps_B) of every score on every signal test set, one panel per score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training import metrics
+
+    names = list(scores["QCD"])
+    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.6), squeeze=False)
+    for ax, score in zip(axes[0], names):
+        b = scores["QCD"][score]
+        for test, s in scores.items():
+            if test == "QCD":
+                continue
+            fpr, tpr = metrics.roc(np.r_[b, s[score]], np.r_[np.zeros(len(b)), np.ones(len(s[score]))])
+            ok = fpr > 0
+            ax.plot(tpr[ok], 1.0 / fpr[ok], label=test, lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\epsilon_S$")
+        ax.set_title(f"{label}: {score}", fontsize=9)
+    axes[0][0].set_ylabel(r"$1/\epsilon_B$")
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(scale, out, seed=0, paths=None):
+    """Train every model, score every test set, measure mass sculpting; figures into `out`."""
+    from evaluation import sculpting
+
+    if paths:
+        raise DataError("cheng2020 generates (and caches) its own training, outlier and test jets; --data is not used")
+    cfg = SCALES[scale]
+    out = pathlib.Path(out)
+    data = samples(cfg, seed)
+    test_inputs = {name: _constituents(s, str(p)) for name, (p, s) in data["test"].items()}
+    qcd_mass = np.asarray(data["test"]["QCD"][1].jets["mass"], np.float64)
+    results = {
+        "scale": scale,
+        "n_train": len(data["train"][1]),
+        "n_outliers": len(data["outliers"][1]),
+        "n_w_train": len(data["w_train"][1]),
+        "n_test": {name: len(x) for name, x in test_inputs.items()},
+        "emd": bool(cfg["emd"] and _emd_function() is not None),
+        "models": {},
+    }
+    edges = None
+    sculpt, points = {}, {}
+    for label, name, preset in MODELS:
+        model, n_fit, member = train(name, preset, data, cfg, seed, out / ".runs" / f"{name}-{preset}")
+        scores = evaluate(model, test_inputs, results["emd"])
+        table = aucs(scores)
+        plot_rocs(label, scores, out / f"roc_{name}_{preset}.png")
+        default = model.default_score
+        if edges is None:
+            from preprocessing.samples.resample import mass_bins
+
+            edges = mass_bins(qcd_mass)
+        sculpt[label] = sculpting.sculpting(qcd_mass, scores["QCD"][default], edges=edges)
+        points[label] = sculpting.decorrelation_point(
+            qcd_mass, scores["QCD"][default], scores[SCULPTING_SIGNAL][default], 0.05, edges
+        )
+        results["models"][label] = {
+            "model": name,
+            "preset": preset,
+            "default_score": default,
+            "n_train_jets": n_fit,
+            "epochs": len(member.history["loss"]),
+            "stopping_epoch": member.stopping.epoch,
+            "train_seconds": round(member.seconds, 1),
+            "auc": table,
+            "jsd": {str(eff): cut["jsd"] for eff, cut in sculpt[label]["cuts"].items()},
+            "decorrelation": points[label],
+        }
+        print(f"cheng2020: {label}: AUC of {default}: {json.dumps(table[default])}", file=sys.stderr)
+    sculpting.plot_sculpting(sculpt, out / "mass_sculpting.png", "QCD test jets after cuts on the default score")
+    sculpting.plot_decorrelation(points, out / "decorrelation.png", f"eps_B = 5 %, signal {SCULPTING_SIGNAL}")
+    return results
+
+
+# -- report ----------------------------------------------------------------------------------
+def _best(results, model_filter, test, default_only=False):
+    """(AUC, model label, score) of the best metric on `test` among models passing `model_filter`
+    (only each model's default score with `default_only`)."""
+    best = None
+    for label, r in results["models"].items():
+        if not model_filter(r):
+            continue
+        for score, row in r["auc"].items():
+            if default_only and score != r["default_score"]:
+                continue
+            if test in row and (best is None or row[test] > best[0]):
+                best = (row[test], label, score)
+    return best
+
+
+def comparison(results):
+    """Rows (quantity, paper, ours, which model/metric) of the paper's headline numbers: the best
+    beta-VAE metric on W(80) (the paper's "best AUC"), and for the OE-VAEs the better of MSE-OE and
+    KL-OE with the score of their OE space (MSE, KL), as the paper scores them."""
+    rows = []
+    b = _best(results, lambda r: r["model"] == "beta_vae", "W(80)")
+    rows.append(("W(80) best AUC (beta-VAE)", PAPER["W(80) best AUC (beta-VAE)"], b))
+    for test in ("H(174, h=20)", "H(174, h=80)", "Top(80, W=20)"):
+        rows.append(
+            (
+                f"OE-VAE {test}",
+                PAPER[f"OE-VAE {test}"],
+                _best(results, lambda r: r["model"] == "oe_vae", test, default_only=True),
+            )
+        )
+    return rows
+
+
+def write_report(results, out, scale, seed, seconds):
+    """out/report.md with our numbers beside the paper's; returns a JSON-safe summary."""
+    out = pathlib.Path(out)
+    tests = [name for name, _, _ in TEST_SETS]
+    n_test = results["n_test"]
+    lines = [
+        f"# cheng2020 reproduction ({scale} scale, seed {seed})",
+        "",
+        f"Pythia8 + FastJet jets at generator level (the paper: Delphes); {seconds / 60:.1f} minutes in all, "
+        f"generation included unless cached. Command: `python -m evaluation.reproduce cheng2020 --scale {scale} "
+        f"--seed {seed}`. Training: {results['n_train']} QCD jets (pT > 450 GeV, 80 % train / 20 % validation), "
+        f"{results['n_outliers']} mass-rescaled W outlier jets (OE), {results['n_w_train']} W(80) jets (DNN). "
+        f"Test jets (550 < pT < 650 GeV, never trained on): "
+        + ", ".join(f"{k} {v}" for k, v in n_test.items())
+        + ". Every score: larger = more anomalous, never flipped.",
+        "",
+        "## Our numbers beside the paper's",
+        "",
+        "| quantity | paper | ours | model, metric |",
+        "|---|---|---|---|",
+    ]
+    for quantity, paper, ours in comparison(results):
+        got = "-" if ours is None else f"{ours[0]:.3f}"
+        which = "-" if ours is None else f"{ours[1]}, {ours[2]}"
+        lines.append(f"| {quantity} | {paper:.3f} | {got} | {which} |")
+    lines += [
+        "",
+        "The OE-VAE numbers of the paper are quoted from cheng2022 (Table 3). EMD: "
+        + (
+            "computed (training.emd, R = 1, pT-normalised)."
+            if results["emd"]
+            else "not computed at this scale (or the EMD scorer is not installed)."
+        ),
+        "",
+        "## AUC of every metric on every test set (against the QCD test jets)",
+        "",
+        "| model | metric | " + " | ".join(tests) + " |",
+        "|---|---|" + "---|" * len(tests),
+    ]
+    for label, r in results["models"].items():
+        for score, row in r["auc"].items():
+            mark = " (default)" if score == r["default_score"] else ""
+            lines.append(f"| {label} | {score}{mark} | " + " | ".join(f"{row[t]:.3f}" for t in tests) + " |")
+    lines += [
+        "",
+        "## Mass sculpting (QCD test jets, cut on each model's default score)",
+        "",
+        f"JSD (bits) of the QCD mass distribution after the cut to the uncut one; eps_S of {SCULPTING_SIGNAL} and "
+        "1/JSD at eps_B = 5 % (the paper's two-dimensional measure; up and right is better).",
+        "",
+        "| model | score | JSD eps_B=50 % | JSD 10 % | JSD 5 % | eps_S at 5 % | 1/JSD at 5 % | epochs (best) | "
+        "training s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, r in results["models"].items():
+        j, p = r["jsd"], r["decorrelation"]
+        lines.append(
+            f"| {label} | {r['default_score']} | {j['0.5']:.4f} | {j['0.1']:.4f} | {j['0.05']:.4f} | "
+            f"{p['eff_s']:.3f} | {p['inverse_jsd']:.1f} | {r['epochs']} ({r['stopping_epoch']}) | {r['train_seconds']} |"
+        )
+    lines += [
+        "",
+        "Figures: " + ", ".join(sorted(p.name for p in out.glob("*.png"))),
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(lines))
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    return [
+        {"quantity": q, "paper": p, "ours": None if o is None else round(o[0], 4), "model": None if o is None else o[1]}
+        for q, p, o in comparison(results)
+    ]
