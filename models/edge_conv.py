@@ -1,0 +1,141 @@
+"""EdgeConv block of ParticleNet (H. Qu, L. Gouskos, arXiv:1902.08570; used by cheng2022,
+T. Cheng, A. Yamamoto et al., "Invariant representation driven neural classifier for anti-QCD
+jet tagging"), written with ``keras.ops`` only so that it runs on symbolic Keras 3 tensors.
+
+For particle i of a jet with coordinates y_i (points in block 1, the current features after it)
+and features x_i (C channels), with m_i = 1 for real particles and 0 for padding:
+
+    d_ij    = |y_i - y_j|^2 + BIG (1 - m_j) + 4 BIG delta_ij    padded points pushed far away,
+                                                                 i never its own neighbour
+    N(i)    = the k indices j of smallest d_ij
+    e_ij    = [x_i, x_j - x_i]                                   (2C) edge features, j in N(i)
+    h_ij    = ReLU(BN(W3 ReLU(BN(W2 ReLU(BN(W1 e_ij))))))       1x1 convolutions without bias
+
+The first convolution is evaluated as W1 e_ij = (W1_top - W1_bottom)^T x_i + W1_bottom^T x_j, per
+particle before the gather, so the (2C)-wide edge tensor is never formed (the same numbers, a
+fraction of the memory traffic, which is what limits these layers on a CPU).
+    h_i     = sum_{j in N(i)} m_j h_ij / max(1, sum_{j in N(i)} m_j)    mean over real neighbours
+    out_i   = m_i ReLU(BN(W_s x_i) + h_i)                        shortcut: 1x1 convolution + BN
+
+A jet with at least k + 1 real particles has only real neighbours, and the neighbour mean is the
+reference's plain mean over k; a jet with fewer real particles averages over its real neighbours
+only, so the number of padded slots never changes a real particle's output (the reference
+averages over padded neighbours too). Outputs at padded slots are zero. Batch normalisation in
+inference mode is per channel and so per particle; during training its batch statistics include
+padded slots, as in the reference.
+"""
+
+import keras
+from keras import ops
+
+BIG = 1e9  # squared distance added for padded neighbours (4 BIG for the particle itself)
+
+
+def knn_indices(coordinates, mask, k):
+    """Indices of the k nearest real neighbours of every particle (never itself).
+
+    Args:
+        coordinates: (batch, particles, dims) float.
+        mask: (batch, particles) 1 for real particles, 0 for padding.
+        k: neighbours per particle (at most particles - 1).
+
+    Returns:
+        (batch, particles, k) int32 indices, nearest first.
+    """
+    sq = ops.sum(ops.square(coordinates), axis=-1)  # (batch, particles)
+    inner = ops.matmul(coordinates, ops.transpose(coordinates, (0, 2, 1)))  # (batch, particles, particles)
+    dist = sq[:, :, None] - 2.0 * inner + sq[:, None, :]
+    n = ops.shape(coordinates)[1]
+    # padding is far; the particle itself farther still, so it is never taken (padding is masked later)
+    dist = dist + BIG * (1.0 - mask[:, None, :]) + 4.0 * BIG * ops.eye(n, dtype=dist.dtype)[None]
+    _, index = ops.top_k(-dist, k=k, sorted=True)  # (batch, particles, k)
+    return ops.cast(index, "int32")
+
+
+def gather_neighbours(values, index):
+    """values[b, index[b, i, j]] for every b, i, j: (batch, particles, k, channels)."""
+    shape = ops.shape(values)
+    batch, n, channels = shape[0], shape[1], shape[2]
+    offset = ops.reshape(ops.arange(batch, dtype="int32") * n, (-1, 1, 1))  # (batch, 1, 1)
+    flat = ops.reshape(values, (-1, channels))  # (batch * particles, channels)
+    return ops.take(flat, index + offset, axis=0)
+
+
+def edge_features(features, index):
+    """[x_i, x_j - x_i] for the k neighbours j of every particle i: (batch, particles, k, 2 channels)."""
+    neighbours = gather_neighbours(features, index)  # (batch, particles, k, C)
+    centre = ops.repeat(features[:, :, None, :], ops.shape(index)[-1], axis=2)  # (batch, particles, k, C)
+    return ops.concatenate([centre, neighbours - centre], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="anomalous_jets")
+class EdgeConv(keras.layers.Layer):
+    """One EdgeConv block; call with (coordinates, features, mask).
+
+    Args:
+        k: nearest neighbours per particle.
+        channels: widths of the three 1x1 convolutions (the last is the output width).
+        dense: optional callable(units, name) -> layer used for every 1x1 convolution (a
+            spectrally normalised Dense for SNGP); plain Dense without bias by default.
+    """
+
+    def __init__(self, k=16, channels=(64, 64, 64), dense=None, **kwargs):
+        super().__init__(**kwargs)
+        self.k = int(k)
+        self.channels = tuple(int(c) for c in channels)
+        if self.k < 1 or not self.channels:
+            raise ValueError(f"EdgeConv needs k >= 1 and at least one channel, got k={k}, channels={channels}")
+        make = dense or (lambda units, name: keras.layers.Dense(units, use_bias=False, name=name))
+        self.convs = [make(c, f"conv{i}") for i, c in enumerate(self.channels)]
+        self.norms = [keras.layers.BatchNormalization(name=f"bn{i}") for i in range(len(self.channels))]
+        self.shortcut = make(self.channels[-1], "shortcut")
+        self.shortcut_norm = keras.layers.BatchNormalization(name="shortcut_bn")
+
+    def build(self, input_shapes):
+        _, feature_shape, _ = input_shapes
+        width = int(feature_shape[-1])
+        shape = (None, None, None, 2 * width)
+        for conv, norm, c in zip(self.convs, self.norms, self.channels):
+            conv.build(shape)
+            shape = shape[:-1] + (c,)
+            norm.build(shape)
+        self.shortcut.build((None, None, width))
+        self.shortcut_norm.build((None, None, self.channels[-1]))
+        self.built = True
+
+    def call(self, coordinates, features, mask, training=False):
+        index = knn_indices(coordinates, mask, self.k)  # (batch, particles, k)
+        # first convolution of e_ij = [x_i, x_j - x_i] without forming e_ij:
+        # W e_ij = x_i (W_top - W_bottom) + x_j W_bottom, both per particle, then gathered
+        kernel = _kernel(self.convs[0], training)  # (2C, C1)
+        width = ops.shape(features)[-1]
+        top, bottom = kernel[:width], kernel[width:]
+        centre = ops.matmul(features, top - bottom)  # (batch, particles, C1)
+        h = centre[:, :, None, :] + gather_neighbours(ops.matmul(features, bottom), index)  # (batch, particles, k, C1)
+        h = ops.relu(self.norms[0](h, training=training))
+        for conv, norm in zip(self.convs[1:], self.norms[1:]):
+            h = ops.relu(norm(conv(h), training=training))
+        m_j = ops.take(ops.reshape(mask, (-1,)), index + _offsets(mask), axis=0)  # (batch, particles, k)
+        count = ops.maximum(ops.sum(m_j, axis=-1, keepdims=True), 1.0)  # (batch, particles, 1)
+        pooled = ops.sum(h * m_j[..., None], axis=2) / count  # (batch, particles, channels)
+        short = self.shortcut_norm(self.shortcut(features), training=training)
+        return ops.relu(short + pooled) * mask[..., None]
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[1][:-1]) + (self.channels[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "channels": list(self.channels)}
+
+
+def _kernel(conv, training):
+    """The kernel a 1x1 convolution applies: its own, or the spectrally normalised one."""
+    if hasattr(conv, "normalized_kernel"):
+        return conv.normalized_kernel(training)
+    return conv.kernel
+
+
+def _offsets(mask):
+    """(batch, 1, 1) offsets b * particles that turn per-jet indices into flat indices."""
+    shape = ops.shape(mask)
+    return ops.reshape(ops.arange(shape[0], dtype="int32") * shape[1], (-1, 1, 1))

@@ -1,0 +1,73 @@
+"""ParticleNet: both presets (shrunk) and the SNGP head train a step, export with three named inputs,
+and the SavedModel reproduces the in-memory scores and class probabilities."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.particlenet import INPUTS, PRESETS, ParticleNet
+from models.registry import MODELS
+from tests.conftest import minimal_card
+from training.export import export_tagger, load_tagger
+
+SHAPES = {"points": (100, 2), "features": (100, 4), "mask": (100,)}
+
+
+def synthetic_clouds(n, seed=0):
+    """n random point clouds of 3 classes with different multiplicities, and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    counts = rng.integers(5, 60, n) + 20 * labels
+    mask = (np.arange(100)[None] < counts[:, None]).astype(np.float32)
+    points = rng.normal(scale=0.3, size=(n, 100, 2)).astype(np.float32) * mask[..., None]
+    feats = np.concatenate([rng.normal(size=(n, 100, 2)), points], axis=-1).astype(np.float32) * mask[..., None]
+    return {"points": points, "features": feats, "mask": mask}, labels
+
+
+def shrunk(preset):
+    """The preset's config with narrow layers (same k and number of blocks) for fast tests."""
+    config = dict(PRESETS[preset]["config"])
+    config["channels"] = [[4, 4, 4] for _ in config["channels"]]
+    config["fc_units"] = 8
+    return config
+
+
+def train_and_export(config, folder, n=48):
+    x, y = synthetic_clouds(n)
+    keras.utils.set_random_seed(0)
+    model = ParticleNet(seed=0, **config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(x, y, epochs=1, batch_size=24, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    model.calibrate(x, y)
+    model.anomaly_scores(x)  # eager scoring before the export, as training.fit evaluates first
+    version = export_tagger(model, SHAPES, folder, minimal_card(model, "pointcloud", SHAPES, "particlenet"))
+    return model, x, version
+
+
+# the lite export runs by default; the paper preset (3 blocks, k = 16) and SNGP exports are slower
+@pytest.mark.parametrize(
+    "preset", ["lite", pytest.param("paper", marks=pytest.mark.slow), pytest.param("sngp", marks=pytest.mark.slow)]
+)
+def test_saved_model_equals_in_memory(preset, tmp_path):
+    model, x, _ = train_and_export(shrunk(preset), tmp_path / "particlenet")
+    fn, _, _, _ = load_tagger(tmp_path / "particlenet")
+    assert set(fn.structured_input_signature[1]) == set(INPUTS)
+    got = {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in x.items()}).items()}
+    want = {k: keras.ops.convert_to_numpy(v) for k, v in model.anomaly_scores(x).items()}
+    want["class_probabilities"] = keras.ops.convert_to_numpy(model.extra_outputs(x)["class_probabilities"])
+    assert set(got) == {"anomaly_score", "p_qcd", "mahalanobis", "class_probabilities"}
+    for k, v in want.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["anomaly_score"], want["p_qcd"], rtol=1e-5, atol=1e-5)
+    assert np.all(want["mahalanobis"] >= 0) and np.all((want["p_qcd"] >= 0) & (want["p_qcd"] <= 1))
+
+
+def test_registry_entry_and_presets():
+    spec = MODELS["particlenet"]
+    assert spec.inputs == INPUTS and spec.classes == ("qcd", "w", "top") and spec.default_preset == "lite"
+    assert spec.training["batch_size"] == 384
+    assert PRESETS["paper"]["config"]["k"] == 16 and PRESETS["lite"]["config"]["k"] == 7
+    for name in PRESETS:
+        ParticleNet(**PRESETS[name]["config"])  # every preset builds

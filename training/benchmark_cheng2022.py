@@ -1,0 +1,117 @@
+"""Throughput of the cheng2022 classifiers: training and scoring jets/s on this machine.
+
+    python -m training.benchmark_cheng2022 [--models particlenet:lite particlenet:paper fcn:paper]
+        [--n-jets 3072] [--epochs 2] [--batch-size N]
+
+Inputs are synthetic jets of the real shapes (point clouds of 100 slots with 20-80 real
+particles; 20 x 4 constituents): the cost of these networks does not depend on the values, and
+every slot is computed whether padded or not. Training speed is measured over the epochs after
+the first (which traces and compiles), with each preset's batch size (ParticleNet 384, FCN 256)
+unless --batch-size is given; scoring is the in-memory ``anomaly_scores`` (both scores, inference
+mode) in batches of 4096 after one warm-up batch. Prints one line per model and a final JSON line.
+"""
+
+import json
+import sys
+import time
+
+from preprocessing.cli import CommandParser, integer
+from preprocessing.errors import DataError, run_command
+
+DEFAULT_MODELS = ("particlenet:lite", "particlenet:paper", "fcn:paper")
+
+
+def synthetic_inputs(name, n, seed=0):
+    """(inputs, labels) of `n` synthetic jets shaped like model `name`'s representation."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    if name == "fcn":
+        return rng.normal(size=(n, 20, 4)).astype(np.float32) * 100, labels
+    counts = rng.integers(20, 81, n)
+    mask = (np.arange(100)[None] < counts[:, None]).astype(np.float32)
+    points = rng.normal(scale=0.3, size=(n, 100, 2)).astype(np.float32) * mask[..., None]
+    feats = np.concatenate([rng.normal(size=(n, 100, 2)), points], axis=-1).astype(np.float32) * mask[..., None]
+    return {"points": points, "features": feats, "mask": mask}, labels
+
+
+def measure(name, preset, n_jets, epochs, batch_size=None):
+    """{"model", "preset", "train_jets_per_s", "score_jets_per_s", ...} of one model."""
+    import keras
+
+    from models.base import batched_scores
+    from models.registry import MODELS
+    from training import pipeline
+
+    settings = pipeline.resolve(name, preset)
+    batch = batch_size or settings.training["batch_size"]
+    x, y = synthetic_inputs(name, n_jets)
+    keras.utils.set_random_seed(0)
+    model = settings.spec.cls(**settings.config, seed=0)
+    model.fit_scaler(x)
+    model.compile(optimizer=pipeline.build_optimizer(settings.training, n_jets))
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    model.fit(x, y, epochs=epochs, batch_size=batch, verbose=0, callbacks=[Clock()])
+    model.calibrate(x, y)
+    steady = times[1:] or times
+    train_rate = n_jets * len(steady) / sum(steady)
+    batched_scores(model, {k: v[:256] for k, v in x.items()} if isinstance(x, dict) else x[:256])  # warm-up
+    start = time.perf_counter()
+    batched_scores(model, x)
+    score_rate = n_jets / (time.perf_counter() - start)
+    return {
+        "model": name,
+        "preset": settings.preset,
+        "class": MODELS[name].cls.__name__,
+        "parameters": int(model.count_params()),
+        "batch_size": batch,
+        "n_jets": n_jets,
+        "epochs_timed": len(steady),
+        "train_jets_per_s": round(train_rate, 1),
+        "score_jets_per_s": round(score_rate, 1),
+    }
+
+
+def main(argv=None):
+    parser = CommandParser(prog="python -m training.benchmark_cheng2022", description=__doc__)
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="MODEL:PRESET pairs")
+    parser.add_argument("--n-jets", type=integer(64), default=3072)
+    parser.add_argument("--epochs", type=integer(2), default=2, help="training epochs (the first is not timed)")
+    parser.add_argument("--batch-size", type=integer(1), help="batch size (default: each preset's)")
+    args = parser.parse_args(argv)
+    return run_command(run, args)
+
+
+def run(args):
+    pairs = []
+    for item in args.models:
+        name, _, preset = item.partition(":")
+        if name not in ("particlenet", "fcn"):
+            raise DataError(f"--models {item!r}: this benchmark measures particlenet and fcn")
+        pairs.append((name, preset or None))
+    import os
+
+    results = []
+    for name, preset in pairs:
+        r = measure(name, preset, args.n_jets, args.epochs, args.batch_size)
+        results.append(r)
+        print(
+            f"{r['model']:<12} {r['preset']:<6} {r['parameters']:>9} params  batch {r['batch_size']:>4}  "
+            f"train {r['train_jets_per_s']:>9.1f} jets/s  score {r['score_jets_per_s']:>9.1f} jets/s",
+            file=sys.stderr,
+        )
+    print(json.dumps({"cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
