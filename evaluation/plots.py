@@ -83,13 +83,15 @@ def _density_levels(hist, fractions):
     return sorted(float(values[min(np.searchsorted(cum, f), len(values) - 1)]) for f in fractions)
 
 
-def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path, title=""):
+def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path, title="", ylabel="z", levels=()):
     """bortolato2021 Fig. 7: decoded observables over (m_jj, z) with 68/95 % regions of the events.
 
     Args:
         z, m: grid axes; grid: (len(z), len(m), features) decoded observables.
         z_events, m_events: latent mean and m_jj (GeV) of test events; is_signal: their truth
             (None draws the background contours only).
+        ylabel: name of the latent axis (e.g. a coordinate along the default score's direction).
+        levels: (value, label) pairs drawn as horizontal lines (e.g. where the score passes a quantile).
     """
     n = grid.shape[-1]
     fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(4.2 * ((n + 1) // 2), 7), squeeze=False, layout="constrained")
@@ -107,19 +109,25 @@ def plot_latent_heatmaps(z, m, grid, names, z_events, m_events, is_signal, path,
             h, xe, ye = np.histogram2d(m_events[sel], z_events[sel], bins=bins)
             if h.sum() < 10:
                 continue
-            levels = _density_levels(h, (0.95, 0.68))
-            if not levels[0] < levels[1]:  # events packed into a few bins: the two regions coincide
+            heights = _density_levels(h, (0.95, 0.68))
+            if not heights[0] < heights[1]:  # events packed into a few bins: the two regions coincide
                 continue
             xc, yc = 0.5 * (xe[1:] + xe[:-1]) / 1000.0, 0.5 * (ye[1:] + ye[:-1])
-            ax.contour(xc, yc, h.T, levels=levels, colors=color, linestyles=["dotted", "dashed"], linewidths=1)
+            ax.contour(xc, yc, h.T, levels=heights, colors=color, linestyles=["dotted", "dashed"], linewidths=1)
+        for (value, label), style in zip(levels, ("--", "-")):
+            ax.axhline(value, color="w", lw=0.8, ls=style, label=label)
+        if levels and k == 0:
+            ax.legend(fontsize=6, loc="upper right")
         ax.set_title(f"decoded {names[k]}", fontsize=9)
         ax.set_xlabel(r"$m_{jj}$ [TeV]")
-        ax.set_ylabel("z")
+        ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 10 else None)
     fig.suptitle(title + "  (dashed 68 %, dotted 95 %; black background, red signal)", fontsize=9)
     return save_figure(fig, path)
 
 
-def plot_marginals(m, grid, names, path, bands=None, ratio=None):
+def plot_marginals(
+    m, grid, names, path, bands=None, ratio=None, ylabel=r"$\langle O\rangle_z / \langle O\rangle_{z,m_{jj}}$"
+):
     """bortolato2021 Fig. 9: <O>_z / <O>_{z, m_jj} against m_jj; optional (low, high) bands per feature.
 
     Args:
@@ -137,13 +145,13 @@ def plot_marginals(m, grid, names, path, bands=None, ratio=None):
             ax.fill_between(m / 1000.0, bands[0][:, k], bands[1][:, k], color=line.get_color(), alpha=0.2)
     ax.axhline(1.0, color="k", lw=0.5)
     ax.set_xlabel(r"$m_{jj}$ [TeV]")
-    ax.set_ylabel(r"$\langle O\rangle_z / \langle O\rangle_{z,m_{jj}}$")
+    ax.set_ylabel(ylabel, fontsize=8 if len(ylabel) > 60 else None)
     ax.legend(fontsize=7, ncol=2)
     save_figure(fig, path)
     return ratio
 
 
-def plot_ensemble_roc(mean, std, is_signal, path, title=""):
+def plot_ensemble_roc(mean, std, is_signal, path, title="", score_name="ensemble mean KL"):
     """bortolato2021 Figs. 3-4: ROC (1/eps_B vs eps_S) and SIC of an ensemble-mean score, with the
     band spanned by the mean -/+ one standard deviation over members, and the score distributions."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
@@ -165,7 +173,7 @@ def plot_ensemble_roc(mean, std, is_signal, path, title=""):
             alpha=0.3,
             label="+-1 std over members",
         )
-        ax.plot(grid, ys["mean"], "k-", label="ensemble mean KL")
+        ax.plot(grid, ys["mean"], "k-", label=score_name)
         ax.set_xlabel(r"$\epsilon_S$")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -175,7 +183,7 @@ def plot_ensemble_roc(mean, std, is_signal, path, title=""):
     bins = np.histogram_bin_edges(mean, bins=50)
     axes[2].hist(mean[~is_signal], bins=bins, histtype="step", density=True, label="background")
     axes[2].hist(mean[is_signal], bins=bins, histtype="step", density=True, label="signal")
-    axes[2].set_xlabel("mean KL")
+    axes[2].set_xlabel(score_name)
     axes[2].set_yscale("log")
     axes[2].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

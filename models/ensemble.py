@@ -22,6 +22,7 @@ class Ensemble(Tagger):
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
         self.default_score = self.members[0].default_score
+        self.score_rule = self.members[0].score_rule
         self.built = True
 
     def anomaly_scores(self, inputs):

@@ -63,3 +63,79 @@ def test_mass_decoder_keeps_the_encoder_frozen_and_learns():
         np.testing.assert_array_equal(a, b)  # bit-identical
     grid = dec.decode(tf.zeros((5, 1)), tf.constant(np.linspace(2000, 8000, 5), tf.float32))
     assert grid.shape == (5, 6)
+
+
+def _trained(n=800, seed=0):
+    """A VAE with a fitted scaler and random weights (the density fit needs no training to be tested)."""
+    keras.utils.set_random_seed(seed)
+    x, _ = _events(n, seed=seed)
+    m = BumpHuntVAE(seed=seed)
+    m.fit_scaler(x)
+    return m, x
+
+
+def test_default_score_is_the_latent_density_and_kl_keeps_its_direction():
+    m = BumpHuntVAE()
+    assert m.default_score == "latent_nll" and "kl" in m.score_rule
+    x, _ = _events(64)
+    m.fit_scaler(x)
+    s = {k: np.asarray(v) for k, v in m.anomaly_scores(x).items()}
+    assert set(s) == {"latent_nll", "kl", "reconstruction"}
+    z = np.asarray(m.encode(x)[0])[:, 0].astype(np.float64)
+    # before calibrate: the N(0, 1) prior's negative log density
+    np.testing.assert_allclose(s["latent_nll"], 0.5 * z**2 + 0.5 * np.log(2 * np.pi), rtol=1e-5, atol=1e-5)
+    mean, log_var = (np.asarray(v, np.float64) for v in m.encode(x))
+    kl = 0.5 * (mean**2 + np.exp(log_var) - log_var - 1).sum(1)  # larger = further from the prior
+    np.testing.assert_allclose(s["kl"], kl, rtol=1e-4, atol=1e-6)
+
+
+def test_latent_density_matches_an_independent_mixture_fit():
+    from sklearn.mixture import GaussianMixture
+
+    m, x = _trained()
+    summary = m.calibrate(x)
+    assert len(summary["weights"]) == 8 and abs(sum(summary["weights"]) - 1) < 1e-3
+    z = np.asarray(m.encode(x)[0], np.float64)
+    centre, width = z.mean(0), z.std(0)
+    gmm = GaussianMixture(8, covariance_type="full", random_state=0, reg_covar=1e-4).fit((z - centre) / width)
+    want = -(gmm.score_samples((z - centre) / width) - np.log(width).sum())
+    np.testing.assert_allclose(np.asarray(m.anomaly_scores(x)["latent_nll"]), want, rtol=1e-4, atol=1e-4)
+    # rare latent positions score higher than the bulk (larger = more anomalous)
+    far = np.asarray(m.latent_log_density(tf.constant([[float(np.median(z))], [float(z.max() + 5 * width[0])]])))
+    assert far[0] > far[1]
+
+
+def test_latent_density_uses_training_inputs_only_and_is_in_the_export(tmp_path):
+    import inspect
+
+    from tests.conftest import minimal_card
+    from training.export import export_tagger, load_tagger
+
+    m, x = _trained(seed=3)
+    # the fit sees the inputs alone: there is no labels argument, and shuffled labels cannot change it
+    assert list(inspect.signature(m.calibrate).parameters) == ["train_features", "max_events"]
+    labels = np.random.default_rng(0).integers(0, 2, len(x))
+    fitted = []
+    for perm in (np.arange(len(x)), np.random.default_rng(1).permutation(len(x))):
+        _ = labels[perm]  # the labels travel with the events in a real split; calibrate never gets them
+        m.calibrate(x)
+        fitted.append([np.asarray(w).copy() for w in (m.density_log_weights, m.density_means)])
+    for a, b in zip(*fitted, strict=True):
+        np.testing.assert_array_equal(a, b)
+    version = export_tagger(
+        m,
+        {"features": (6,)},
+        tmp_path / "bumphunt_vae",
+        minimal_card(m, "highlevel", {"features": (6,)}, "bumphunt_vae"),
+    )
+    fn, card, _, loaded = load_tagger(version)
+    out = {k: v.numpy() for k, v in fn(features=tf.constant(x)).items()}
+    want = {k: np.asarray(v) for k, v in m.anomaly_scores(x).items()}
+    for k, v in want.items():
+        np.testing.assert_allclose(out[k], v, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["anomaly_score"], want["latent_nll"], rtol=1e-5, atol=1e-5)
+    names = {v.name.split(":")[0].split("/")[-1] for v in loaded.variables}
+    assert {"density_log_weights", "density_means", "density_precision_cholesky"} <= names
+    stored = {v.name.split(":")[0].split("/")[-1]: v.numpy() for v in loaded.variables}
+    np.testing.assert_allclose(stored["density_means"], np.asarray(m.density_means), rtol=0, atol=0)
+    assert card.default_score == "latent_nll" and "latent means" in card.score_rule

@@ -100,3 +100,88 @@ def test_config_round_trip_and_validation():
         DirichletVAE(alpha=[1.0, 1.0], anomalous_component=2)
     with pytest.raises(ValueError, match="alhpa"):
         DirichletVAE(alhpa=[1.0, 1.0])
+
+
+def _two_width_model(alpha=(1.0, 0.25), wide=1):
+    """A DVAE whose component `wide` has a wide mixture image, the other a narrow one."""
+    m = DirichletVAE(alpha=list(alpha))
+    narrow_img, wide_img = _images(1, spread=1.5)[0], _images(1, spread=6.0)[0]
+    kernel = np.zeros((len(alpha), 1600), np.float32)
+    for k in range(len(alpha)):
+        kernel[k] = np.log((wide_img if k == wide else narrow_img).ravel() + 1e-12)
+    m.decoder.layers[0].kernel.assign(kernel)
+    return m
+
+
+def _bulk_and_rare(bulk_spread, rare_spread, n=400, rare=20, seed=0):
+    """Training jets: a bulk of one width and a few rare jets of another; labels 1 for the rare."""
+    x = np.concatenate([_images(n, seed, bulk_spread), _images(rare, seed + 1, rare_spread)])
+    return x, np.r_[np.zeros(n, int), np.ones(rare, int)]
+
+
+@pytest.mark.parametrize("wide", [0, 1])
+def test_imbalanced_rule_follows_the_width_tail_of_the_training_jets(wide):
+    m = _two_width_model(wide=wide)
+    x, _ = _bulk_and_rare(2.0, 6.0)  # narrow bulk, a few wide jets: the tail is wide
+    assert m.observable_skewness(x) > 0
+    assert m.calibrate(x) == wide and m.anomalous_index() == wide and "largest width" in m.choice_reason
+    x, _ = _bulk_and_rare(6.0, 1.0)  # wide bulk, a few narrow jets: the tail is narrow
+    assert m.observable_skewness(x) < 0
+    assert m.calibrate(x) == 1 - wide and "smallest width" in m.choice_reason
+    # R = 3: the extremes of the mixture images' spreads
+    m3 = _two_width_model(alpha=(1.0, 0.25, 0.1), wide=0)
+    assert m3.calibrate(x) in (1, 2) and m3.image_spread()[m3.anomalous_index()] == m3.image_spread().min()
+
+
+def test_lund_rule_orders_components_by_the_hardness_of_emissions():
+    m = DirichletVAE(alpha=[1.0, 0.25], rule_observable="lund_kt")
+    soft, hard = np.full((40, 40), 1e-6, np.float32), np.full((40, 40), 1e-6, np.float32)
+    soft[5, 20], hard[30, 10] = 1.0, 1.0  # rows are ln k_T
+    m.decoder.layers[0].kernel.assign(np.log(np.stack([soft, hard]).reshape(2, 1600)))
+    x = np.concatenate([np.repeat(soft[None], 200, 0), np.repeat(hard[None], 10, 0)])
+    x /= x.sum((1, 2), keepdims=True)  # a soft bulk and a few jets with hard emissions
+    assert m.observable_skewness(x) > 0 and m.calibrate(x) == 1
+    x = np.concatenate([np.repeat(hard[None], 200, 0), np.repeat(soft[None], 10, 0)])
+    assert m.calibrate(x / x.sum((1, 2), keepdims=True)) == 0  # a hard bulk with a few soft jets
+    assert DirichletVAE.from_config(m.get_config()).rule_observable == "lund_kt"
+    with pytest.raises(ValueError, match="rule_observable"):
+        DirichletVAE(rule_observable="mass")
+
+
+def test_rule_uses_training_inputs_only_labels_shuffled_give_the_same_choice():
+    import inspect
+
+    assert list(inspect.signature(DirichletVAE.calibrate).parameters) == ["self", "train_images"]
+    m = _two_width_model()
+    x, y = _bulk_and_rare(6.0, 1.0)
+    rng = np.random.default_rng(0)
+    choices = set()
+    for _ in range(3):
+        rows = rng.permutation(len(x))
+        shuffled_labels = rng.permutation(y)  # would change any choice made with labels
+        assert shuffled_labels.sum() == y.sum()
+        choices.add(m.calibrate(x[rows]))
+    assert choices == {0}
+
+
+def test_chosen_component_is_stored_in_the_export(tmp_path):
+    import tensorflow as tf
+
+    from tests.conftest import minimal_card
+    from training.export import export_tagger, load_tagger
+
+    m = _two_width_model()
+    x, _ = _bulk_and_rare(6.0, 1.0, n=60, rare=4)
+    assert m.calibrate(x) == 0  # not the prior's choice (smallest alpha = 1): the export must carry it
+    shapes = {"jet_image": (40, 40)}
+    version = export_tagger(m, shapes, tmp_path / "dvae", minimal_card(m, "jet_image", shapes, "dvae"))
+    fn, card, _, loaded = load_tagger(version)
+    got = {k: v.numpy() for k, v in fn(jet_image=tf.constant(x)).items()}
+    want = {k: keras.ops.convert_to_numpy(v) for k, v in m.anomaly_scores(x).items()}
+    for k, v in want.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5)
+    r = keras.ops.convert_to_numpy(m.mixture_weights(x))
+    np.testing.assert_allclose(got["anomaly_score"], r[:, 0], rtol=1e-5, atol=1e-5)
+    stored = {v.name.split(":")[0].split("/")[-1]: v.numpy() for v in loaded.variables}
+    np.testing.assert_array_equal(stored["anomalous_selector"], [1.0, 0.0])
+    assert "skewness" in card.score_rule

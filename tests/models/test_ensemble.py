@@ -19,19 +19,24 @@ def test_ensemble_scores_are_the_mean_of_members_also_when_exported(tmp_path):
         keras.utils.set_random_seed(seed)
         m = BumpHuntVAE(seed=seed)
         m.fit_scaler(x)
+        m.calibrate(x)  # each member's own latent density (the default score)
         members.append(m)
     ens = Ensemble(members)
     kls = np.stack([np.asarray(m.anomaly_scores(x)["kl"]) for m in members])
+    nll = np.stack([np.asarray(m.anomaly_scores(x)["latent_nll"]) for m in members])
     scores = {k: np.asarray(v) for k, v in ens.anomaly_scores(x).items()}
     np.testing.assert_allclose(scores["kl"], kls.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(scores["kl_std"], kls.std(0), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(scores["latent_nll"], nll.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores["latent_nll_std"], nll.std(0), rtol=1e-4, atol=1e-5)
     export_tagger(
         ens, {"features": (6,)}, tmp_path / "bumphunt_vae", minimal_card(ens, "highlevel", {"features": (6,)})
     )
     fn, _, _, _ = load_tagger(tmp_path / "bumphunt_vae")
     out = fn(features=tf.constant(x))
-    np.testing.assert_allclose(out["anomaly_score"].numpy(), kls.mean(0), rtol=1e-5, atol=1e-6)
-    assert set(scores) == {"kl", "kl_std", "reconstruction"} and ens.default_score == "kl"
+    np.testing.assert_allclose(out["anomaly_score"].numpy(), nll.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["kl"].numpy(), kls.mean(0), rtol=1e-5, atol=1e-6)
+    assert set(scores) == {"latent_nll", "latent_nll_std", "kl", "reconstruction"}
+    assert ens.default_score == "latent_nll"
     recos = np.stack([np.asarray(m.anomaly_scores(x)["reconstruction"]) for m in members])
     np.testing.assert_allclose(scores["reconstruction"], recos.mean(0), rtol=1e-5)
 
