@@ -1,6 +1,7 @@
 """Paper-reproduction runs: put our numbers next to the paper's.
 
     python -m evaluation.reproduce PAPER [--scale small|paper|smoke] [--out DIR] [--seed S] [--data FILE ...]
+                                         [--workers N | --scheduler ADDRESS|serial]
 
 PAPER is one of the modules in evaluation/papers (see each module's docstring for its scenarios):
 
@@ -18,12 +19,19 @@ import pathlib
 import sys
 import time
 
-from evaluation.papers import bortolato2021, dillon2021, kahn2021
+from evaluation.papers import bortolato2021, cheng2020, cheng2022, dillon2021, kahn2021
+from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
 from preprocessing.errors import run_command
 
 # every module has SCALES, run(scale, out, seed, paths) and write_report(results, out, scale, seed, seconds)
-PAPERS = {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": kahn2021}
+PAPERS = {
+    "dillon2021": dillon2021,
+    "bortolato2021": bortolato2021,
+    "kahn2021": kahn2021,
+    "cheng2020": cheng2020,
+    "cheng2022": cheng2022,
+}
 
 
 def main(argv=None):
@@ -39,6 +47,7 @@ def main(argv=None):
         help="instead of generated data: QCD and top jet files (dillon2021); "
         "background and signal event files (bortolato2021, kahn2021)",
     )
+    tasks.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.scale not in PAPERS[args.paper].SCALES:
         parser.error(f"{args.paper} scales: {sorted(PAPERS[args.paper].SCALES)}")
@@ -53,7 +62,9 @@ def run(args):
     check_output_dir(out, "--out", inputs=[("--data", p) for p in args.data or ()])
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    results = paper.run(args.scale, out, args.seed, args.data)
+    # independent trainings and generation shards run as Dask tasks on one cluster (preprocessing.tasks)
+    with tasks.shared_session(args.scheduler, args.workers):
+        results = paper.run(args.scale, out, args.seed, args.data)
     summary = paper.write_report(results, out, args.scale, args.seed, time.perf_counter() - start)
     print(f"report: {out / 'report.md'}", file=sys.stderr)
     print(json.dumps({"report": str(out / "report.md"), "results": summary}))

@@ -45,6 +45,8 @@ class Tagger(keras.Model):
     """Base class: trackers, train/test steps, optional hooks, a config helper."""
 
     term_names = ()  # per-row terms reported besides "loss"
+    # how the default score gets its direction without labels, and why (recorded in the model card)
+    score_rule = "larger = more anomalous by construction of the score"
     supervised = False  # True: loss_terms(inputs, labels) learns from integer class labels
 
     def __init__(self, **kwargs):

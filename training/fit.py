@@ -12,6 +12,9 @@ The last line on stdout is a JSON summary: {"model", "export", "metrics": {"auc"
 
 Arguments, files and the export folder are checked before TensorFlow or any data is loaded;
 ``--set`` values are checked against the type of their default before the data is loaded.
+``--ensemble K`` trains its members as Dask tasks (``training.members``): on a local cluster of
+``--workers`` processes, on a running cluster with ``--scheduler tcp://host:8786``, or serially
+with ``--scheduler serial``; a member is the same bit for bit wherever it ran.
 Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
 (``--keep-runs`` keeps them).
 """
@@ -23,6 +26,7 @@ import pathlib
 import shutil
 import sys
 
+from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
 from preprocessing.errors import run_command
 
@@ -52,7 +56,11 @@ def build_parser():
     parser.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a model or training hyper-parameter (repeatable)"
     )
-    parser.add_argument("--workers", type=integer(1), help="generation workers for the default dataset")
+    tasks.add_arguments(  # ensemble members and default-dataset shards are Dask tasks (preprocessing.tasks)
+        parser,
+        workers_help="Dask worker processes for ensemble members and default-dataset generation "
+        "(default: one per core; 1 = serial, in this process)",
+    )
     parser.add_argument("--representation", help="input representation (default: the preset's or model's)")
     parser.add_argument(
         "--ensemble",
@@ -75,6 +83,7 @@ def run(args):
     if args.data:
         check_inputs(args.data, "--data")
     check_output_dir(args.export_dir, "--export-dir")
+    tasks.check_scheduler(args.scheduler)
 
     from models.registry import SUPERVISED
     from training import pipeline
@@ -117,14 +126,20 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
     from training import pipeline
 
     members = []
-    for k in range(args.ensemble):
+    if args.ensemble > 1:  # independent members as Dask tasks: the same members wherever they run
+        from training.members import train_ensemble
+
+        members = train_ensemble(
+            settings, inputs, split, targets, args.seed, args.ensemble, run_dir, args.scheduler, args.workers
+        )
+    for k in range(len(members), args.ensemble):
         if args.ensemble > 1:
             print(f"ensemble member {k + 1}/{args.ensemble} (seed {args.seed + k})", file=sys.stderr)
         members.append(
             pipeline.train_member(
                 settings,
-                inputs.model_inputs(split.train),
-                inputs.model_inputs(split.validation),
+                inputs.training_inputs(split.train, seed=args.seed + k),  # + training-only arrays (jet mass, outliers)
+                inputs.training_inputs(split.validation, seed=args.seed + k),
                 args.seed + k,
                 run_dir / f"member{k}",
                 verbose=1 if sys.stdout.isatty() else 2,

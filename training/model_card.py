@@ -35,7 +35,7 @@ class ModelCard:
         metrics: the default score's test metrics plus {"scores": {name: metrics}}.
         anomalous_component: the label-free choice of models with mixture components, else None.
         score_rule: how the default score gets its direction without labels, and why (the model
-            class's ``score_rule``; filled in from the registry when a new card is made).
+            class's ``Tagger.score_rule``).
         version: the export version (set when exported).
     """
 
@@ -57,15 +57,11 @@ class ModelCard:
     data: dict = dataclasses.field(default_factory=dict)
     metrics: dict = dataclasses.field(default_factory=dict)
     anomalous_component: int | None = None
-    score_rule: str | None = None
+    score_rule: str = ""
     score_direction: str = SCORE_DIRECTION
     code_version: str = ""
     created: str = ""
     version: int | None = None
-
-    def __post_init__(self):
-        if self.score_rule is None:  # a new card: the rule its model class documents
-            self.score_rule = _score_rule(self.model)
 
     @classmethod
     def bare(cls, model_name, model, representation, inputs, signal_label="signal", preset=""):
@@ -86,6 +82,7 @@ class ModelCard:
             outputs=[],
             default_score=model.default_score,
             signal_label=signal_label,
+            score_rule=getattr(model, "score_rule", ""),  # tests also export bare tf.Modules
         )
 
     @property
@@ -109,7 +106,6 @@ class ModelCard:
         record = dict(record)
         if "class" in record:
             record["class_name"] = record.pop("class")
-        record.setdefault("score_rule", "")  # a card written before the field: not filled in from today's code
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(
             f.name
@@ -142,11 +138,3 @@ class ModelCard:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_json())
         return path
-
-
-def _score_rule(model_name):
-    """The ``score_rule`` text of a registered model's class ("" for unknown models or none given)."""
-    from models.registry import MODELS
-
-    spec = MODELS.get(model_name)
-    return str(getattr(spec.cls, "score_rule", "")) if spec is not None else ""

@@ -126,6 +126,10 @@ class Inputs:
     representation: str
     files: list
     provenance: dict
+    # training-only arrays (ModelSpec.training_arrays): in training batches, never serving inputs
+    training: dict = dataclasses.field(default_factory=dict)  # {name: (rows, ...)}, e.g. "jet_mass"
+    outliers: object = None  # OutlierPool of models that take "outliers"
+    jet_mass: np.ndarray | None = None  # (rows,) jet masses where the rows are jets with masses
 
     def __len__(self):
         return len(self.event)
@@ -139,6 +143,131 @@ class Inputs:
     def shapes(self):
         """{input name: per-row shape} of the model's inputs."""
         return {name: tuple(self.arrays[name].shape[1:]) for name in self.names}
+
+    def training_inputs(self, rows, seed=0):
+        """What training and validation batches hold at `rows`: the model inputs, plus (as one dict)
+        the training-only arrays when the model takes any; outliers are paired one-to-one with the
+        rows, drawn from the pool to match the jet-mass distribution of these rows (seeded)."""
+        if not self.training and self.outliers is None:
+            return self.model_inputs(rows)
+        out = {name: self.arrays[name][rows] for name in self.names}
+        out.update({name: values[rows] for name, values in self.training.items()})
+        if self.outliers is not None:
+            out[OUTLIERS] = self.outliers.paired(self.jet_mass[rows], seed)
+        return out
+
+
+# -- training-only arrays --------------------------------------------------------------------
+JET_MASS, CLASS_TARGET, OUTLIERS = "jet_mass", "class_target", "outliers"
+TRAINING_ARRAYS = (JET_MASS, CLASS_TARGET, OUTLIERS)
+
+
+@dataclasses.dataclass
+class OutlierPool:
+    """Outlier jets for outlier exposure, built in the model's representation.
+
+    Attributes:
+        inputs: (pool, ...) the model input of every outlier jet.
+        mass: (pool,) their jet masses, for resampling to the paired rows' mass distribution.
+        files: the outlier sample files.
+    """
+
+    inputs: np.ndarray
+    mass: np.ndarray
+    files: list
+
+    def paired(self, reference_mass, seed=0):
+        """One outlier per reference row, (rows, ...): drawn with replacement so that the outliers'
+        jet-mass histogram matches the rows' (preprocessing.samples.resample, "planing")."""
+        from preprocessing.samples import resample
+
+        index = resample.resample(self.mass, reference_mass, n=len(reference_mass), seed=seed)
+        return self.inputs[index]
+
+
+def _jet_radii(provenance):
+    """Every selection jet_radius recorded in a (possibly nested) provenance record."""
+    found = set()
+    if isinstance(provenance, dict):
+        selection = provenance.get("selection")
+        if isinstance(selection, dict) and "jet_radius" in selection:
+            found.add(float(selection["jet_radius"]))
+        for value in provenance.values():
+            if isinstance(value, (dict, list)):
+                found |= _jet_radii(value)
+    elif isinstance(provenance, list):
+        for value in provenance:
+            found |= _jet_radii(value)
+    return found
+
+
+def training_arrays(settings, sample, names, shapes, source, workers=None):
+    """(training arrays {name: (rows,)}, OutlierPool or None) that `settings.spec.training_arrays` asks for.
+
+    "class_target" is added by ``train_member`` from the class targets; "jet_mass" is the sample's
+    /jets/mass; "outliers" come from ``settings.training["outliers"]`` (sample files: a path, a
+    comma-separated string or a list; ``--set outliers=PATH``) or the spec's generated outlier dataset
+    (a quarter as many jets as the sample).
+    """
+    wanted = tuple(settings.spec.training_arrays)
+    unknown = sorted(set(wanted) - set(TRAINING_ARRAYS))
+    if unknown:
+        raise DataError(f"model {settings.name!r} asks for unknown training arrays {unknown}; known: {TRAINING_ARRAYS}")
+    training, pool = {}, None
+    if JET_MASS in wanted:
+        training[JET_MASS] = _jet_masses(sample, source, settings.name)
+    if OUTLIERS in wanted:
+        pool = load_outliers(settings, sample, names, shapes, source, workers)
+    return training, pool
+
+
+def _jet_masses(sample, source, model_name):
+    mass = sample.jets.get("mass")
+    if mass is None:
+        raise DataError(
+            f"{source}: the sample has no jet masses (/jets/mass); model {model_name!r} needs them in its training batches"
+        )
+    mass = np.asarray(mass, np.float32)
+    if len(mass) != len(sample) or not np.all(np.isfinite(mass)):
+        raise DataError(f"{source}: /jets/mass must hold one finite mass per jet ({len(sample)} jets)")
+    return mass
+
+
+def load_outliers(settings, sample, names, shapes, source, workers=None):
+    """The OutlierPool of an outlier-exposure model; clear errors when the outliers cannot pair with the inputs."""
+    from preprocessing import representations
+    from training import datasets
+
+    if len(names) != 1:
+        raise DataError(f"model {settings.name!r}: outlier exposure needs a single-input model, not {list(names)}")
+    given = settings.training.get(OUTLIERS)
+    if given:
+        paths = given.split(",") if isinstance(given, str) else list(given)
+        paths = [pathlib.Path(str(p).strip()) for p in paths]
+        for p in paths:
+            if not p.is_file():
+                raise DataError(f"{p}: outlier file not found (--set outliers=PATH[,PATH...])")
+    elif settings.spec.outliers is not None:  # a quarter of the training sample, as in cheng2020 (120k for 480k)
+        paths = datasets.materialise(settings.spec.outliers, max(len(sample) // 4, 100), workers=workers)
+    else:
+        raise DataError(f"model {settings.name!r} needs outlier jets: give them with --set outliers=PATH")
+    outlier_source = ", ".join(str(p) for p in paths)
+    outliers = datasets.load(paths)
+    built = representations.build(settings.representation, outliers, source=outlier_source)
+    name = names[0]
+    if name not in built or tuple(built[name].shape[1:]) != tuple(shapes[name]):
+        got = {k: tuple(v.shape[1:]) for k, v in built.items()}
+        raise DataError(
+            f"{outlier_source}: outlier jets in representation {settings.representation!r} give {got}; "
+            f"the model's input {name!r} has shape {tuple(shapes[name])}"
+        )
+    ours, theirs = _jet_radii(sample.provenance), _jet_radii(outliers.provenance)
+    if ours and theirs and ours != theirs:
+        raise DataError(
+            f"{outlier_source}: outlier jets have jet radius R = {sorted(theirs)} (provenance selection.jet_radius), "
+            f"the training jets R = {sorted(ours)} ({source}); their {settings.representation!r} inputs differ"
+        )
+    return OutlierPool(built[name], _jet_masses(outliers, outlier_source, settings.name), [str(p) for p in paths])
 
 
 def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
@@ -173,6 +302,18 @@ def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
         )
     event, labels = representations.rows(settings.representation, sample, source=source)
     unit = "events" if representations.row_level(settings.representation) == "event" else "jets"
+    jet_rows = unit == "jets" and len(event) == len(sample)
+    jet_mass = sample.jets.get("mass") if jet_rows else None
+    if settings.spec.training_arrays and not jet_rows:
+        raise DataError(
+            f"{source}: model {settings.name!r} trains with {list(settings.spec.training_arrays)} per jet, "
+            f"but the rows of representation {settings.representation!r} are not the sample's jets"
+        )
+    shapes = {name: tuple(arrays[name].shape[1:]) for name in names}
+    training, outliers = training_arrays(settings, sample, names, shapes, source, workers)
+    provenance = sample.provenance
+    if outliers is not None:
+        provenance = {**provenance, "outliers": {"files": outliers.files, "jets": len(outliers.mass)}}
     return Inputs(
         arrays,
         names,
@@ -182,7 +323,10 @@ def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
         unit,
         settings.representation,
         [str(p) for p in paths],
-        sample.provenance,
+        provenance,
+        training,
+        outliers,
+        None if jet_mass is None else np.asarray(jet_mass, np.float32),
     )
 
 
@@ -241,12 +385,36 @@ class TrainedMember:
     stopping: Stopping
 
 
-def build_optimizer(training):
+def build_optimizer(training, n_train=None):
+    """The optimiser of `training`; a "schedule" of (epoch, rate) knots becomes a OneCycle (needs n_train)."""
     import keras
 
+    rate = training["learning_rate"]
+    if training.get("schedule"):
+        from training.schedules import learning_rate
+
+        rate = learning_rate(training, n_train)
     if training.get("optimizer", "adam") == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate=training["learning_rate"])
-    return keras.optimizers.Adam(training["learning_rate"], beta_2=training.get("beta_2", 0.999))
+        return keras.optimizers.Adadelta(learning_rate=rate)
+    return keras.optimizers.Adam(rate, beta_2=training.get("beta_2", 0.999))
+
+
+def _with_training_arrays(settings, x, y):
+    """x with the class targets added where the spec asks for them; a clear error when a training array is missing."""
+    wanted = tuple(settings.spec.training_arrays)
+    if not wanted:
+        return x
+    if not isinstance(x, dict):
+        raise DataError(
+            f"model {settings.name!r} trains with {list(wanted)} beside its inputs; "
+            f"give Inputs.training_inputs(rows), not only the model inputs"
+        )
+    if CLASS_TARGET in wanted:
+        x = {**x, CLASS_TARGET: np.asarray(y, np.int32)}
+    missing = [name for name in wanted if name not in x]
+    if missing:
+        raise DataError(f"model {settings.name!r}: training batches lack {missing} (have {sorted(x)})")
+    return x
 
 
 def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=None, callbacks=(), verbose=2):
@@ -256,7 +424,8 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         settings: resolved Settings (model class, config, training: epochs, batch_size,
             learning_rate, beta_2, optimizer "adam" or "adadelta", stopping "kl_peak" for
             KLPeakStopping, else the best validation loss is restored).
-        x_train, x_val: model inputs of the train and validation rows only.
+        x_train, x_val: model inputs of the train and validation rows only (``Inputs.training_inputs``:
+            with the training-only arrays of the spec, as one dict).
         y_train, y_val: integer class targets, for supervised models.
         run_dir: folder for the checkpoint.
         callbacks: extra Keras callbacks (e.g. score snapshots).
@@ -268,11 +437,17 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     supervised = settings.spec.mode == SUPERVISED
     if supervised and (y_train is None or y_val is None):
         raise DataError(f"model {settings.name!r} learns from labels; give class targets")
+    x_train, x_val = _with_training_arrays(settings, x_train, y_train), _with_training_arrays(settings, x_val, y_val)
+    if settings.config.get("decorrelate") == "augment":  # cheng2022: mass-rescaled W/top rows, training only
+        from training.augment import augment
+
+        x_train, y_train = augment(settings, x_train, y_train, seed)
     training = settings.training
     keras.utils.set_random_seed(seed)
     model = settings.spec.cls(**settings.config, seed=seed)
     model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
-    model.compile(optimizer=build_optimizer(training))
+    n_train = len(next(iter(x_train.values()))) if isinstance(x_train, dict) else len(x_train)
+    model.compile(optimizer=build_optimizer(training, n_train))
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "best.weights.h5"
@@ -313,7 +488,10 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         stopping = Stopping(
             "weights of the epoch with the lowest validation loss", int(np.argmin(val_loss)) + 1, len(val_loss)
         )
-    model.calibrate(x_train)  # label-free orientation of the scores
+    if supervised:  # supervised models may fit class statistics (e.g. the QCD Mahalanobis mean)
+        model.calibrate(x_train, train_labels=y_train)
+    else:
+        model.calibrate(x_train)  # label-free orientation of the scores
     return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds, stopping)
 
 
@@ -400,6 +578,7 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
         },
         metrics={**evaluation.metrics.get(model.default_score, {}), "scores": evaluation.metrics},
         anomalous_component=model.anomalous_index(),
+        score_rule=model.score_rule,
         code_version=code_version,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )

@@ -7,7 +7,7 @@ import types
 import pytest
 
 from evaluation import reproduce
-from evaluation.papers import bortolato2021, dillon2021, kahn2021
+from evaluation.papers import bortolato2021, cheng2020, dillon2021, kahn2021
 
 
 def _paper(calls, scales=("smoke",)):
@@ -26,7 +26,8 @@ def _paper(calls, scales=("smoke",)):
 
 
 def test_every_paper_module_has_the_dispatcher_interface():
-    assert reproduce.PAPERS == {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": kahn2021}
+    known = {"dillon2021": dillon2021, "bortolato2021": bortolato2021, "kahn2021": kahn2021, "cheng2020": cheng2020}
+    assert {name: reproduce.PAPERS.get(name) for name in known} == known
     for module in reproduce.PAPERS.values():
         assert "smoke" in module.SCALES and callable(module.run) and callable(module.write_report)
 

@@ -18,15 +18,22 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
     bkg = event_sample(1500, 0.0, 3)
     sig = event_sample(300, 1.0, 4)
     paths = [str(write_sample(tmp_path / "bkg.h5", bkg)), str(write_sample(tmp_path / "sig.h5", sig))]
-    assert reproduce.main(["bortolato2021", "--scale", "smoke", "--out", str(tmp_path / "out"), "--data", *paths]) == 0
+    argv = ["bortolato2021", "--scale", "smoke", "--out", str(tmp_path / "out"), "--data", *paths]
+    assert reproduce.main([*argv, "--workers", "1"]) == 0  # members serially: no cluster start-up in the fast tests
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["fraction"] for r in summary["results"]] == [0.1, 0.01, 0.0]
     assert all(0 <= r["auc"] <= 1 and r["sic_at_0.5"] > 0 for r in summary["results"])
     for r in summary["results"]:  # both weight choices are scored, per member
         assert len(r["member_auc"]) == len(r["last_epoch"]["member_auc"]) == len(r["latent_spread"]) == 2
         assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
+    for r in summary["results"]:  # the label-free default, the paper's KL and the label-chosen best, side by side
+        assert r["default_score"] == "latent_nll" and r["paper_score"]["score"] == "kl"
+        assert (
+            r["best_with_labels"]["auc"] >= max(r["auc"], r["paper_score"]["auc"], 1 - r["paper_score"]["auc"]) - 1e-9
+        )
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "| S/B | weights | AUC |" in report and "| last epoch |" in report
+    assert "| S/B | score | weights | AUC |" in report and "| last epoch |" in report
+    assert "label-free default: latent_nll" in report and "chosen with labels, for information only" in report
     for fig in (
         "roc_sb0.1.png",
         "stability_adadelta_vs_adam.png",
@@ -35,6 +42,29 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
         "marginals.png",
     ):
         assert (tmp_path / "out" / fig).stat().st_size > 1000, fig
+
+
+def test_score_direction_points_to_the_side_of_the_rare_events():
+    """The scan's direction comes from the training events' default score (no labels)."""
+    import keras
+
+    from models.bumphunt_vae import BumpHuntVAE
+    from tests.models.test_bumphunt_vae import _events
+
+    keras.utils.set_random_seed(0)
+    x, _ = _events(600)
+    vae = BumpHuntVAE()
+    vae.fit_scaler(x)
+    z = np.asarray(vae.encode(x)[0])[:, 0]
+    for side in (1.0, -1.0):
+        # a bulk plus a few events far on one side of the latent: the mixture makes them rare
+        rare = side * (z - np.median(z)) > np.percentile(side * (z - np.median(z)), 97)
+        vae.calibrate(x[~rare])
+        d = bortolato2021.score_direction(vae, x)
+        assert d["side"] == side and d["t_max"] > 0
+        t = d["to_axis"](z)
+        assert np.all(t[rare] > 0)
+        assert [v for v, _ in d["levels"]] == sorted(v for v, _ in d["levels"])
 
 
 def test_latent_range_keeps_the_paper_range_only_where_the_events_are():

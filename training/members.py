@@ -1,0 +1,235 @@
+"""Ensemble members (and the independent trainings of a scan) as Dask tasks.
+
+    results = train_members(settings, data, seeds, run_dir, scheduler=..., workers=...)
+    members = [rebuild(settings, seed, result) for seed, result in zip(seeds, results)]
+
+One task trains one member from (settings, its training and validation arrays, its seed) with
+``pipeline.train_member`` and returns what the client needs to rebuild it: the weights (which
+hold the fitted scalers and the calibration, since those are model variables), the history, the
+stopping record and the training time. Tasks run on a local cluster, a remote scheduler or
+serially in this process (``preprocessing.tasks``); the arrays every member shares are sent to
+each worker once (scattered), not once per task.
+
+Reproducibility: each task seeds Python, NumPy and TensorFlow from its own seed
+(``keras.utils.set_random_seed``), draws Keras's initializer seeds from a private generator (a
+worker's other threads also draw from Python's global one), runs with TensorFlow's op
+determinism and, where TensorFlow is
+not yet initialised in the process, one intra-op and one inter-op thread (local workers get this
+from their environment, ``preprocessing.tasks.WORKER_ENV``). A member then comes out bit for bit
+the same on any worker, in any order. A member trained serially in a process whose TensorFlow
+already runs with more threads (a test session) can differ in the last bits: threaded reductions
+sum in another order (tests/training/test_members.py states the measured difference).
+"""
+
+import contextlib
+import dataclasses
+import pathlib
+import random
+import shutil
+import tempfile
+
+from preprocessing.tasks import run_tasks
+
+
+@dataclasses.dataclass
+class MemberTask:
+    """What one member's training needs besides the shared arrays."""
+
+    settings: object  # pipeline.Settings
+    seed: int
+    run_dir: str | None  # checkpoint folder; None: a temporary folder on the worker
+    data: dict | None = None  # this member's own arrays (x_train, x_val, y_train, y_val); None: the shared ones
+    callbacks: tuple = ()  # picklable Keras callbacks (their state comes back in the result)
+
+
+@dataclasses.dataclass
+class MemberResult:
+    """A trained member as data: enough to rebuild the model anywhere."""
+
+    weights: list  # model.get_weights() of the weights the stopping rule picked (scaler, calibration included)
+    history: dict
+    seconds: float
+    stopping: object  # pipeline.Stopping
+    callbacks: tuple = ()
+
+
+def configure_tensorflow(threads=1):
+    """Deterministic TensorFlow ops; `threads` intra- and inter-op threads if TensorFlow is not yet
+    running (afterwards its thread pools cannot change: the call keeps them)."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
+
+
+@contextlib.contextmanager
+def _deterministic():
+    """Op determinism inside the block, restored afterwards (the serial path runs in the caller's process)."""
+    from tensorflow.python.framework import config
+
+    before = config.is_op_determinism_enabled()
+    configure_tensorflow()
+    try:
+        yield
+    finally:
+        if not before:
+            config.disable_op_determinism()
+
+
+@contextlib.contextmanager
+def _private_python_random(seed):
+    """Keras draws the seed of every unseeded initializer from Python's global ``random``
+    (``keras.src.random.seed_generator.make_default_seed``). In a Dask worker other threads (the
+    event loop's timers) draw from it too, so members came out different from run to run
+    (measured). Inside the block Keras draws from a private generator seeded like
+    ``keras.utils.set_random_seed(seed)`` seeds the global one: the draws of a lone process."""
+    from keras.src.random import seed_generator
+
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared
+
+
+def train_member_task(task, shared=None):
+    """Dask task: train one member; returns a MemberResult (module level, so workers import it)."""
+    import keras
+
+    from training import pipeline
+
+    data = task.data if task.data is not None else shared
+    data = {k: _own(v) for k, v in data.items()}
+    run_dir = pathlib.Path(task.run_dir) if task.run_dir else pathlib.Path(tempfile.mkdtemp(prefix="member-"))
+    try:
+        with _deterministic(), _private_python_random(task.seed):
+            member = pipeline.train_member(
+                task.settings,
+                data["x_train"],
+                data["x_val"],
+                task.seed,
+                run_dir,
+                y_train=data.get("y_train"),
+                y_val=data.get("y_val"),
+                callbacks=task.callbacks,
+                verbose=0,
+            )
+        result = MemberResult(
+            [w.copy() for w in member.model.get_weights()],
+            member.history,
+            member.seconds,
+            member.stopping,
+            tuple(task.callbacks),
+        )
+    finally:
+        if not task.run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    keras.backend.clear_session()  # a worker trains many members: free the last one's graph
+    return result
+
+
+def _own(values):
+    """A fresh copy of arrays that arrived from another process (dicts of arrays too): arrays
+    deserialised by Dask may be read-only views at any byte offset of the message buffer."""
+    import numpy as np
+
+    if isinstance(values, dict):
+        return {k: _own(v) for k, v in values.items()}
+    return np.array(values, copy=True) if isinstance(values, np.ndarray) else values
+
+
+def rebuild(settings, seed, result):
+    """The pipeline.TrainedMember of a MemberResult: the model built from its settings and seed, with the weights."""
+    from training import pipeline
+
+    model = settings.spec.cls(**settings.config, seed=seed)
+    model.set_weights(result.weights)
+    return pipeline.TrainedMember(model, result.history, result.seconds, result.stopping)
+
+
+def train_members(
+    settings,
+    seeds,
+    run_dir=None,
+    shared=None,
+    per_member=None,
+    scheduler=None,
+    workers=None,
+    callbacks=None,
+    desc=None,
+    progress=True,
+):
+    """Train one member per seed as Dask tasks; returns the MemberResults in the order of `seeds`.
+
+    Args:
+        settings: pipeline.Settings of every member, or a list with one Settings per seed.
+        seeds: one seed per member.
+        run_dir: checkpoints under run_dir/member<k> (None: temporary folders on the workers).
+        shared: {x_train, x_val[, y_train, y_val]} used by every member (sent to each worker once).
+        per_member: one such dict per member instead (e.g. members with their own outlier draws).
+        scheduler, workers: see preprocessing.tasks.
+        callbacks: one tuple of picklable callbacks per member (returned in MemberResult.callbacks).
+    """
+    seeds = list(seeds)
+    many = isinstance(settings, (list, tuple))
+    if (shared is None) == (per_member is None):
+        raise ValueError("give either the shared arrays or one dict per member")
+    tasks = [
+        MemberTask(
+            settings[k] if many else settings,
+            seed,
+            str(pathlib.Path(run_dir) / f"member{k}") if run_dir else None,
+            per_member[k] if per_member is not None else None,
+            tuple(callbacks[k]) if callbacks else (),
+        )
+        for k, seed in enumerate(seeds)
+    ]
+    labels = [f"member {k} (seed {seed})" for k, seed in enumerate(seeds)]
+    results = [None] * len(tasks)
+    for k, result in run_tasks(
+        train_member_task,
+        tasks,
+        labels,
+        scheduler=scheduler,
+        workers=workers,
+        desc=desc or f"train {len(tasks)} x {settings[0].name if many else settings.name}",
+        unit="member",
+        progress=progress,
+        shared=shared,
+    ):
+        results[k] = result
+    return results
+
+
+def train_ensemble(settings, inputs, split, targets, seed, n_members, run_dir=None, scheduler=None, workers=None):
+    """The pipeline.TrainedMembers of an ensemble with seeds seed..seed+n-1, trained as Dask tasks.
+
+    Members share one copy of the training arrays unless the model draws per-member training
+    arrays (``Inputs.training_inputs`` with outliers or other training-only arrays); checkpoints go
+    under run_dir/member<k> on a local cluster and into temporary folders on a remote one.
+    """
+    seeds = [seed + k for k in range(n_members)]
+
+    def data(s):
+        if hasattr(inputs, "training_inputs"):
+            pick = inputs.training_inputs
+        else:
+            pick = lambda rows, seed: inputs.model_inputs(rows)  # noqa: E731
+        return {"x_train": pick(split.train, seed=s), "x_val": pick(split.validation, seed=s), **targets}
+
+    per_seed = bool(getattr(inputs, "training", None)) or getattr(inputs, "outliers", None) is not None
+    results = train_members(
+        settings,
+        seeds,
+        run_dir if scheduler in (None, "serial") else None,
+        shared=None if per_seed else data(seed),
+        per_member=[data(s) for s in seeds] if per_seed else None,
+        scheduler=scheduler,
+        workers=workers,
+    )
+    return [rebuild(settings, s, r) for s, r in zip(seeds, results)]
