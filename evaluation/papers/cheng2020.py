@@ -144,7 +144,7 @@ def _constituents(sample, source):
 def train(model_name, preset, data, cfg, seed, run_dir):
     """One trained model of the registry on the cached data (80/20 train/validation by event)."""
     from preprocessing.samples.format import concatenate
-    from training import datasets, pipeline
+    from training import datasets, pipeline, training_arrays
 
     supervised = model_name == "dnn"
     epochs = cfg["dnn_epochs"] if supervised else cfg["epochs"]
@@ -168,7 +168,7 @@ def train(model_name, preset, data, cfg, seed, run_dir):
             batch["jet_mass"] = np.asarray(sample.jets["mass"], np.float32)[rows]
         if "outliers" in settings.spec.training_arrays:
             o_paths, o_sample = data["outliers"]
-            pool = pipeline.OutlierPool(
+            pool = training_arrays.OutlierPool(
                 _constituents(o_sample, ", ".join(map(str, o_paths))),
                 np.asarray(o_sample.jets["mass"], np.float32),
                 [str(p) for p in o_paths],

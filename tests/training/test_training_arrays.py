@@ -9,7 +9,7 @@ from preprocessing.errors import DataError
 from preprocessing.samples import resample
 from preprocessing.samples.format import write_sample
 from tests.cheng2020_synthetic import jet_sample
-from training import pipeline
+from training import pipeline, training_arrays
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_a_sample_without_jet_masses_is_a_clear_error(files):
     sample = jet_sample(20, 5)
     del sample.jets["mass"]
     with pytest.raises(DataError, match=r"in.h5: the sample has no jet masses \(/jets/mass\); model 'disco_vae'"):
-        pipeline.training_arrays(settings, sample, ("constituents",), {"constituents": (20, 4)}, "in.h5")
+        training_arrays.training_arrays(settings, sample, ("constituents",), {"constituents": (20, 4)}, "in.h5")
 
 
 def test_outliers_are_paired_one_to_one_and_mass_matched(files):
