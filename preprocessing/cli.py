@@ -231,3 +231,21 @@ def quiet_tensorflow():
     """
     has_gpu = os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_gpu else "3")
+
+
+def print_result(result, digits=1, width=32):
+    """A benchmark's `result` dict as an aligned table on stderr and one JSON line on stdout (the last line).
+
+    Args:
+        digits: decimals floats are rounded to: one number for every float, or {key: decimals}
+            with 1 for the keys it does not name.
+    """
+    import json
+
+    def decimals(key):
+        return digits.get(key, 1) if isinstance(digits, dict) else digits
+
+    result = {k: round(v, decimals(k)) if isinstance(v, float) else v for k, v in result.items()}
+    for k, v in result.items():
+        print(f"{k:<{width}}{v}", file=sys.stderr)
+    print(json.dumps(result))

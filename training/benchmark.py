@@ -6,12 +6,11 @@ Without --data it uses the cached default dataset (generating it if needed). Pri
 final JSON line with jets/s for each stage.
 """
 
-import json
 import sys
 import tempfile
 import time
 
-from preprocessing.cli import CommandParser, check_inputs, integer
+from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
 
@@ -76,10 +75,7 @@ def run(args):
             fn(jet_image=tf.constant(x[i : i + 4096]))
         result["score_saved_model_jets_per_s"] = n / (time.perf_counter() - start)
 
-    result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
-    for k, v in result.items():
-        print(f"{k:<32}{v}", file=sys.stderr)
-    print(json.dumps(result))
+    print_result(result, width=32)
     return 0
 
 

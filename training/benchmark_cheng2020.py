@@ -9,11 +9,10 @@ not depend on the physics). Training runs the model's own ``fit`` (annealing cal
 at the paper's batch size 100. Prints a table and a final JSON line in jets/s.
 """
 
-import json
 import sys
 import time
 
-from preprocessing.cli import CommandParser, check_inputs, integer
+from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
 
@@ -84,10 +83,7 @@ def run(args):
         score(x[i : i + 4096])
     result["score_jets_per_s"] = n / (time.perf_counter() - start)
 
-    result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
-    for k, v in result.items():
-        print(f"{k:<28}{v}", file=sys.stderr)
-    print(json.dumps(result))
+    print_result(result, width=28)
     return 0
 
 

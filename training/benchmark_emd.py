@@ -23,14 +23,13 @@ Prints a table on stderr and a JSON line on stdout, with the load average before
 shared machine the jets/s are lower bounds.
 """
 
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-from preprocessing.cli import CommandParser, check_inputs, integer
+from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
 
@@ -146,10 +145,7 @@ def run(args):
     result["load_average_before"] = [round(x, 2) for x in load_before]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
 
-    result = {k: round(v, 3 if k == "mean_emd" else 1) if isinstance(v, float) else v for k, v in result.items()}
-    for k, v in result.items():
-        print(f"{k:<26}{v}", file=sys.stderr)
-    print(json.dumps(result))
+    print_result(result, {"mean_emd": 3}, width=26)
     return 0
 
 

@@ -8,12 +8,11 @@ first use). Training is timed after one warm-up epoch (the first epoch traces th
 number is the steady-state jets/s of `model.fit`. Prints a table and a final JSON line.
 """
 
-import json
 import sys
 import tempfile
 import time
 
-from preprocessing.cli import CommandParser, check_inputs, integer
+from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
 
@@ -82,10 +81,7 @@ def run(args):
             fn(**{k: tf.constant(v[i : i + chunk]) for k, v in x.items()})
         result["score_saved_model_jets_per_s"] = n / (time.perf_counter() - start)
 
-    result = {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()}
-    for k, v in result.items():
-        print(f"{k:<32}{v}", file=sys.stderr)
-    print(json.dumps(result))
+    print_result(result, width=32)
     return 0
 
 
