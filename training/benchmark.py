@@ -38,6 +38,7 @@ def run(args):
     from training import datasets
     from training.export import export_tagger, load_tagger
     from training.model_card import ModelCard
+    from training.throughput import scoring_rate, training_rate
 
     paths = args.data or datasets.materialise(MODELS["dvae"].dataset)
     sample = datasets.load(paths)
@@ -53,27 +54,14 @@ def run(args):
     keras.utils.set_random_seed(0)
     model = DirichletVAE()
     model.compile(optimizer=keras.optimizers.Adam(5e-3, beta_2=0.99))
-    model.fit(x[: args.batch_size], epochs=1, batch_size=args.batch_size, verbose=0)  # trace once
-    start = time.perf_counter()
-    model.fit(x, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
-    result["train_jets_per_s"] = n * args.epochs / (time.perf_counter() - start)
-
-    score = tf.function(model.anomaly_scores)
-    score(x[:4096])
-    start = time.perf_counter()
-    for i in range(0, n, 4096):
-        score(x[i : i + 4096])
-    result["score_in_memory_jets_per_s"] = n / (time.perf_counter() - start)
+    result["train_jets_per_s"] = training_rate(model, x, args.epochs, args.batch_size)
+    result["score_in_memory_jets_per_s"] = scoring_rate(tf.function(model.anomaly_scores), x)
 
     with tempfile.TemporaryDirectory() as tmp:
         card = ModelCard.bare("dvae", model, "jet_image", {"jet_image": x.shape[1:]}, "top", "balanced")
         export_tagger(model, {"jet_image": x.shape[1:]}, f"{tmp}/dvae", card)
         fn, _, _, _ = load_tagger(f"{tmp}/dvae")
-        fn(jet_image=tf.constant(x[:4096]))
-        start = time.perf_counter()
-        for i in range(0, n, 4096):
-            fn(jet_image=tf.constant(x[i : i + 4096]))
-        result["score_saved_model_jets_per_s"] = n / (time.perf_counter() - start)
+        result["score_saved_model_jets_per_s"] = scoring_rate(lambda rows: fn(jet_image=tf.constant(rows)), x)
 
     print_result(result, width=32)
     return 0

@@ -37,6 +37,7 @@ def run(args):
     import tensorflow as tf
 
     from training import pipeline
+    from training.throughput import scoring_rate, training_rate
 
     settings = pipeline.resolve(args.model, args.preset)
     result = {"model": args.model, "preset": settings.preset, "epochs": args.epochs, "batch_size": args.batch_size}
@@ -68,20 +69,8 @@ def run(args):
     model = settings.spec.cls(**settings.config)
     model.fit_scaler(batch)
     model.compile(optimizer=pipeline.build_optimizer(settings.training))
-    head = (
-        {k: v[: 2 * args.batch_size] for k, v in batch.items()} if isinstance(batch, dict) else x[: 2 * args.batch_size]
-    )
-    model.fit(head, epochs=1, batch_size=args.batch_size, verbose=0)  # trace once
-    start = time.perf_counter()
-    model.fit(batch, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
-    result["train_jets_per_s"] = n * args.epochs / (time.perf_counter() - start)
-
-    score = tf.function(model.anomaly_scores)
-    score(x[:4096])
-    start = time.perf_counter()
-    for i in range(0, n, 4096):
-        score(x[i : i + 4096])
-    result["score_jets_per_s"] = n / (time.perf_counter() - start)
+    result["train_jets_per_s"] = training_rate(model, batch, args.epochs, args.batch_size)
+    result["score_jets_per_s"] = scoring_rate(tf.function(model.anomaly_scores), x)
 
     print_result(result, width=28)
     return 0

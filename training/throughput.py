@@ -1,0 +1,39 @@
+"""Throughput measurements shared by the benchmark commands: training and scoring rows per second.
+
+Both time steady-state work only: training after one warm-up ``fit`` that traces the step, scoring
+after one warm-up chunk that traces the scorer.
+"""
+
+import time
+
+
+def n_rows(x):
+    """Rows of a model input: an array, or a dict of arrays with the same first dimension."""
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def head(x, n):
+    """The first `n` rows of an array or of every array of a dict."""
+    return {k: v[:n] for k, v in x.items()} if isinstance(x, dict) else x[:n]
+
+
+def training_rate(model, x, epochs, batch_size, y=None):
+    """Rows per second of ``model.fit`` over `x` (and targets `y`) for `epochs` epochs.
+
+    A first ``fit`` of one epoch on two batches traces the train step and is not timed.
+    """
+    warm = 2 * batch_size
+    model.fit(head(x, warm), None if y is None else y[:warm], epochs=1, batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    return n_rows(x) * epochs / (time.perf_counter() - start)
+
+
+def scoring_rate(score, x, chunk=4096):
+    """Rows per second of ``score(rows)`` over `x` in chunks of `chunk` rows, after one warm-up chunk."""
+    n = n_rows(x)
+    score(head(x, chunk))
+    start = time.perf_counter()
+    for i in range(0, n, chunk):
+        score({k: v[i : i + chunk] for k, v in x.items()} if isinstance(x, dict) else x[i : i + chunk])
+    return n / (time.perf_counter() - start)
