@@ -6,7 +6,7 @@
 Inputs are synthetic jets of the real shapes (point clouds of 100 slots with 20-80 real
 particles; 20 x 4 constituents): the cost of these networks does not depend on the values, and
 every slot is computed whether padded or not. Training speed is measured over --epochs epochs
-after a warm-up fit on two batches (which traces and compiles), with each preset's batch size
+after one untimed warm-up epoch (which traces and compiles), with each preset's batch size
 (ParticleNet 384, FCN 256) unless --batch-size is given; scoring is the in-memory ``anomaly_scores`` (both scores, inference
 mode) in chunks of 4096 after one warm-up chunk. Prints one line per model and a final JSON line.
 """
@@ -72,7 +72,7 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="MODEL:PRESET pairs")
     parser.add_argument("--n-jets", type=integer(64), default=3072)
     parser.add_argument(
-        "--epochs", type=integer(1), default=1, help="timed training epochs (after a warm-up fit on two batches)"
+        "--epochs", type=integer(1), default=1, help="timed training epochs (after one untimed warm-up epoch)"
     )
     parser.add_argument("--batch-size", type=integer(1), help="batch size (default: each preset's)")
     args = parser.parse_args(argv)

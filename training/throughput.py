@@ -1,6 +1,6 @@
 """Throughput measurements shared by the benchmark commands: training and scoring rows per second.
 
-Both time steady-state work only: training after one warm-up ``fit`` that traces the step, scoring
+Both time steady-state work only: training after one warm-up epoch that traces the step, scoring
 after one warm-up chunk that traces the scorer.
 """
 
@@ -20,10 +20,11 @@ def head(x, n):
 def training_rate(model, x, epochs, batch_size, y=None):
     """Rows per second of ``model.fit`` over `x` (and targets `y`) for `epochs` epochs.
 
-    A first ``fit`` of one epoch on two batches traces the train step and is not timed.
+    A first ``fit`` of one epoch over all of `x` is not timed: it traces the train step, and every
+    variant of it the timed epochs need (a last, smaller batch; a last, shorter run of steps with
+    ``steps_per_execution``), so no tracing is timed.
     """
-    warm = 2 * batch_size
-    model.fit(head(x, warm), None if y is None else y[:warm], epochs=1, batch_size=batch_size, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
     start = time.perf_counter()
     model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return n_rows(x) * epochs / (time.perf_counter() - start)

@@ -209,3 +209,76 @@ def test_hand_written_bptt_equals_autodiff(jets):
     for a, b in zip(grads[True], grads[False]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7 * max(1.0, np.abs(b).max()))
     assert any(np.abs(g).max() > 0 for g in grads[True])
+
+
+def _reference_loss(model, inputs, eps):
+    """The kahn2021 loss written the plain way: Keras layers called step by step (GRUCell included),
+    tfp's KL per step, the masked length average; TensorFlow differentiates it."""
+    from losses import diagonal_gaussian_kl
+
+    cell, d = model.cell, model.latent_dim
+    x, mask = tf.constant(inputs[SEQUENCE]), tf.constant(inputs[MASK])
+    phi_x = model.phi_x(x)  # (batch, T, units)
+    h = tf.zeros((x.shape[0], model.units))
+    mse, kl = [], []
+    for t in range(x.shape[1]):
+        enc = cell.enc_head(cell.enc2(tf.nn.relu(cell.enc1(tf.concat([phi_x[:, t], h], -1)))))
+        mu, sigma = enc[:, :d], tf.nn.softplus(enc[:, d:]) + model.min_std
+        prior = model.prior(h[:, None])[:, 0]
+        prior_mu, prior_sigma = prior[:, :d], tf.nn.softplus(prior[:, d:]) + model.min_std
+        phi_z = cell.phi_z(mu + sigma * eps[:, t])
+        y = model.decoder(tf.concat([phi_z, h], -1)[:, None])[:, 0]
+        mse.append(tf.reduce_mean(tf.square(x[:, t] - y), -1))
+        kl.append(diagonal_gaussian_kl(mu, sigma, prior_mu, prior_sigma))
+        h, _ = cell.gru(tf.concat([phi_x[:, t], phi_z], -1), [h])
+    n = tf.reduce_sum(mask, -1)
+    weights = model.kl_weights(mask)
+    reconstruction = tf.reduce_sum(tf.stack(mse, 1) * mask, -1) / n
+    kl_jet = tf.reduce_sum(tf.stack(kl, 1) * weights, -1) / n
+    return tf.reduce_mean(reconstruction + model.kl_weight * kl_jet)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_fast_step_equals_reference_formulation(jets, graph):
+    """The compiled loop with hand-written BPTT gives the plain formulation's loss and gradients."""
+    keras.utils.set_random_seed(5)
+    m = VRNN(seed=5)
+    m.fit_scaler(jets)
+    n = jets[MASK].sum(1)
+    rows = np.r_[np.argsort(n, kind="stable")[:16], 0:4, 120:124]  # the shortest jets (padding) and full ones
+    batch = {k: v[rows] for k, v in jets.items()}
+    assert len(np.unique(batch[MASK].sum(1))) > 3 and batch[MASK].min() == 0
+    eps = tf.constant(np.random.default_rng(5).normal(size=(len(rows), 20, 2)), tf.float32)
+
+    def fast():
+        with tf.GradientTape() as tape:
+            loss = m.total_loss(m._jet_terms(batch, sample=True, eps=eps))
+        return loss, tape.gradient(loss, m.trainable_weights)
+
+    with tf.GradientTape() as tape:
+        ref_loss = _reference_loss(m, batch, eps)
+    ref_grads = tape.gradient(ref_loss, m.trainable_weights)
+    loss, grads = (tf.function(fast) if graph else fast)()
+    np.testing.assert_allclose(loss.numpy(), ref_loss.numpy(), rtol=1e-5)
+    assert len(grads) == len(ref_grads) == 24
+    for w, a, b in zip(m.trainable_weights, grads, ref_grads):
+        assert a is not None and b is not None, w.path
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5 * np.abs(b.numpy()).max(), err_msg=w.path)
+    assert all(np.abs(g.numpy()).max() > 0 for g in ref_grads)  # every weight is reached
+
+
+def test_steps_per_execution_trains_the_same_steps(jets):
+    """Several steps per call (the compile default) give the weights of one step per call."""
+    weights = {}
+    for spe in (1, None):
+        keras.utils.set_random_seed(6)
+        m = VRNN(seed=6)
+        m.fit_scaler(jets)
+        kwargs = {} if spe is None else {"steps_per_execution": spe}
+        m.compile(optimizer=keras.optimizers.Adam(1e-2), **kwargs)
+        assert m.steps_per_execution == (16 if spe is None else 1)
+        m.fit(jets, epochs=2, batch_size=48, shuffle=False, verbose=0)  # 5 steps per epoch
+        weights[spe] = [w.numpy() for w in m.trainable_weights]
+    for a, b in zip(weights[1], weights[None]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert not all(np.allclose(a, w.numpy()) for a, w in zip(weights[1], VRNN(seed=6).trainable_weights))
