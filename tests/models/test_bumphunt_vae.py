@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.bumphunt_vae import FEATURES, BumpHuntVAE, MassDecoder
+from models.bumphunt_vae import FEATURES, BumpHuntVAE, MassDecoder, tail_score, tail_table
 
 
 def _events(n, seed=0):
@@ -74,19 +74,88 @@ def _trained(n=800, seed=0):
     return m, x
 
 
-def test_default_score_is_the_latent_density_and_kl_keeps_its_direction():
+def test_default_score_is_rarity_and_kl_keeps_its_direction():
     m = BumpHuntVAE()
-    assert m.default_score == "latent_nll" and "kl" in m.score_rule
+    assert m.default_score == "rarity" and "kl" in m.score_rule and "Fisher" in m.score_rule
     x, _ = _events(64)
     m.fit_scaler(x)
     s = {k: np.asarray(v) for k, v in m.anomaly_scores(x).items()}
-    assert set(s) == {"latent_nll", "kl", "reconstruction"}
+    assert set(s) == {"rarity", "latent_nll", "kl", "reconstruction"}
     z = np.asarray(m.encode(x)[0])[:, 0].astype(np.float64)
     # before calibrate: the N(0, 1) prior's negative log density
     np.testing.assert_allclose(s["latent_nll"], 0.5 * z**2 + 0.5 * np.log(2 * np.pi), rtol=1e-5, atol=1e-5)
     mean, log_var = (np.asarray(v, np.float64) for v in m.encode(x))
     kl = 0.5 * (mean**2 + np.exp(log_var) - log_var - 1).sum(1)  # larger = further from the prior
     np.testing.assert_allclose(s["kl"], kl, rtol=1e-4, atol=1e-6)
+    # before calibrate the tail tables are the identity on [0, log 1e5]: rarity = sum of the clipped terms
+    want = np.clip(s["latent_nll"], 0, None) + np.clip(s["reconstruction"], 0, None)
+    np.testing.assert_allclose(s["rarity"], want, rtol=1e-4, atol=1e-4)
+
+
+def _tail(levels, quantiles, scale, values):
+    return np.asarray(
+        tail_score(
+            tf.constant(values, tf.float32),
+            tf.constant(levels, tf.float32),
+            tf.constant(quantiles, tf.float32),
+            tf.constant(scale, tf.float32),
+        )
+    )
+
+
+def test_tail_score_is_minus_log_survival_for_a_known_distribution():
+    """Exponential training scores: P(S >= s) = exp(-s), so -log P = s, and the mean excess over any
+    threshold is 1 (memoryless), which sets the slope past the largest training score."""
+    s = np.random.default_rng(0).exponential(size=50_000)
+    levels, quantiles, scale = tail_table(s)
+    assert levels[0] == 0 and abs(levels[-1] - np.log(50_000)) < 1e-9
+    assert np.all(np.diff(quantiles) >= 0) and abs(scale - 1.0) < 0.1
+    values = np.array([0.0, 0.25, 1.0, 2.0, 4.0, 7.0])
+    np.testing.assert_allclose(_tail(levels, quantiles, scale, values), values, atol=0.1)
+    far = quantiles[-1] + np.array([1.0, 3.0])  # beyond every training score: exponential tail, slope 1/scale
+    np.testing.assert_allclose(
+        _tail(levels, quantiles, scale, far), levels[-1] + (far - quantiles[-1]) / scale, rtol=1e-5
+    )
+    assert _tail(levels, quantiles, scale, np.array([-5.0]))[0] == 0  # below every training score: P = 1
+    # ties (a constant training score) stay finite and monotone
+    levels, quantiles, scale = tail_table(np.full(100, 3.0))
+    t = _tail(levels, quantiles, scale, np.array([2.0, 3.0, 4.0]))
+    assert np.all(np.isfinite(t)) and t[0] <= t[1] < t[2]
+
+
+def test_rarity_is_fishers_sum_of_the_training_tails():
+    """Hand check: each term is -log of the fraction of training events with a score at least as large."""
+    m, x = _trained(n=3000, seed=5)
+    m.calibrate(x)
+    held_out, _ = _events(500, seed=6)
+    train = {k: np.asarray(v, np.float64) for k, v in m.anomaly_scores(x).items()}
+    test = {k: np.asarray(v, np.float64) for k, v in m.anomaly_scores(held_out).items()}
+    want = np.zeros(len(held_out))
+    for name in ("latent_nll", "reconstruction"):
+        p = (train[name][None, :] >= test[name][:, None]).mean(1)  # empirical P_train(score >= value)
+        want += -np.log(np.maximum(p, 1 / len(x)))
+    bulk = want < np.log(len(x) / 20)  # away from the last few training events, where a table is coarse
+    assert bulk.mean() > 0.9
+    np.testing.assert_allclose(test["rarity"][bulk], want[bulk], atol=0.1)
+    assert np.corrcoef(np.argsort(np.argsort(test["rarity"])), np.argsort(np.argsort(want)))[0, 1] > 0.999
+
+
+def test_a_collapsed_latent_leaves_the_reconstruction_ranking():
+    """Known case: an encoder whose mean is the same for every event carries no latent information;
+    the latent term is then one constant and rarity ranks events exactly as the reconstruction."""
+    from scipy import stats
+
+    m, x = _trained(n=2000, seed=7)
+    head = m.encoder.layers[-1]
+    kernel, bias = head.get_weights()
+    kernel[:, 0] = 0.0  # z_mean = bias: constant
+    head.set_weights([kernel, bias])
+    m.calibrate(x)
+    held_out, _ = _events(400, seed=8)
+    s = {k: np.asarray(v, np.float64) for k, v in m.anomaly_scores(held_out).items()}
+    assert np.ptp(s["latent_nll"]) == 0
+    assert np.ptp(s["rarity"]) > 0
+    assert stats.spearmanr(s["rarity"], s["reconstruction"]).statistic > 0.999
 
 
 def test_latent_density_matches_an_independent_mixture_fit():
@@ -105,23 +174,36 @@ def test_latent_density_matches_an_independent_mixture_fit():
     assert far[0] > far[1]
 
 
-def test_latent_density_uses_training_inputs_only_and_is_in_the_export(tmp_path):
+SCORE_PARAMETERS = (
+    "density_log_weights",
+    "density_means",
+    "density_precision_cholesky",
+    "tail_levels",
+    "tail_quantiles",
+    "tail_scales",
+)
+
+
+def test_score_parameters_use_training_inputs_only_and_are_in_the_export(tmp_path):
     import inspect
 
     from tests.conftest import minimal_card
     from training.export import export_tagger, load_tagger
 
     m, x = _trained(seed=3)
+    held_out, _ = _events(300, seed=4)
     # the fit sees the inputs alone: there is no labels argument, and shuffled labels cannot change it
     assert list(inspect.signature(m.calibrate).parameters) == ["train_features", "max_events"]
     labels = np.random.default_rng(0).integers(0, 2, len(x))
     fitted = []
-    for perm in (np.arange(len(x)), np.random.default_rng(1).permutation(len(x))):
-        _ = labels[perm]  # the labels travel with the events in a real split; calibrate never gets them
-        m.calibrate(x)
-        fitted.append([np.asarray(w).copy() for w in (m.density_log_weights, m.density_means)])
-    for a, b in zip(*fitted, strict=True):
-        np.testing.assert_array_equal(a, b)
+    for shuffled in (labels, np.random.default_rng(1).permutation(labels)):
+        rows = np.arange(len(x))  # a real split hands the same training rows over whatever their labels
+        assert shuffled.shape == rows.shape
+        m.calibrate(x[rows])
+        fitted.append({name: np.asarray(getattr(m, name)).copy() for name in SCORE_PARAMETERS})
+    for name in SCORE_PARAMETERS:
+        np.testing.assert_array_equal(fitted[0][name], fitted[1][name])
+    assert np.ptp(fitted[0]["tail_quantiles"][1]) > 0  # the tables were fitted (not the initial identity)
     version = export_tagger(
         m,
         {"features": (6,)},
@@ -129,13 +211,13 @@ def test_latent_density_uses_training_inputs_only_and_is_in_the_export(tmp_path)
         minimal_card(m, "highlevel", {"features": (6,)}, "bumphunt_vae"),
     )
     fn, card, _, loaded = load_tagger(version)
-    out = {k: v.numpy() for k, v in fn(features=tf.constant(x)).items()}
-    want = {k: np.asarray(v) for k, v in m.anomaly_scores(x).items()}
+    out = {k: v.numpy() for k, v in fn(features=tf.constant(held_out)).items()}
+    want = {k: np.asarray(v) for k, v in m.anomaly_scores(held_out).items()}
+    assert set(want) == {"rarity", "latent_nll", "kl", "reconstruction"}
     for k, v in want.items():
         np.testing.assert_allclose(out[k], v, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(out["anomaly_score"], want["latent_nll"], rtol=1e-5, atol=1e-5)
-    names = {v.name.split(":")[0].split("/")[-1] for v in loaded.variables}
-    assert {"density_log_weights", "density_means", "density_precision_cholesky"} <= names
+    np.testing.assert_allclose(out["anomaly_score"], want["rarity"], rtol=1e-5, atol=1e-5)
     stored = {v.name.split(":")[0].split("/")[-1]: v.numpy() for v in loaded.variables}
-    np.testing.assert_allclose(stored["density_means"], np.asarray(m.density_means), rtol=0, atol=0)
-    assert card.default_score == "latent_nll" and "latent means" in card.score_rule
+    for name in SCORE_PARAMETERS:
+        np.testing.assert_array_equal(stored[name], np.asarray(getattr(m, name)))
+    assert card.default_score == "rarity" and "Fisher" in card.score_rule and "training events" in card.score_rule

@@ -109,7 +109,7 @@ def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path,
     assert score.main(["--model", str(folder), "--data", str(events_file), "--out", out]) == 0
     scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert scored["n_rows"] == 6000 and scored["rows"] == "event"
-    assert set(scored["auc"]) >= {"anomaly_score", "latent_nll", "latent_nll_std", "kl"}
+    assert set(scored["auc"]) >= {"anomaly_score", "rarity", "rarity_std", "latent_nll", "kl"}
 
 
 def test_mjj_never_reaches_the_encoder(events_file, tmp_path):

@@ -27,13 +27,18 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
         assert len(r["member_auc"]) == len(r["last_epoch"]["member_auc"]) == len(r["latent_spread"]) == 2
         assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
     for r in summary["results"]:  # the label-free default, the paper's KL and the label-chosen best, side by side
-        assert r["default_score"] == "latent_nll" and r["paper_score"]["score"] == "kl"
+        assert r["default_score"] == "rarity" and r["paper_score"]["score"] == "kl"
+        assert set(r["terms"]) == {"latent_nll", "reconstruction"}
         assert (
             r["best_with_labels"]["auc"] >= max(r["auc"], r["paper_score"]["auc"], 1 - r["paper_score"]["auc"]) - 1e-9
         )
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| S/B | score | weights | AUC |" in report and "| last epoch |" in report
-    assert "label-free default: latent_nll" in report and "chosen with labels, for information only" in report
+    assert (
+        "label-free default: rarity" in report
+        and "term of the default: reconstruction" in report
+        and "chosen with labels, for information only" in report
+    )
     for fig in (
         "roc_sb0.1.png",
         "stability_adadelta_vs_adam.png",
