@@ -59,7 +59,11 @@ def test_saved_model_equals_in_memory(preset, tmp_path):
     want["class_probabilities"] = keras.ops.convert_to_numpy(model.extra_outputs(x)["class_probabilities"])
     assert set(got) == {"anomaly_score", "p_qcd", "mahalanobis", "class_probabilities"}
     for k, v in want.items():
-        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5)
+        # the Mahalanobis distance is a quadratic form through the inverse covariance of the features:
+        # float32 round-off of the features (equal to 1e-5 above, in the probabilities) grows by its
+        # condition number; measured on this machine up to 1.4e-5 relative between the two graphs
+        rtol = 1e-4 if k == "mahalanobis" else 1e-5
+        np.testing.assert_allclose(got[k], v, rtol=rtol, atol=1e-5)
     np.testing.assert_allclose(got["anomaly_score"], want["p_qcd"], rtol=1e-5, atol=1e-5)
     assert np.all(want["mahalanobis"] >= 0) and np.all((want["p_qcd"] >= 0) & (want["p_qcd"] <= 1))
 
