@@ -14,6 +14,7 @@ A tagger subclass provides
 Optional hooks, all declared here with no-op defaults so callers never probe for them:
 
 * ``fit_scaler(train_inputs)``: fit input scales on the training rows (kept inside the model);
+  ``fit_scaler_in_chunks(chunks)`` the same from rows read chunk by chunk (streamed training);
 * ``calibrate(train_inputs)``: a label-free step after training that fixes the orientation of a
   score (which component or sign is "anomalous"); supervised models get
   ``calibrate(train_inputs, train_labels)`` (e.g. to fit a class's feature distribution);
@@ -99,6 +100,26 @@ class Tagger(keras.Model):
         """Fit input scales on the training rows; nothing to fit by default."""
         return None
 
+    def fit_scaler_in_chunks(self, chunks):
+        """``fit_scaler`` on training rows that are read chunk by chunk (the streamed path of fit).
+
+        Args:
+            chunks: a callable returning a fresh iterator over consecutive pieces of the training
+                inputs (numpy, the structure ``fit_scaler`` gets), so a fit may pass over them twice.
+
+        A model whose scaler is a sum over rows overrides this with the same values as
+        ``fit_scaler``; a model that fits nothing has nothing to do; any other model's scaler
+        needs every row at once, and this says so rather than fitting something else.
+        """
+        if type(self).fit_scaler is Tagger.fit_scaler:
+            return None
+        from preprocessing.errors import DataError
+
+        raise DataError(
+            f"{type(self).__name__} fits its input scaler on every training row at once and cannot fit it chunk by "
+            f"chunk; train it in memory: give a larger --memory-budget (or fewer jets with --n-jets)"
+        )
+
     def calibrate(self, train_inputs, train_labels=None):
         """Label-free orientation of the scores after training (supervised models also get the
         training labels); nothing to do by default."""
@@ -177,6 +198,42 @@ def batched(fn, inputs, batch_size=4096):
     if isinstance(parts[0], dict):
         return {k: np.concatenate([keras.ops.convert_to_numpy(p[k]) for p in parts]) for k in parts[0]}
     return np.concatenate([keras.ops.convert_to_numpy(p) for p in parts])
+
+
+def moments_in_chunks(chunks, rows_of):
+    """(rows, mean, variance) per column of the rows that `rows_of(chunk)` gives, over every chunk.
+
+    Two passes in float64, as numpy and scikit-learn compute them: the mean, then the mean squared
+    deviation from it; so a scaler fitted chunk by chunk gets the in-memory values (to rounding in
+    the last bits of float64).
+
+    Args:
+        chunks: a callable returning a fresh iterator over the chunks.
+        rows_of: chunk -> (rows, columns) array.
+    """
+    from preprocessing.errors import DataError
+
+    count, total = 0, 0.0
+    for chunk in chunks():
+        rows = np.asarray(rows_of(chunk), np.float64)
+        if not np.all(np.isfinite(rows)):
+            raise DataError("scaler: training features contain NaN or infinity")
+        count, total = count + len(rows), total + rows.sum(axis=0)
+    if count == 0:
+        raise DataError("scaler: nothing to fit (no training rows)")
+    mean = total / count
+    squares = 0.0
+    for chunk in chunks():
+        squares = squares + ((np.asarray(rows_of(chunk), np.float64) - mean) ** 2).sum(axis=0)
+    return count, mean, squares / count
+
+
+def standard_scale(mean, variance, count):
+    """scikit-learn's StandardScaler scale: sqrt(variance), and 1 for a feature indistinguishable
+    from a constant (variance within the two-pass error bound, Chan, Golub and LeVeque)."""
+    eps = np.finfo(np.float64).eps
+    constant = variance <= count * eps * variance + (count * mean * eps) ** 2
+    return np.where(constant, 1.0, np.sqrt(variance))
 
 
 def batched_scores(model, inputs, batch_size=4096):

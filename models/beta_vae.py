@@ -44,7 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from losses.beta_vae import beta_vae_terms
-from models.base import Tagger, gaussian_sample
+from models.base import Tagger, gaussian_sample, moments_in_chunks, standard_scale
 from preprocessing.errors import DataError
 from preprocessing.representations.scalers import FeatureScaler
 
@@ -261,6 +261,22 @@ class BetaVAE(Tagger):
         x = np.asarray(self._array(train_inputs, CONSTITUENTS, type(self).__name__), np.float64)
         flat = x.reshape(len(x), -1)  # (jets, 80): every number its own feature
         fitted = FeatureScaler(self.scaler).fit(flat)
+        self.offset.assign(fitted.offset.reshape(self.offset.shape).astype(np.float32))
+        self.scale.assign(fitted.scale.reshape(self.scale.shape).astype(np.float32))
+        return fitted
+
+    def fit_scaler_in_chunks(self, chunks):
+        """``fit_scaler`` from training rows read chunk by chunk: exact for the standard scaler (sums over
+        rows); the robust scaler's median and quartiles need every row at once (an error says so)."""
+        if self.scaler != "standard":
+            return super().fit_scaler_in_chunks(chunks)
+
+        def flat(chunk):
+            x = np.asarray(self._array(chunk, CONSTITUENTS, type(self).__name__), np.float64)
+            return x.reshape(len(x), -1)  # (jets, 80): every number its own feature
+
+        count, mean, variance = moments_in_chunks(chunks, flat)
+        fitted = FeatureScaler("standard", mean, standard_scale(mean, variance, count), count)
         self.offset.assign(fitted.offset.reshape(self.offset.shape).astype(np.float32))
         self.scale.assign(fitted.scale.reshape(self.scale.shape).astype(np.float32))
         return fitted

@@ -254,6 +254,10 @@ class JetClassifier(Tagger):
         """Nothing to fit (batch norm scales the inputs); builds the model so that it can be exported."""
         self._ensure_built(split_training_arrays(train_inputs)[0])
 
+    def fit_scaler_in_chunks(self, chunks):
+        """Nothing to fit: builds the model from the shapes of the first chunk of training rows."""
+        return self.fit_scaler(next(iter(chunks())))
+
     def calibrate(self, train_inputs, train_labels=None):
         """Fit the Mahalanobis mean and covariance on the QCD training rows (needs their labels)."""
         if train_labels is None:

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.base import moments_in_chunks
 from models.classifier import JetClassifier, split_training_arrays
 
 CITATION = "T. Cheng, A. Yamamoto et al., arXiv:2201.07199 (cheng2022), App. A FCN baseline"
@@ -109,6 +110,22 @@ class FCN(JetClassifier):
             self.build((None,) + tuple(np.shape(train_inputs)[1:]))
         for backbone, _, _ in self.networks:
             backbone.offset.assign(x.mean(axis=0).astype("float32"))
+            backbone.scale.assign(np.where(std > 0, std, 1.0).astype("float32"))
+
+    def fit_scaler_in_chunks(self, chunks):
+        """``fit_scaler`` from training rows read chunk by chunk (the same mean and standard deviation)."""
+
+        def flat(chunk):
+            x = np.asarray(split_training_arrays(chunk)[0], np.float64)
+            return x.reshape(len(x), -1)
+
+        if not self.built:
+            first = split_training_arrays(next(iter(chunks())))[0]
+            self.build((None,) + tuple(np.shape(first)[1:]))
+        _, mean, variance = moments_in_chunks(chunks, flat)
+        std = np.sqrt(variance)
+        for backbone, _, _ in self.networks:
+            backbone.offset.assign(mean.astype("float32"))
             backbone.scale.assign(np.where(std > 0, std, 1.0).astype("float32"))
 
     def get_config(self):

@@ -78,30 +78,50 @@ def _jet_hashes(sample, fields, multipliers, chunk=2048):
     return out
 
 
+def overlap_keys(widths, field_sets):
+    """(fields, multipliers) of the jet hash for files of particle `widths` and per-jet `field_sets`:
+    the fields every file has, and seeded odd multipliers (the same for every caller)."""
+    width = max(widths, default=0)
+    fields = sorted(set.intersection(*field_sets)) if field_sets else []
+    rng = np.random.default_rng(0)
+    multipliers = [rng.integers(0, 2**63, n, dtype=np.uint64) * 2 + 1 for n in (max(len(fields), 1), 4 * width)]
+    return fields, multipliers
+
+
 def check_overlap(samples, paths):
     """DataError if a jet occurs twice, within one file (in two events) or across files.
 
     Jets are compared by their constituents and the per-jet fields that every file has (mass,
     observables, ...): hashed first, then candidates compared exactly.
     """
-    width = max((s.constituents.shape[1] for s in samples), default=0)
-    fields = sorted(set.intersection(*(set(s.jets) for s in samples))) if samples else []
-    rng = np.random.default_rng(0)
-    multipliers = [rng.integers(0, 2**63, n, dtype=np.uint64) * 2 + 1 for n in (max(len(fields), 1), 4 * width)]
-    hashes = np.concatenate([_jet_hashes(s, fields, multipliers) for s in samples] + [np.empty(0, np.uint64)])
-    owner = np.concatenate([np.full(len(s), f) for f, s in enumerate(samples)] + [np.empty(0, int)])
-    index = np.concatenate([np.arange(len(s)) for s in samples] + [np.empty(0, int)])
+    fields, multipliers = overlap_keys([s.constituents.shape[1] for s in samples], [set(s.jets) for s in samples])
+
+    def jet(f, i):
+        s = samples[f]
+        return s.constituents[i, : s.n_constituents[i]], [s.jets[k][i] for k in fields], s.event[i]
+
+    report_repeats([_jet_hashes(s, fields, multipliers) for s in samples], jet, paths)
+
+
+def report_repeats(hashes, jet, paths):
+    """DataError naming a repeated jet, from per-file jet hashes (``_jet_hashes``).
+
+    Args:
+        hashes: one (jets,) uint64 array per file.
+        jet: (file, index) -> (constituents, fields, event) of one jet, for the exact comparison
+            of hash collisions.
+        paths: the files, for the message.
+    """
+    owner = np.concatenate([np.full(len(h), f) for f, h in enumerate(hashes)] + [np.empty(0, int)])
+    index = np.concatenate([np.arange(len(h)) for h in hashes] + [np.empty(0, int)])
+    hashes = np.concatenate(list(hashes) + [np.empty(0, np.uint64)])
     order = np.argsort(hashes, kind="stable")
     same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])  # order[k] and order[k + 1] collide
-
-    def jet(k):
-        s, i = samples[owner[k]], index[k]
-        return s.constituents[i, : s.n_constituents[i]], [s.jets[f][i] for f in fields], s.event[i]
 
     first, repeated = None, set()
     for k in same:
         a, b = order[k], order[k + 1]
-        (ca, fa, ea), (cb, fb, eb) = jet(a), jet(b)
+        (ca, fa, ea), (cb, fb, eb) = jet(owner[a], index[a]), jet(owner[b], index[b])
         if (owner[a] == owner[b] and ea == eb) or not (np.array_equal(ca, cb) and np.array_equal(fa, fb)):
             continue
         repeated.add(b)
@@ -117,6 +137,23 @@ def check_overlap(samples, paths):
         )
 
 
+def check_distinct(paths):
+    """DataError if one file is given twice (by path or as the same file)."""
+    for i, p in enumerate(paths):
+        for q in paths[:i]:
+            if pathlib.Path(p).resolve() == pathlib.Path(q).resolve() or (
+                os.path.exists(p) and os.path.exists(q) and os.path.samefile(p, q)
+            ):
+                raise DataError(f"{p}: given twice ({q}); each file may be used once")
+
+
+def subset_rows(n_rows, n_jets, seed=0):
+    """Sorted indices of the seeded random `n_jets` of `n_rows` jets that ``load`` keeps (--n-jets)."""
+    if n_jets > n_rows:
+        raise DataError(f"--n-jets {n_jets} asks for more jets than the data holds ({n_rows})")
+    return np.sort(np.random.default_rng(seed).choice(n_rows, n_jets, replace=False))
+
+
 def load(paths, n_jets=None, seed=0):
     """Read and join sample files; keep a random n_jets of them if given (seeded).
 
@@ -124,22 +161,14 @@ def load(paths, n_jets=None, seed=0):
     is a DataError: the split by event could not keep the copies apart.
     """
     paths = list(paths)
-    for i, p in enumerate(paths):
-        for q in paths[:i]:
-            if pathlib.Path(p).resolve() == pathlib.Path(q).resolve() or (
-                os.path.exists(p) and os.path.exists(q) and os.path.samefile(p, q)
-            ):
-                raise DataError(f"{p}: given twice ({q}); each file may be used once")
+    check_distinct(paths)
     samples = [read_sample(p) for p in paths]
     check_overlap(samples, [str(p) for p in paths])
     for p, s in zip(paths, samples):
         s.provenance = {"file": str(p), **s.provenance}
     sample = concatenate(samples) if len(samples) > 1 else samples[0]
     if n_jets is not None:
-        if n_jets > len(sample):
-            raise DataError(f"--n-jets {n_jets} asks for more jets than the data holds ({len(sample)})")
-        keep = np.sort(np.random.default_rng(seed).choice(len(sample), n_jets, replace=False))
-        sample = sample.subset(keep)
+        sample = sample.subset(subset_rows(len(sample), n_jets, seed))
     return sample
 
 

@@ -1,6 +1,7 @@
 """Score jets with an exported tagger.
 
     python -m training.score --model exported/dvae [--version N] --data jets.h5 --out scores.h5 [--emd [--workers N]]
+                             [--memory-budget 2G]
 
 Loads the SavedModel (the newest version unless one is named) through its ``serving_default``
 signature, the same path as a served model: raw constituents in for jet-image taggers (the image
@@ -13,6 +14,11 @@ or events for event-level representations (bortolato2021's high-level features).
 ``scorer_scores``): the energy mover's distance between each input jet and its reconstruction from
 the export's ``reconstruction`` signature, computed outside the graph in ``--workers`` processes
 (``training.emd``; EnergyFlow's ``emd(..., R=1, norm=True)`` on (pT, eta, phi)).
+
+A sample whose in-memory footprint (``training.memory``: the sample and its representation, from
+the file's shapes) is larger than ``--memory-budget`` is read and scored in chunks of jets
+(``training.sample_chunks``), each a whole number of scoring batches (at least one, 4096 jets),
+so that the scores are those of the in-memory path to the bit.
 """
 
 import json
@@ -24,9 +30,12 @@ import numpy as np
 
 from preprocessing.cli import CommandParser, check_inputs, check_output_file, integer
 from preprocessing.errors import DataError, run_command
+from training import memory
+
+BATCH_SIZE = 4096  # jets per call of the serving function; chunks of a streamed sample are multiples of it
 
 
-def score_sample(fn, card, sample, source="input", batch_size=4096):
+def score_sample(fn, card, sample, source="input", batch_size=None):
     """{output name: (rows,) array} from a loaded serving function and its ModelCard for a JetSample.
 
     `fn` is the export's ``serving_default``: with raw constituents in (jet-image taggers) the
@@ -39,6 +48,8 @@ def score_sample(fn, card, sample, source="input", batch_size=4096):
     from preprocessing import representations
     from preprocessing.representations import graph
     from preprocessing.representations.constituents import check_constituents
+
+    batch_size = batch_size or BATCH_SIZE
 
     expected = list(fn.structured_input_signature[1])
     if set(expected) == {graph.CONSTITUENTS, graph.COUNTS}:
@@ -61,6 +72,43 @@ def score_sample(fn, card, sample, source="input", batch_size=4096):
     return batched(lambda batch: fn(**{k: tf.constant(v, tf.float32) for k, v in batch.items()}), feed, batch_size)
 
 
+def streamed_chunk_rows(version, data, budget):
+    """Jets per chunk when scoring `data` with the export in `version` needs more than `budget` bytes
+    in memory (``training.memory``), else None; a DataError when its rows cannot be scored in chunks."""
+    import h5py
+
+    from preprocessing import representations
+    from training import streaming
+    from training.model_card import ModelCard
+
+    card = ModelCard.read(version)
+    rep = card.representation
+    footprint = memory.estimate_footprint([data], rep["name"], rep.get("params"))
+    if footprint.total <= budget:
+        return None
+    from preprocessing.representations import record, registry
+
+    if registry.get(rep["name"]).rows is not record._jet_rows:
+        raise DataError(
+            f"--memory-budget {memory.format_size(budget)}: scoring {data} in memory needs about "
+            f"{footprint.describe()}, and representation {rep['name']!r} has no row per jet to score in chunks; "
+            f"give a --memory-budget above {memory.format_size(footprint.total)}"
+        )
+    shapes = representations.input_shapes(rep["name"], rep.get("params"))
+    row_bytes = sum(int(np.prod(s, dtype=np.int64)) * 4 for s in shapes.values())
+    with h5py.File(data, "r") as f:
+        width = int(f["constituents"].shape[1])
+    # whole scoring batches per chunk: every jet is scored in the same batch as in memory, so the
+    # scores are the same to the bit (a batch of other size rounds the graph's sums differently)
+    rows = max(BATCH_SIZE, streaming.chunk_rows(budget, width, row_bytes) // BATCH_SIZE * BATCH_SIZE)
+    print(
+        f"memory: scoring in memory needs about {footprint.describe()}, over --memory-budget "
+        f"{memory.format_size(budget)}; scoring {rows} jets at a time",
+        file=sys.stderr,
+    )
+    return rows
+
+
 def main(argv=None):
     parser = CommandParser(prog="python -m training.score", description=__doc__)
     parser.add_argument("--model", required=True, help="export folder: <base>/<model> or <base>/<model>/<version>")
@@ -69,6 +117,12 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output .h5 with one dataset per named score")
     parser.add_argument("--emd", action="store_true", help="add the 'emd' score (models with a reconstruction)")
     parser.add_argument("--workers", type=integer(1), help="processes for --emd (default: every core)")
+    parser.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="bytes the sample and its representation may take in memory, e.g. 2G or 500M (K/M/G/T: powers of "
+        "1024); a larger sample is read and scored in chunks of jets; default: half of this machine's memory",
+    )
     args = parser.parse_args(argv)
     return run_command(run, args)
 
@@ -83,6 +137,7 @@ def run(args):
     # arguments, then the data, then the slow model load
     if args.workers is not None and not args.emd:
         raise DataError("--workers sets the processes of --emd; add --emd or drop --workers")
+    budget = memory.parse_size(args.memory_budget) if args.memory_budget is not None else memory.default_budget()
     model = pathlib.Path(args.model)
     if not model.is_dir():
         raise DataError(f"--model {model}: no such export folder")
@@ -99,17 +154,33 @@ def run(args):
         card = ModelCard.read(version)
         if SCORE_NAME not in card.scorer_scores:  # before the data and the slow model load
             raise DataError(no_reconstruction_message(card, f"{version} lists no scorer score 'emd'"))
-    sample = read_sample(args.data)
+    chunk_rows = streamed_chunk_rows(version, args.data, budget)  # None: the sample fits in memory
+    if chunk_rows is None:
+        sample = read_sample(args.data)
+    else:
+        from training.sample_chunks import ChunkedSample
+
+        sample = ChunkedSample([args.data])
 
     from training import metrics
     from training.export import load_tagger
 
     _, card, folder, loaded = load_tagger(path)
-    scores = score_sample(loaded.signatures["serving_default"], card, sample, source=str(args.data))
-    if args.emd:
-        from training.emd import export_emd_scores
 
-        scores["emd"] = export_emd_scores(loaded, card, sample, source=str(args.data), workers=args.workers)
+    def score_jets(jets, source):
+        out = score_sample(loaded.signatures["serving_default"], card, jets, source=source)
+        if args.emd:
+            from training.emd import export_emd_scores
+
+            out["emd"] = export_emd_scores(loaded, card, jets, source=source, workers=args.workers)
+        return out
+
+    if chunk_rows is None:
+        scores = score_jets(sample, str(args.data))
+    else:  # chunk by chunk: only the scores of every row are held whole
+        parts = [score_jets(chunk, f"{args.data} (jets {rows.start}..)") for rows, chunk in sample.chunks(chunk_rows)]
+        scores = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        sample = sample.skeleton()  # per-jet labels and events, for the rows below
     # one row per jet, or per event for event-level representations
     row_event, row_labels = representations.rows(card.representation_name, sample, source=str(args.data))
 
