@@ -15,8 +15,17 @@ Arguments, files and the export folder are checked before TensorFlow or any data
 ``--ensemble K`` trains its members as Dask tasks (``training.members``): on a local cluster of
 ``--workers`` processes, on a running cluster with ``--scheduler tcp://host:8786``, or serially
 with ``--scheduler serial``; a member is the same bit for bit wherever it ran.
+``--distribute mirrored|multi-worker`` trains one model data-parallel under a ``tf.distribute``
+strategy (``training.distribute``: this machine's devices, or the cluster in ``TF_CONFIG`` with
+the same command and ``--data`` on every worker); only the chief writes the export, and every
+worker's summary carries ``distribute.weights_sha256``.
 Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
 (``--keep-runs`` keeps them).
+``--memory-budget`` (default: half of the machine's memory): a sample whose arrays and
+representation would take more (``training.memory``, estimated from the files' shapes) is read in
+chunks and its representation built into an on-disk row cache in ``<export-dir>/.runs/``, from
+which training, evaluation and the model card read in batches (``training.streaming``); same
+split, same batches (``training.batches``) and the same metrics as in memory.
 """
 
 import datetime
@@ -25,10 +34,12 @@ import os
 import pathlib
 import shutil
 import sys
+import tempfile
 
 from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
 from preprocessing.errors import run_command
+from training import distribute, memory
 
 
 def _models_and_presets():
@@ -70,6 +81,21 @@ def build_parser():
         help="train K members with seeds seed..seed+K-1 and export their ensemble (mean scores)",
     )
     parser.add_argument("--keep-runs", action="store_true", help="keep the run's checkpoints under <export-dir>/.runs/")
+    parser.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="bytes the sample and its representation may take in memory, e.g. 2G or 500M (K/M/G/T: powers of "
+        "1024); a larger sample is read in chunks and its representation streamed from a row cache in "
+        "<export-dir>/.runs/ (training.streaming); default: half of this machine's memory",
+    )
+    parser.add_argument(
+        "--distribute",
+        choices=distribute.CHOICES,
+        default=distribute.NONE,
+        help="data-parallel training of one model (training.distribute): 'mirrored' over this machine's devices, "
+        "'multi-worker' over the cluster in TF_CONFIG (only the chief writes the export); "
+        f"models: {', '.join(distribute.SUPPORTED_MODELS)} (default: none)",
+    )
     return parser
 
 
@@ -84,17 +110,34 @@ def run(args):
         check_inputs(args.data, "--data")
     check_output_dir(args.export_dir, "--export-dir")
     tasks.check_scheduler(args.scheduler)
+    budget = memory.parse_size(args.memory_budget) if args.memory_budget is not None else memory.default_budget()
+    distribute.check_request(
+        args.distribute, args.model, args.ensemble, getattr(args, "memory_budget", None), data=args.data
+    )
+    # a multi-worker strategy must exist before TensorFlow runs any op (it sets up the collectives)
+    strategy = distribute.make_strategy(args.distribute)
 
     from models.registry import SUPERVISED
     from training import pipeline
 
     settings = pipeline.resolve(args.model, args.preset, pipeline.parse_sets(args.set), args.representation)
+    distribute.check_settings(settings, args.distribute)
     if args.epochs is not None:
         settings.training["epochs"] = args.epochs
     if args.batch_size is not None:
         settings.training["batch_size"] = args.batch_size
 
-    inputs = pipeline.load_inputs(settings, args.data, n_jets=args.n_jets, seed=args.seed, workers=args.workers)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    inputs = pipeline.load_inputs(
+        settings,
+        args.data,
+        n_jets=args.n_jets,
+        seed=args.seed,
+        workers=args.workers,
+        memory_budget=budget,
+        cache_dir=pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}-rows",
+        keep_cache=args.keep_runs,
+    )
     split = pipeline.split_rows(inputs, seed=args.seed)
     targets = {}
     if settings.spec.mode == SUPERVISED:
@@ -107,22 +150,32 @@ def run(args):
     from preprocessing.version import code_version
     from training.export import export_tagger
 
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}"
+    task, index, chief = distribute.task_of(strategy)
+    if chief:
+        run_dir = pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}"
+    else:  # another worker of a cluster writes nothing beside the chief's files: checkpoints in a temporary folder
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"fit-{task}{index}-"))
+    where = ""
+    if strategy is not None:
+        where = f" with --distribute {args.distribute} ({strategy.num_replicas_in_sync} replicas, {task} {index})"
     print(
         f"training {settings.spec.cls.__name__} (preset {settings.preset}, input {settings.representation}) on "
-        f"{len(split.train)} {inputs.unit}, validating on {len(split.validation)}, testing on {len(split.test)}; "
-        f"checkpoints in {run_dir}",
+        f"{len(split.train)} {inputs.unit}, validating on {len(split.validation)}, testing on {len(split.test)}"
+        f"{where}; checkpoints in {run_dir}",
         file=sys.stderr,
     )
     try:
-        return _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version)
+        return _train_and_export(
+            args, settings, inputs, split, targets, run_dir, export_tagger, code_version, strategy=strategy
+        )
     finally:
-        if not args.keep_runs:  # checkpoints are needed only while training (also when it fails)
+        if not args.keep_runs or not chief:  # checkpoints are needed only while training (also when it fails)
             shutil.rmtree(run_dir, ignore_errors=True)
+        if not args.keep_runs:  # the streamed path's row cache (training.streaming), if any
+            inputs.close()
 
 
-def _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version):
+def _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version, strategy=None):
     from training import pipeline
 
     members = []
@@ -135,18 +188,33 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
     for k in range(len(members), args.ensemble):
         if args.ensemble > 1:
             print(f"ensemble member {k + 1}/{args.ensemble} (seed {args.seed + k})", file=sys.stderr)
-        members.append(
-            pipeline.train_member(
+        with distribute.scope(strategy):  # the model, its optimizer and variables belong to the strategy
+            member = pipeline.train_member(
                 settings,
                 inputs.training_inputs(split.train, seed=args.seed + k),  # + training-only arrays (jet mass, outliers)
                 inputs.training_inputs(split.validation, seed=args.seed + k),
                 args.seed + k,
                 run_dir / f"member{k}",
+                callbacks=distribute.callbacks(strategy),
                 verbose=1 if sys.stdout.isatty() else 2,
                 **targets,
             )
-        )
+        members.append(member)
     model = pipeline.combine(members)
+    distributed = None
+    if strategy is not None:  # every worker reports its weights: equal digests, one model
+        task, index, chief = distribute.task_of(strategy)
+        distributed = {
+            "strategy": args.distribute,
+            "replicas": strategy.num_replicas_in_sync,
+            "task": f"{task}:{index}",
+            "chief": chief,
+            "weights_sha256": distribute.weights_digest(model),
+        }
+        if not chief:  # only the chief evaluates and writes the export and its model card
+            summary = {"model": args.model, "preset": settings.preset, "export": None, "distribute": distributed}
+            print(json.dumps(summary))
+            return 0
 
     evaluation = pipeline.evaluate(model, inputs, split.test, settings.spec.signal_label)
     if not evaluation.metrics:
@@ -155,12 +223,15 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
             file=sys.stderr,
         )
     card = pipeline.model_card(settings, model, members, inputs, split, evaluation, args.seed, code_version())
+    if distributed is not None:  # how the model was trained (the weights digest matches every worker's)
+        card.training["distribute"] = {k: distributed[k] for k in ("strategy", "replicas", "weights_sha256")}
     export = export_tagger(
         model,
         inputs.shapes(),
         pathlib.Path(args.export_dir) / args.model,
         card,
         write_extras=lambda folder: pipeline.export_figures(settings, model, members, inputs, evaluation, folder),
+        warmup=pipeline.warmup_jets(inputs, split),  # streamed: read here, not by reading every file whole
     )
     headline = evaluation.metrics.get(model.default_score, {})
     summary = {
@@ -175,6 +246,8 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
         "n_test": len(split.test),
         "train_seconds": round(sum(m.seconds for m in members), 1),
     }
+    if distributed is not None:
+        summary["distribute"] = distributed
     print(json.dumps(summary))
     return 0
 

@@ -131,15 +131,29 @@ class Inputs:
     training: dict = dataclasses.field(default_factory=dict)  # {name: (rows, ...)}, e.g. "jet_mass"
     outliers: object = None  # OutlierPool of models that take "outliers"
     jet_mass: np.ndarray | None = None  # (rows,) jet masses where the rows are jets with masses
+    # streamed path (training.streaming): the RowCache on disk that `arrays` read from, else None,
+    # and the ChunkedSample of the jets the rows were built from
+    cache: object = None
+    reader: object = None
 
     def __len__(self):
         return len(self.event)
 
+    @property
+    def streamed(self):
+        return self.cache is not None
+
+    def close(self):
+        """Remove the on-disk row cache of a streamed sample (nothing to do in memory)."""
+        if self.cache is not None:
+            self.cache.remove()
+
     def model_inputs(self, rows):
-        """The model's inputs at `rows`: a plain array for one input, a dict for several."""
+        """The model's inputs at `rows`: a plain array for one input, a dict for several (streamed:
+        lazy ``RowsView`` objects read in batches)."""
         if len(self.names) == 1:
-            return self.arrays[self.names[0]][rows]
-        return {name: self.arrays[name][rows] for name in self.names}
+            return _take(self.arrays[self.names[0]], rows)
+        return {name: _take(self.arrays[name], rows) for name in self.names}
 
     def shapes(self):
         """{input name: per-row shape} of the model's inputs."""
@@ -151,31 +165,22 @@ class Inputs:
         rows, drawn from the pool to match the jet-mass distribution of these rows (seeded)."""
         if not self.training and self.outliers is None:
             return self.model_inputs(rows)
-        out = {name: self.arrays[name][rows] for name in self.names}
+        out = {name: _take(self.arrays[name], rows) for name in self.names}
         out.update({name: values[rows] for name, values in self.training.items()})
         if self.outliers is not None:
             out[OUTLIERS] = self.outliers.paired(self.jet_mass[rows], seed)
         return out
 
 
-def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
-    """Read sample files (or make the model's default dataset) and build its representation.
+def _take(values, rows):
+    """values[rows]; for an on-disk CachedArray a lazy view (nothing read yet)."""
+    from training.row_cache import CachedArray
 
-    Args:
-        paths: sample files; None makes or reuses the spec's default dataset of `n_jets` jets.
-        n_jets: with paths, a seeded random subset of that many jets; else the dataset size.
-    """
-    from preprocessing import representations
-    from training import datasets
+    return values.rows(rows) if isinstance(values, CachedArray) else values[rows]
 
-    if paths:
-        paths = [pathlib.Path(p) for p in paths]
-        sample = datasets.load(paths, n_jets=n_jets, seed=seed)
-    else:
-        paths = datasets.materialise(settings.spec.dataset, n_jets, workers=workers)
-        sample = datasets.load(paths)
-    source = ", ".join(str(p) for p in paths)
-    arrays = representations.build(settings.representation, sample, source=source)
+
+def input_names(settings, arrays):
+    """The model's input names among the representation's `arrays`; a DataError when they do not match."""
     if settings.spec.inputs is None and len(arrays) != 1:
         raise DataError(
             f"model {settings.name!r} takes one input, but representation {settings.representation!r} "
@@ -188,6 +193,48 @@ def load_inputs(settings, paths=None, n_jets=None, seed=0, workers=None):
             f"model {settings.name!r} takes inputs {list(names)}, but representation "
             f"{settings.representation!r} builds {sorted(arrays)}"
         )
+    return names
+
+
+def load_inputs(
+    settings, paths=None, n_jets=None, seed=0, workers=None, memory_budget=None, cache_dir=None, keep_cache=False
+):
+    """Read sample files (or make the model's default dataset) and build its representation.
+
+    Args:
+        paths: sample files; None makes or reuses the spec's default dataset of `n_jets` jets.
+        n_jets: with paths, a seeded random subset of that many jets; else the dataset size.
+        memory_budget: bytes; when the in-memory footprint (``training.memory``, estimated from
+            the files' shapes before reading them) is larger, the representation is built chunk
+            by chunk into an on-disk row cache in `cache_dir` (``training.streaming``) and the
+            returned Inputs read from it (``Inputs.close()`` removes it, as does the end of the
+            process unless `keep_cache`). None: always in memory.
+    """
+    from preprocessing import representations
+    from training import datasets
+
+    if paths:
+        paths = [pathlib.Path(p) for p in paths]
+        subset = n_jets
+    else:
+        paths = datasets.materialise(settings.spec.dataset, n_jets, workers=workers)
+        subset = None
+    if memory_budget is not None:
+        from training import memory
+
+        footprint = memory.estimate_footprint(paths, settings.representation, n_jets=subset)
+        if footprint.total > memory_budget:
+            from training import streaming
+
+            if cache_dir is None:
+                raise DataError("the streamed path needs a folder for its row cache (cache_dir)")
+            return streaming.load_streamed(
+                settings, paths, footprint, memory_budget, cache_dir, subset, seed, keep_cache, workers
+            )
+    sample = datasets.load(paths, n_jets=subset, seed=seed)
+    source = ", ".join(str(p) for p in paths)
+    arrays = representations.build(settings.representation, sample, source=source)
+    names = input_names(settings, arrays)
     event, labels = representations.rows(settings.representation, sample, source=source)
     unit = "events" if representations.row_level(settings.representation) == "event" else "jets"
     jet_rows = unit == "jets" and len(event) == len(sample)
@@ -320,7 +367,11 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     """
     import keras
 
+    from training.batches import BatchSource
     from training.callbacks import KLPeakStopping
+    from training.distribute import compile_arguments  # under a tf.distribute scope: replicas' mean gradient
+    from training.row_cache import is_lazy
+    from training.streaming import chunks as streaming_chunks
 
     supervised = settings.spec.mode == SUPERVISED
     if supervised and (y_train is None or y_val is None):
@@ -329,13 +380,19 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     if settings.config.get("decorrelate") == "augment":  # cheng2022: mass-rescaled W/top rows, training only
         from training.augment import augment
 
+        if is_lazy(x_train):
+            raise DataError(f"model {settings.name!r} augments its training rows in memory; they cannot stream")
+
         x_train, y_train = augment(settings, x_train, y_train, seed)
     training = settings.training
     keras.utils.set_random_seed(seed)
     model = settings.spec.cls(**settings.config, seed=seed)
-    model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
+    if is_lazy(x_train):  # streamed rows (training.streaming): scalers fitted chunk by chunk, the same values
+        model.fit_scaler_in_chunks(lambda: streaming_chunks(x_train))
+    else:
+        model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
     n_train = len(next(iter(x_train.values()))) if isinstance(x_train, dict) else len(x_train)
-    model.compile(optimizer=build_optimizer(training, n_train))
+    model.compile(**compile_arguments(build_optimizer(training, n_train)))
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "best.weights.h5"
@@ -345,28 +402,19 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         stop = keras.callbacks.ModelCheckpoint(
             str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, verbose=0
         )
+    # one batch source in memory and streamed: a seeded permutation per epoch (training.batches)
+    train_batches = BatchSource(x_train, y_train if supervised else None, training["batch_size"], True, seed)
+    val_batches = BatchSource(x_val, y_val if supervised else None, training["batch_size"])
     start = time.perf_counter()
-    if supervised:
-        history = model.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            epochs=training["epochs"],
-            batch_size=training["batch_size"],
-            shuffle=True,
-            callbacks=[stop, *callbacks],
-            verbose=verbose,
-        )
-    else:
-        history = model.fit(
-            x_train,
-            validation_data=(x_val,),
-            epochs=training["epochs"],
-            batch_size=training["batch_size"],
-            shuffle=True,
-            callbacks=[stop, *callbacks],
-            verbose=verbose,
-        )
+    history = model.fit(
+        train_batches.dataset(training["epochs"]),
+        steps_per_epoch=train_batches.steps,
+        validation_data=val_batches.dataset(),
+        epochs=training["epochs"],
+        shuffle=False,  # the batch source already holds each epoch's permutation
+        callbacks=[stop, *callbacks],
+        verbose=verbose,
+    )
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
         stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
@@ -446,9 +494,7 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
         representation={
             "name": settings.representation,
             "params": representations.resolve_params(settings.representation),
-            "fitted": representations.fit(
-                settings.representation, {k: v[split.train] for k, v in inputs.arrays.items()}
-            ),
+            "fitted": _fitted_representation(settings.representation, inputs, split.train),
         },
         inputs={name: list(shape) for name, shape in inputs.shapes().items()},
         outputs=["anomaly_score"] + list(evaluation.scores) + list(model.extra_output_names),
@@ -470,6 +516,26 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
         code_version=code_version,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
+
+
+def warmup_jets(inputs, split, n=8):
+    """The first `n` test jets for an export's warmup requests when the sample streamed (read one by
+    one; the export would otherwise read every file whole to find them); None in memory (the export
+    reads them back itself, ``training.serving.warmup.held_out_jets``: the same jets)."""
+    if inputs.reader is None or inputs.unit != "jets":
+        return None
+    return inputs.reader.take(split.test[:n])
+
+
+def _fitted_representation(name, inputs, rows):
+    """The representation's parameters fitted on the training rows (chunk by chunk when streamed)."""
+    from preprocessing import representations
+
+    if not inputs.streamed:
+        return representations.fit(name, {k: v[rows] for k, v in inputs.arrays.items()})
+    from training.streaming import fit_representation
+
+    return fit_representation(name, {k: _take(v, rows) for k, v in inputs.arrays.items()})
 
 
 def export_figures(settings, model, members, inputs, evaluation, folder):
