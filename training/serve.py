@@ -15,7 +15,8 @@ Flags follow ``tensorflow_model_server``: ``--port`` (gRPC, 8500), ``--rest_api_
 ``--model_name`` + ``--model_base_path`` or ``--model_config_file`` (text ``ModelServerConfig``
 with ``latest{N}``/``all{}``/``specific{}`` policies), ``--file_system_poll_wait_seconds``
 (new versions are served without a restart), ``--enable_batching``, ``--max_batch_size``,
-``--batch_timeout_micros``, ``--enable_model_warmup``, ``--rest_api_timeout_in_ms``. Port 0 means
+``--batch_timeout_micros``, ``--num_batch_threads`` (``BatchingParameters`` fields as flags),
+``--enable_model_warmup``, ``--rest_api_timeout_in_ms``. Port 0 means
 any free port; the ports in use are printed on stderr as one JSON line. It binds 127.0.0.1
 unless ``--host`` says otherwise (``tensorflow_model_server`` binds every interface).
 """
@@ -109,6 +110,7 @@ def start(
     batching=True,
     max_batch_size=256,
     batch_timeout_s=0.0,
+    num_batch_threads=None,
     warmup=False,
     timeout_s=30.0,
 ):
@@ -127,7 +129,11 @@ def start(
 
     if configs is None:
         configs = configs_from(model_dirs=model_dirs, policy=VersionPolicy("all"))
-    batch = {"max_batch_size": max_batch_size, "batch_timeout_s": batch_timeout_s} if batching else None
+    batch = (
+        {"max_batch_size": max_batch_size, "batch_timeout_s": batch_timeout_s, "num_batch_threads": num_batch_threads}
+        if batching
+        else None
+    )
     rest = grpc_server = bound = None
     store = ModelStore(configs, poll_s=poll_s, batching=batch, warmup=warmup)
     try:
@@ -175,6 +181,9 @@ def main(argv=None):
     parser.add_argument("--max_batch_size", type=integer(1), default=256, help="most rows per batched call")
     parser.add_argument("--batch_timeout_micros", type=integer(0), default=0, help="wait for company (default 0)")
     parser.add_argument(
+        "--num_batch_threads", type=integer(1), default=None, help="most batches run at once (default: one per core)"
+    )
+    parser.add_argument(
         "--enable_model_warmup", type=_bool, nargs="?", const=True, default=True, help="replay warmup requests on load"
     )
     parser.add_argument("--rest_api_timeout_in_ms", type=integer(1), default=30000, help="drop stalled requests")
@@ -204,6 +213,7 @@ def run(args):
         batching=args.enable_batching,
         max_batch_size=args.max_batch_size,
         batch_timeout_s=args.batch_timeout_micros / 1e6,
+        num_batch_threads=args.num_batch_threads,
         warmup=args.enable_model_warmup,
         timeout_s=args.rest_api_timeout_in_ms / 1000,
     )

@@ -5,6 +5,11 @@
 holding a ``SignatureDefMap``); ``Classify``, ``Regress`` and ``MultiInference`` answer
 UNIMPLEMENTED. ``ModelService``: ``GetModelStatus``; ``HandleReloadConfigRequest`` answers
 UNIMPLEMENTED (the server reloads versions from the base paths by itself).
+
+Inputs may come as ``tensor_content`` bytes or typed fields (``float_val``, ``int_val``, ...);
+outputs are written as typed fields, as ``tensorflow_model_server`` writes them
+(``Tensor::AsProtoField``: ``ServerCore::Options::predict_response_tensor_serialization_option``
+defaults to ``kAsProtoField``), so a client reading ``outputs[...].float_val`` works with both.
 """
 
 import socket

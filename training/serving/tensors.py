@@ -63,19 +63,22 @@ def check_array(value, spec, name):
     if arr.dtype.kind not in "biuf":
         raise invalid(f"input '{name}': values of type {arr.dtype} are not numbers")
     if dtype.kind in "iu":
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-            raise invalid(f"input '{name}': {spec.dtype.name} input needs integers")
-        info = np.iinfo(dtype)
-        if arr.size and (arr.min() < info.min or arr.max() > info.max):
-            raise invalid(f"input '{name}': value out of range for {spec.dtype.name}")
-        arr = arr.astype(dtype)
-    elif dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
+        if arr.dtype != dtype:  # values of another type must fit (a TensorProto's already do)
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+                raise invalid(f"input '{name}': {spec.dtype.name} input needs integers")
+            info = np.iinfo(dtype)
+            if arr.size and (arr.min() < info.min or arr.max() > info.max):
+                raise invalid(f"input '{name}': value out of range for {spec.dtype.name}")
             arr = arr.astype(dtype)
-        if not np.all(np.isfinite(arr)):
+    elif dtype.kind == "f":
+        if arr.dtype != dtype:
+            with np.errstate(over="ignore", invalid="ignore"):
+                arr = arr.astype(dtype)
+        # min and max propagate NaN and show ±inf: two passes, no temporary array
+        if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
             raise invalid(f"input '{name}': NaN or infinite values (or a number too large for {spec.dtype.name})")
     else:
-        arr = arr.astype(dtype)
+        arr = arr.astype(dtype, copy=False)
     check_shape(arr.shape, spec, name)
     return arr
 
@@ -179,10 +182,85 @@ def rest_outputs(outputs, row_format):
     return {"outputs": {n: _json_safe(v) for n, v in outputs.items()}}
 
 
-def proto_inputs(proto_map, input_specs):
-    """{input name: array} from a PredictRequest's inputs map; dtypes must match the signature."""
-    import tensorflow as tf
+# TensorProto's typed value field for each DataType enum (tensorflow/core/framework/tensor.proto),
+# as Tensor::FromProto reads it and Tensor::AsProtoField writes it; other dtypes (strings, half,
+# complex, quantized) go through TensorFlow's own converters.
+_DT = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6, "int64": 9, "bool": 10}
+_DT.update({"uint16": 17, "uint32": 22, "uint64": 23})
+_FIELDS = {
+    1: ("float_val", np.float32),
+    2: ("double_val", np.float64),
+    3: ("int_val", np.int32),
+    4: ("int_val", np.uint8),
+    5: ("int_val", np.int16),
+    6: ("int_val", np.int8),
+    9: ("int64_val", np.int64),
+    10: ("bool_val", np.bool_),
+    17: ("int_val", np.uint16),
+    22: ("uint32_val", np.uint32),
+    23: ("uint64_val", np.uint64),
+}
 
+
+# typed fields of the other numeric dtypes, and the numpy view that gives their values
+_BITS = {
+    "float16": ("half_val", np.uint16),
+    "bfloat16": ("half_val", np.uint16),
+    "complex64": ("scomplex_val", np.float32),
+    "complex128": ("dcomplex_val", np.float64),
+}
+
+
+def proto_array(proto, name="tensor"):
+    """The numpy array of a TensorProto, decoded as ``Tensor::FromProto`` does.
+
+    ``tensor_content`` must hold exactly the shape's bytes (the array is a read-only view of them,
+    no copy); typed fields (``float_val``, ``int_val``, ...) may hold fewer values than the shape,
+    the last one then repeats (none at all: zeros), as in TensorFlow. ``np.array`` reads a
+    repeated field through its buffer (150k floats: 35 µs, where ``tf.make_ndarray``'s
+    ``np.fromiter`` takes 4 ms).
+
+    Raises:
+        ServingError INVALID_ARGUMENT for a negative dimension or a size that does not match.
+    """
+    shape = [d.size for d in proto.tensor_shape.dim]
+    if any(d < 0 for d in shape):
+        raise invalid(f"input '{name}': malformed TensorProto (negative dimension in shape {shape})")
+    field = _FIELDS.get(proto.dtype)
+    if field is None:
+        import tensorflow as tf
+
+        try:
+            return tf.make_ndarray(proto)
+        except (ValueError, TypeError) as err:
+            raise invalid(f"input '{name}': malformed TensorProto ({err})") from None
+    attr, dtype = field
+    count = int(np.prod(shape, dtype=np.int64))
+    content = proto.tensor_content
+    if content:
+        want = count * np.dtype(dtype).itemsize
+        if len(content) != want:
+            raise invalid(
+                f"input '{name}': malformed TensorProto (tensor_content has {len(content)} bytes, "
+                f"shape {shape} of {np.dtype(dtype).name} needs {want})"
+            )
+        return np.frombuffer(content, dtype).reshape(shape)
+    values = np.array(getattr(proto, attr), dtype)
+    if values.size == count:
+        return values.reshape(shape)
+    if values.size == 0:
+        return np.zeros(shape, dtype)
+    if values.size < count:
+        return np.concatenate([values, np.full(count - values.size, values[-1], dtype)]).reshape(shape)
+    raise invalid(f"input '{name}': malformed TensorProto ({values.size} values for shape {shape})")
+
+
+def proto_inputs(proto_map, input_specs):
+    """{input name: array} from a PredictRequest's inputs map; dtypes must match the signature.
+
+    ``tensor_content`` and typed fields (``float_val``, ``int_val``, ...) are both accepted, as
+    by ``tensorflow_model_server``.
+    """
     unknown = sorted(set(proto_map) - set(input_specs))
     missing = sorted(set(input_specs) - set(proto_map))
     if unknown or missing:
@@ -191,19 +269,59 @@ def proto_inputs(proto_map, input_specs):
     for name, spec in input_specs.items():
         proto = proto_map[name]
         if proto.dtype != spec.dtype.as_datatype_enum:
+            import tensorflow as tf
+
             got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "an invalid dtype"
             raise invalid(f"input '{name}': expects {spec.dtype.name} but {got} is provided")
-        try:
-            arr = tf.make_ndarray(proto)
-        except (ValueError, TypeError) as err:
-            raise invalid(f"input '{name}': malformed TensorProto ({err})") from None
-        arrays[name] = check_array(arr, spec, name)
+        arrays[name] = check_array(proto_array(proto, name), spec, name)
     return arrays
 
 
-def proto_outputs(outputs, response_map):
-    """Fill a PredictResponse's outputs map from {output name: array}."""
-    import tensorflow as tf
+def _datatype(dtype):
+    enum = _DT.get(dtype.name)
+    if enum is None:
+        import tensorflow as tf
 
+        enum = tf.dtypes.as_dtype(dtype).as_datatype_enum
+    return enum
+
+
+def tensor_proto(value, proto=None, content=False):
+    """Fill `proto` (a new TensorProto if None) with `value`; returns it.
+
+    ``content=False`` writes the typed field (``float_val``, ``int_val``, ...) the way
+    ``Tensor::AsProtoField`` does, which is how ``tensorflow_model_server`` fills Predict outputs
+    (``ServerCore::Options::predict_response_tensor_serialization_option`` defaults to
+    ``kAsProtoField``). ``content=True`` writes the raw bytes to ``tensor_content``, as
+    ``tf.make_tensor_proto`` does for a numpy array (what clients send).
+    """
+    from tensorflow.core.framework import tensor_pb2
+
+    arr = np.asarray(value)
+    if proto is None:
+        proto = tensor_pb2.TensorProto()
+    field = _FIELDS.get(_DT.get(arr.dtype.name))
+    bits = _BITS.get(arr.dtype.name)
+    if field is None and (content or bits is None):  # strings (string_val either way), or raw bytes
+        import tensorflow as tf
+
+        proto.CopyFrom(tf.make_tensor_proto(arr))
+        return proto
+    proto.dtype = _datatype(arr.dtype)
+    dims = proto.tensor_shape.dim
+    for d in arr.shape:
+        dims.add().size = d
+    if content:
+        proto.tensor_content = np.ascontiguousarray(arr).tobytes()
+    elif field is not None:
+        getattr(proto, field[0]).extend(arr.ravel().tolist())
+    else:  # half and bfloat16 as their 16 bits, complex numbers as (real, imaginary) pairs
+        attr, view = bits
+        getattr(proto, attr).extend(np.ascontiguousarray(arr).view(view).ravel().tolist())
+    return proto
+
+
+def proto_outputs(outputs, response_map):
+    """Fill a PredictResponse's outputs map from {output name: array}, as TF Serving does (typed fields)."""
     for name, value in outputs.items():
-        response_map[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+        tensor_proto(value, response_map[name])

@@ -1,6 +1,7 @@
 """Many concurrent clients: no request fails, and concurrent requests share graph calls."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def test_batcher_merges_pads_and_isolates_a_bad_request():
             raise ValueError("negative")
         return {"s": arrays["x"].sum(axis=1)}
 
-    batcher = Batcher(run, {"x": tf.TensorSpec((None, None), tf.float32)}, max_batch_size=64)
+    batcher = Batcher(run, {"x": tf.TensorSpec((None, None), tf.float32)}, max_batch_size=64, num_batch_threads=1)
     out = {}
 
     def submit(k, x):
@@ -81,7 +82,7 @@ def test_batcher_merges_pads_and_isolates_a_bad_request():
     ]
     for t in others:
         t.start()
-    while batcher.queue.qsize() < 3:
+    while batcher.queued() < 3:
         pass
     gate.set()
     for t in [first, *others]:
@@ -91,3 +92,88 @@ def test_batcher_merges_pads_and_isolates_a_bad_request():
     np.testing.assert_allclose(out[1]["s"], [3.0, 3.0])
     np.testing.assert_allclose(out[3]["s"], [2.0])
     assert isinstance(out[2], ValueError)  # only the bad request failed, after one call per request
+
+
+def _spec():
+    import tensorflow as tf
+
+    return {"x": tf.TensorSpec((None, None), tf.float32)}
+
+
+def test_an_idle_batcher_runs_the_request_on_its_own_thread():
+    threads = []
+
+    def run(arrays):
+        threads.append(threading.current_thread())
+        return {"s": arrays["x"].sum(axis=1)}
+
+    batcher = Batcher(run, _spec(), num_batch_threads=1)
+    out = batcher.submit({"x": np.ones((2, 3))}, 2)
+    np.testing.assert_allclose(out["s"], [3.0, 3.0])
+    assert threads == [threading.current_thread()] and batcher.calls == 1 and batcher.queued() == 0
+
+
+@pytest.mark.parametrize("num_batch_threads", [1, 2])
+def test_at_most_num_batch_threads_batches_run_at_once_and_queued_requests_go_to_batch_threads(num_batch_threads):
+    lock, gate = threading.Lock(), threading.Event()
+    state = {"now": 0, "most": 0}
+    calls = []  # (rows, thread name)
+
+    def run(arrays):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            calls.append((len(arrays["x"]), threading.current_thread().name))
+        gate.wait(5)
+        with lock:
+            state["now"] -= 1
+        return {"s": arrays["x"].sum(axis=1)}
+
+    batcher = Batcher(run, _spec(), max_batch_size=64, num_batch_threads=num_batch_threads, name="bt")
+    out = {}
+
+    def submit(k):
+        out[k] = batcher.submit({"x": np.full((1, 2), float(k))}, 1)
+
+    requests = [threading.Thread(target=submit, args=(k,), name=f"r{k}") for k in range(4)]
+    for t in requests:
+        t.start()
+        deadline = time.monotonic() + 5
+        while len(calls) + batcher.queued() <= requests.index(t) and time.monotonic() < deadline:
+            pass  # arrival order 0, 1, 2, 3
+    # free slots run requests at once on their own threads; the others wait for a slot
+    assert batcher.queued() == 4 - num_batch_threads
+    assert calls == [(1, f"r{k}") for k in range(num_batch_threads)]
+    gate.set()
+    for t in requests:
+        t.join(10)
+    assert not any(t.is_alive() for t in requests)
+    assert {k: float(v["s"][0]) for k, v in out.items()} == {0: 0.0, 1: 2.0, 2: 4.0, 3: 6.0}
+    assert state["most"] == num_batch_threads
+    # the queued requests went in one call, on a batch thread, once a slot was free
+    assert len(calls) == num_batch_threads + 1 and calls[-1][0] == 4 - num_batch_threads
+    assert calls[-1][1].startswith("bt-")
+    assert batcher.queued() == 0 and batcher.running == 0
+    batcher.close()
+
+
+def test_batch_timeout_waits_for_company():
+    calls = []
+
+    def run(arrays):
+        calls.append(len(arrays["x"]))
+        return {"s": arrays["x"].sum(axis=1)}
+
+    batcher = Batcher(run, _spec(), max_batch_size=64, batch_timeout_s=0.5, num_batch_threads=1)
+    out = {}
+    threads = [
+        threading.Thread(target=lambda k=k: out.update({k: batcher.submit({"x": np.full((1, 2), k)}, 1)}))
+        for k in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert calls == [3]  # nobody ran alone: the first request waited for the other two
+    assert {k: float(v["s"][0]) for k, v in out.items()} == {0: 0.0, 1: 2.0, 2: 4.0}
+    batcher.close()
