@@ -22,6 +22,7 @@ import tempfile
 import numpy as np
 
 from preprocessing.errors import DataError
+from preprocessing.samples.format import CommitOnExit
 
 
 class CachedArray:
@@ -165,7 +166,7 @@ class RowCache:
         return RowCacheWriter(folder, layout, n_rows)
 
 
-class RowCacheWriter:
+class RowCacheWriter(CommitOnExit):
     """Appends rows to one ``.npy`` per input in a temporary folder; ``close`` checks that every row
     came and renames the folder into place (``abort`` or an exception removes it)."""
 
@@ -193,16 +194,6 @@ class RowCacheWriter:
         except BaseException:
             self.abort()
             raise
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
     def append(self, arrays):
         """Add the next rows: {name: (rows, *row shape)} with the same number of rows for every input."""

@@ -226,7 +226,22 @@ def concatenate(samples):
     )
 
 
-class SampleWriter:
+class CommitOnExit:
+    """A writer used as a context manager: ``close()`` (commit) on a clean exit, ``abort()`` (remove
+    the temporary output) when the block raises, so nothing half-written is left behind."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+class SampleWriter(CommitOnExit):
     """Write a sample file chunk by chunk (bounded memory), atomically on ``close``.
 
     Usage::
@@ -248,16 +263,6 @@ class SampleWriter:
         self._file = h5py.File(self._tmp, "w")
         self._fields = None
         self.n = 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
     def _create(self, jet_fields):
         f, p = self._file, self.n_particles
