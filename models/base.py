@@ -181,6 +181,11 @@ def gaussian_sample(mean, log_var, seed):
     return mean + tf.exp(0.5 * log_var) * keras.random.normal(tf.shape(mean), seed=seed)
 
 
+def n_rows(inputs):
+    """Rows of model inputs: an array (or any sized row container), or a dict of them with the same first dimension."""
+    return len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+
+
 def batched(fn, inputs, batch_size=4096):
     """fn over consecutive batches of `inputs`, outputs concatenated as numpy (bounded memory).
 
@@ -188,7 +193,7 @@ def batched(fn, inputs, batch_size=4096):
         fn: callable on one batch; returns an array or a dict of arrays.
         inputs: an array, or a dict {name: array} sliced together.
     """
-    n = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+    n = n_rows(inputs)
     parts = []
     for start in range(0, n, batch_size):
         if isinstance(inputs, dict):

@@ -26,16 +26,14 @@ re-iteration would have to keep in step.
 
 import numpy as np
 
+from models.base import n_rows
+
 
 def _leaves(x):
     """({name: array or RowsView}, single): a dict of the inputs, and whether x was one array."""
     if isinstance(x, dict):
         return dict(x), False
     return {"": x}, True
-
-
-def _rows(x):
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 class BatchSource:
@@ -53,7 +51,7 @@ class BatchSource:
 
     def __init__(self, x, y=None, batch_size=32, shuffle=False, seed=0):
         self.x, self.y = x, y
-        self.n = _rows(x)
+        self.n = n_rows(x)
         if self.n == 0:
             raise ValueError("no rows to batch")
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)

@@ -367,6 +367,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     """
     import keras
 
+    from models.base import n_rows
     from training.batches import BatchSource
     from training.callbacks import KLPeakStopping
     from training.distribute import compile_arguments  # under a tf.distribute scope: replicas' mean gradient
@@ -391,7 +392,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         model.fit_scaler_in_chunks(lambda: streaming_chunks(x_train))
     else:
         model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
-    n_train = len(next(iter(x_train.values()))) if isinstance(x_train, dict) else len(x_train)
+    n_train = n_rows(x_train)
     model.compile(**compile_arguments(build_optimizer(training, n_train)))
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,9 @@ def load_streamed(settings, paths, footprint, budget, folder, n_jets=None, seed=
 
 def chunks(x, rows_per_chunk=4096):
     """Consecutive slices of `x` (an array, a RowsView or a dict of them) as numpy arrays."""
-    n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    from models.base import n_rows
+
+    n = n_rows(x)
     for start in range(0, n, rows_per_chunk):
         piece = slice(start, start + rows_per_chunk)
         yield {k: v[piece] for k, v in x.items()} if isinstance(x, dict) else x[piece]

@@ -6,10 +6,7 @@ after one warm-up chunk that traces the scorer.
 
 import time
 
-
-def n_rows(x):
-    """Rows of a model input: an array, or a dict of arrays with the same first dimension."""
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+from models.base import n_rows
 
 
 def head(x, n):
