@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 
 from preprocessing.errors import DataError
-from preprocessing.samples.format import JetSample, _validate, open_sample
+from preprocessing.samples.format import JetSample, _validate, concatenate, open_sample
 from training import datasets
 
 
@@ -42,27 +42,13 @@ class ChunkedSample:
         self.width = max(f["width"] for f in files)
         self._files = files
         self._check_overlap(files)
-        if len(files) == 1:  # datasets.load keeps a single file as it is
-            f = files[0]
-            self.label_names = list(f["label_names"])
-            self.provenance = f["provenance"]
-            labels, event, jets = f["labels"], f["event"], f["jets"]
-        else:  # preprocessing.samples.format.concatenate
-            names = []
-            for f in files:
-                names += [n for n in f["label_names"] if n not in names]
-            common = sorted(set.intersection(*(set(f["jets"]) for f in files)))
-            parts, offset = [], 0
-            for f in files:
-                remap = np.array([names.index(n) for n in f["label_names"]], dtype=np.int32)
-                ev = f["event"].astype(np.int64) + offset
-                offset = int(ev.max()) + 1 if len(ev) else offset
-                parts.append((remap[f["labels"]] if len(ev) else f["labels"], ev))
-            self.label_names = names
-            self.provenance = {"sources": [f["provenance"] for f in files]}
-            labels = np.concatenate([p[0] for p in parts]).astype(np.int32)
-            event = np.concatenate([p[1] for p in parts])
-            jets = {k: np.concatenate([f["jets"][k] for f in files]) for k in common}
+        # joined as datasets.load joins samples (label tables by name, events shifted, common jet
+        # fields), on samples whose constituents are not read (width 0)
+        scalars = [f["scalars"] for f in files]
+        joined = scalars[0] if len(scalars) == 1 else concatenate(scalars)
+        self.label_names = list(joined.label_names)
+        self.provenance = joined.provenance
+        labels, event, jets = joined.labels, joined.event, joined.jets
         counts = np.concatenate([f["n_constituents"] for f in files])
         starts = np.cumsum([0] + [f["n"] for f in files])
         self._file_start = starts  # first joined row of each file
@@ -96,16 +82,16 @@ class ChunkedSample:
             raise DataError(f"{path}: '/constituents' must have shape (jets, particles, 4), got {shape}")
         out["n"], out["width"] = int(shape[0]), int(shape[1])
         # the checks of read_sample that need no constituents; theirs run chunk by chunk
-        empty = JetSample(
+        out["scalars"] = JetSample(
             np.zeros((out["n"], 0, 4), np.float32),
             out["n_constituents"],
             out["labels"],
             out["event"],
             out["jets"],
             out["label_names"],
-            {},
+            out["provenance"],
         )
-        _validate_scalars(empty, out["width"], str(path))
+        _validate_scalars(out["scalars"], out["width"], str(path))
         return out
 
     def _window(self, f, start, stop):
