@@ -21,8 +21,15 @@ A jet with at least k + 1 real particles has only real neighbours, and the neigh
 reference's plain mean over k; a jet with fewer real particles averages over its real neighbours
 only, so the number of padded slots never changes a real particle's output (the reference
 averages over padded neighbours too). Outputs at padded slots are zero. Batch normalisation in
-inference mode is per channel and so per particle; during training its batch statistics include
-padded slots, as in the reference.
+inference mode is per channel and so per particle; during training its batch statistics are taken
+over the real edges (m_i m_j = 1) and real particles only, so padding changes nothing in training
+either (the reference includes padded slots in them).
+
+Packing. Only real particles need the per-edge work (the (k, channels) tensors that dominate the
+cost), and on our jets a third of the 100 slots are padding. With ``packing = (rows, inverse)``
+(``pack_real_particles``) the block evaluates only the flat slots ``rows`` -- the real particles
+first, then padded slots to fill a fixed capacity -- and scatters the results back; without it,
+every slot. Both give the same numbers: padded rows are masked out of every statistic and zeroed.
 """
 
 import keras
@@ -61,6 +68,23 @@ def gather_neighbours(values, index):
     return ops.take(flat, index + offset, axis=0)
 
 
+def pack_real_particles(mask, capacity):
+    """(rows, inverse) that let EdgeConv evaluate `capacity` flat slots instead of all of them.
+
+    rows (capacity,) are flat slot indices b * particles + i: every real particle, in order, then
+    padded slots in order up to the capacity; inverse (batch * particles,) is each slot's position in
+    rows, or `capacity` (a zero row) for the padded slots left out. Needs capacity >= the number of
+    real particles (ParticleNetBackbone checks, and evaluates every slot otherwise).
+    """
+    m = ops.cast(ops.reshape(mask, (-1,)) > 0, "int32")  # (slots,)
+    n_real = ops.sum(m)
+    position = ops.where(m > 0, ops.cumsum(m) - 1, n_real + ops.cumsum(1 - m) - 1)  # a permutation
+    slots = ops.shape(m)[0]
+    rows = ops.scatter(position[:, None], ops.arange(slots, dtype="int32"), (slots,))[:capacity]
+    inverse = ops.where(position < capacity, position, capacity)
+    return rows, ops.cast(inverse, "int32")
+
+
 def edge_features(features, index):
     """[x_i, x_j - x_i] for the k neighbours j of every particle i: (batch, particles, k, 2 channels)."""
     neighbours = gather_neighbours(features, index)  # (batch, particles, k, C)
@@ -94,32 +118,46 @@ class EdgeConv(keras.layers.Layer):
     def build(self, input_shapes):
         _, feature_shape, _ = input_shapes
         width = int(feature_shape[-1])
-        shape = (None, None, None, 2 * width)
+        shape = (None, self.k, 2 * width)  # edges are evaluated as (rows, k, channels)
         for conv, norm, c in zip(self.convs, self.norms, self.channels):
             conv.build(shape)
             shape = shape[:-1] + (c,)
             norm.build(shape)
-        self.shortcut.build((None, None, width))
-        self.shortcut_norm.build((None, None, self.channels[-1]))
+        self.shortcut.build((None, width))
+        self.shortcut_norm.build((None, self.channels[-1]))
         self.built = True
 
-    def call(self, coordinates, features, mask, training=False):
+    def call(self, coordinates, features, mask, training=False, packing=None):
+        """(batch, particles, channels[-1]) outputs; ``packing`` = pack_real_particles(mask, capacity)
+        evaluates only the packed rows (the same numbers, less work)."""
+        shape = ops.shape(features)
+        batch, n, width = shape[0], shape[1], shape[2]
         index = knn_indices(coordinates, mask, self.k)  # (batch, particles, k)
+        neighbours = ops.reshape(index + _offsets(mask), (-1, self.k))  # (slots, k) flat indices
+        x = ops.reshape(features, (-1, width))  # (slots, C), slots = batch * particles
+        m = ops.reshape(mask, (-1,))  # (slots,)
+        if packing is None:
+            x_i, m_i = x, m
+        else:
+            rows, _ = packing
+            x_i, m_i, neighbours = ops.take(x, rows, axis=0), ops.take(m, rows), ops.take(neighbours, rows, axis=0)
+        m_j = ops.take(m, neighbours)  # (rows, k)
+        edge_mask = m_i[:, None] * m_j  # real edges: batch statistics are taken over these only
         # first convolution of e_ij = [x_i, x_j - x_i] without forming e_ij:
         # W e_ij = x_i (W_top - W_bottom) + x_j W_bottom, both per particle, then gathered
         kernel = _kernel(self.convs[0], training)  # (2C, C1)
-        width = ops.shape(features)[-1]
         top, bottom = kernel[:width], kernel[width:]
-        centre = ops.matmul(features, top - bottom)  # (batch, particles, C1)
-        h = centre[:, :, None, :] + gather_neighbours(ops.matmul(features, bottom), index)  # (batch, particles, k, C1)
-        h = ops.relu(self.norms[0](h, training=training))
+        h = ops.matmul(x_i, top - bottom)[:, None, :] + ops.take(ops.matmul(x, bottom), neighbours, axis=0)
+        h = ops.relu(self.norms[0](h, training=training, mask=edge_mask))  # (rows, k, C1)
         for conv, norm in zip(self.convs[1:], self.norms[1:]):
-            h = ops.relu(norm(conv(h), training=training))
-        m_j = ops.take(ops.reshape(mask, (-1,)), index + _offsets(mask), axis=0)  # (batch, particles, k)
-        count = ops.maximum(ops.sum(m_j, axis=-1, keepdims=True), 1.0)  # (batch, particles, 1)
-        pooled = ops.sum(h * m_j[..., None], axis=2) / count  # (batch, particles, channels)
-        short = self.shortcut_norm(self.shortcut(features), training=training)
-        return ops.relu(short + pooled) * mask[..., None]
+            h = ops.relu(norm(conv(h), training=training, mask=edge_mask))
+        count = ops.maximum(ops.sum(m_j, axis=-1, keepdims=True), 1.0)  # (rows, 1)
+        pooled = ops.sum(h * m_j[..., None], axis=1) / count  # mean over real neighbours
+        short = self.shortcut_norm(self.shortcut(x_i), training=training, mask=m_i)
+        out = ops.relu(short + pooled) * m_i[:, None]  # (rows, channels)
+        if packing is not None:  # back to every slot: slots outside the rows read the zero row
+            out = ops.take(ops.concatenate([out, ops.zeros_like(out[:1])], axis=0), packing[1], axis=0)
+        return ops.reshape(out, (batch, n, self.channels[-1]))
 
     def compute_output_shape(self, input_shapes):
         return tuple(input_shapes[1][:-1]) + (self.channels[-1],)

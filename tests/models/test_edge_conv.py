@@ -1,11 +1,13 @@
 """EdgeConv against a direct numpy computation; padding and permutation invariance of ParticleNet."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
 
-from models.edge_conv import EdgeConv, edge_features, knn_indices
-from models.particlenet import ParticleNet
+from models.edge_conv import EdgeConv, edge_features, knn_indices, pack_real_particles
+from models.particlenet import ParticleNet, auto_packed_slots
 
 
 def _cloud(seed, n_real, slots, dims=2, width=3):
@@ -109,3 +111,54 @@ def test_permuting_the_particles_changes_nothing():
     permuted = _outputs(model, _jet(12, order=np.random.default_rng(9).permutation(6)))
     for name in base:
         np.testing.assert_allclose(base[name], permuted[name], rtol=1e-5, atol=1e-5)
+
+
+def test_pack_real_particles_lists_the_real_slots_first():
+    mask = np.array([[1, 1, 0, 0], [1, 0, 1, 0]], np.float32)  # flat real slots 0, 1, 4, 6
+    rows, inverse = (keras.ops.convert_to_numpy(a) for a in pack_real_particles(mask, 6))
+    np.testing.assert_array_equal(rows, [0, 1, 4, 6, 2, 3])  # real in order, then padded slots in order
+    np.testing.assert_array_equal(inverse, [0, 1, 4, 5, 2, 6, 3, 6])  # slots 5 and 7 left out: the zero row
+
+
+def _batch(seed, counts, slots=30):
+    rng = np.random.default_rng(seed)
+    mask = (np.arange(slots)[None] < np.asarray(counts)[:, None]).astype(np.float32)
+    points = rng.normal(size=(len(counts), slots, 2)).astype(np.float32) * mask[..., None]
+    feats = rng.normal(size=(len(counts), slots, 4)).astype(np.float32) * mask[..., None]
+    return {"points": points, "features": feats, "mask": mask}
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_packed_blocks_give_the_same_numbers(training):
+    """Evaluating only the packed real particles equals evaluating every slot, in inference and in
+    training (batch statistics over real edges only), and so does a batch too full to pack."""
+    x = _batch(4, [3, 12, 20, 7])  # 42 real of 120 slots, one jet with fewer than k + 1 particles
+    outputs = {}
+    for slots in (None, 15, 10):  # every slot; packed (capacity 60 >= 42); too full (40 < 42): every slot
+        keras.utils.set_random_seed(6)
+        model = ParticleNet(k=4, channels=[[5, 5, 5], [6, 6, 6]], fc_units=8, seed=6, packed_slots=slots)
+        model(x)
+        outputs[slots] = keras.ops.convert_to_numpy(model.networks[0][0](x, training=training))
+    np.testing.assert_allclose(outputs[15], outputs[None], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outputs[10], outputs[None], rtol=1e-5, atol=1e-5)
+    if training:  # the statistics really are over real particles: a different padding gives the same batch
+        wider = {
+            k: np.concatenate([v, np.zeros(v.shape[:1] + (11,) + v.shape[2:], v.dtype)], axis=1) for k, v in x.items()
+        }
+        keras.utils.set_random_seed(6)
+        model = ParticleNet(k=4, channels=[[5, 5, 5], [6, 6, 6]], fc_units=8, seed=6, packed_slots=None)
+        model(wider)
+        got = keras.ops.convert_to_numpy(model.networks[0][0](wider, training=True))
+        np.testing.assert_allclose(got, outputs[None], rtol=1e-5, atol=1e-5)
+
+
+def test_auto_packed_slots_follow_the_training_multiplicity():
+    x = _batch(7, [10, 20, 30, 40], slots=50)  # mean 25
+    model = ParticleNet(k=3, channels=[[4, 4, 4]], fc_units=8, seed=1)
+    assert model.packed_slots == "auto"
+    model.fit_scaler(x)
+    assert model.packed_slots == math.ceil(1.05 * 25) + 2 == model.networks[0][0].packed_slots
+    assert model.get_config()["packed_slots"] == 29
+    assert auto_packed_slots(np.ones((3, 30))) == 30  # never more than the slots
+    with pytest.raises(ValueError, match="packed_slots"):
+        ParticleNet(packed_slots=0)

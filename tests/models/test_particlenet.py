@@ -37,6 +37,8 @@ def train_and_export(config, folder, n=48):
     x, y = synthetic_clouds(n)
     keras.utils.set_random_seed(0)
     model = ParticleNet(seed=0, **config)
+    model.fit_scaler(x)  # as training.fit: sets the packing capacity, so fit and export run packed
+    assert isinstance(model.packed_slots, int) and model.packed_slots < 100
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(x, y, epochs=1, batch_size=24, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
