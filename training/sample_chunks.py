@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 
 from preprocessing.errors import DataError
-from preprocessing.samples.format import JetSample, _validate, concatenate, open_sample
+from preprocessing.samples.format import JetSample, _validate, concatenate, open_sample, validate_per_jet
 from training import datasets
 
 
@@ -91,7 +91,7 @@ class ChunkedSample:
             out["label_names"],
             out["provenance"],
         )
-        _validate_scalars(out["scalars"], out["width"], str(path))
+        validate_per_jet(out["scalars"], out["width"], str(path))
         return out
 
     def _window(self, f, start, stop):
@@ -201,21 +201,3 @@ class ChunkedSample:
             list(self.label_names),
             dict(self.provenance),
         )
-
-
-def _validate_scalars(sample, width, where):
-    """The checks of ``format._validate`` on per-jet arrays: lengths, finite fields, counts and labels in range."""
-    n = len(sample.labels)
-    arrays = {"n_constituents": sample.n_constituents, "event": sample.event}
-    arrays.update({f"jets/{k}": v for k, v in sample.jets.items()})
-    for name, arr in arrays.items():
-        if len(arr) != n:
-            raise DataError(f"{where}: '/{name}' has {len(arr)} entries but '/labels' has {n}")
-    for name, arr in sample.jets.items():
-        if not np.all(np.isfinite(arr)):
-            bad = int(np.argwhere(~np.isfinite(arr))[0][0])
-            raise DataError(f"{where}: '/jets/{name}' contains NaN or infinity (first at jet {bad})")
-    if n and (sample.n_constituents.min() < 0 or sample.n_constituents.max() > width):
-        raise DataError(f"{where}: '/n_constituents' outside [0, {width}]")
-    if n and (sample.labels.min() < 0 or sample.labels.max() >= len(sample.label_names)):
-        raise DataError(f"{where}: '/labels' outside the label table {sample.label_names}")

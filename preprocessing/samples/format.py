@@ -172,24 +172,32 @@ def read_sample(path):
 
 
 def _validate(sample, where):
-    n = len(sample.labels)
     c = sample.constituents
     if c.ndim != 3 or c.shape[-1] != 4:
         raise DataError(f"{where}: '/constituents' must have shape (jets, particles, 4), got {c.shape}")
-    arrays = {"constituents": c, "n_constituents": sample.n_constituents, "event": sample.event}
+    if len(c) != len(sample.labels):
+        raise DataError(f"{where}: '/constituents' has {len(c)} entries but '/labels' has {len(sample.labels)}")
+    validate_per_jet(sample, c.shape[1], where)
+    if not np.all(np.isfinite(c)):
+        bad = int(np.argwhere(~np.isfinite(c))[0][0])
+        raise DataError(f"{where}: '/constituents' contains NaN or infinity (first at jet {bad})")
+
+
+def validate_per_jet(sample, width, where):
+    """The per-jet checks of a sample (every check but the constituents'): lengths, finite jet
+    fields, counts within the `width` particle slots and labels within the label table."""
+    n = len(sample.labels)
+    arrays = {"n_constituents": sample.n_constituents, "event": sample.event}
     arrays.update({f"jets/{k}": v for k, v in sample.jets.items()})
     for name, arr in arrays.items():
         if len(arr) != n:
             raise DataError(f"{where}: '/{name}' has {len(arr)} entries but '/labels' has {n}")
-    if not np.all(np.isfinite(c)):
-        bad = int(np.argwhere(~np.isfinite(c))[0][0])
-        raise DataError(f"{where}: '/constituents' contains NaN or infinity (first at jet {bad})")
     for name, arr in sample.jets.items():
         if not np.all(np.isfinite(arr)):
             bad = int(np.argwhere(~np.isfinite(arr))[0][0])
             raise DataError(f"{where}: '/jets/{name}' contains NaN or infinity (first at jet {bad})")
-    if n and (sample.n_constituents.min() < 0 or sample.n_constituents.max() > c.shape[1]):
-        raise DataError(f"{where}: '/n_constituents' outside [0, {c.shape[1]}]")
+    if n and (sample.n_constituents.min() < 0 or sample.n_constituents.max() > width):
+        raise DataError(f"{where}: '/n_constituents' outside [0, {width}]")
     if n and (sample.labels.min() < 0 or sample.labels.max() >= len(sample.label_names)):
         raise DataError(f"{where}: '/labels' outside the label table {sample.label_names}")
 
