@@ -118,10 +118,10 @@ class EdgeConv(keras.layers.Layer):
     def build(self, input_shapes):
         _, feature_shape, _ = input_shapes
         width = int(feature_shape[-1])
-        shape = (None, self.k, 2 * width)  # edges are evaluated as (rows, k, channels)
+        shape = (None, 2 * width)  # edges are evaluated as (rows * k, channels)
         for conv, norm, c in zip(self.convs, self.norms, self.channels):
             conv.build(shape)
-            shape = shape[:-1] + (c,)
+            shape = (None, c)
             norm.build(shape)
         self.shortcut.build((None, width))
         self.shortcut_norm.build((None, self.channels[-1]))
@@ -148,9 +148,13 @@ class EdgeConv(keras.layers.Layer):
         kernel = _kernel(self.convs[0], training)  # (2C, C1)
         top, bottom = kernel[:width], kernel[width:]
         h = ops.matmul(x_i, top - bottom)[:, None, :] + ops.take(ops.matmul(x, bottom), neighbours, axis=0)
-        h = ops.relu(self.norms[0](h, training=training, mask=edge_mask))  # (rows, k, C1)
+        # the edges as a (rows * k, channels) matrix: plain matmuls, whose gradients XLA compiles
+        # inside the packing's cond also when the batch size is unknown (a 3-D Dense's would not)
+        h, edge_mask = ops.reshape(h, (-1, ops.shape(h)[-1])), ops.reshape(edge_mask, (-1,))
+        h = ops.relu(self.norms[0](h, training=training, mask=edge_mask))  # (rows * k, C1)
         for conv, norm in zip(self.convs[1:], self.norms[1:]):
             h = ops.relu(norm(conv(h), training=training, mask=edge_mask))
+        h = ops.reshape(h, (-1, self.k, self.channels[-1]))  # (rows, k, channels)
         count = ops.maximum(ops.sum(m_j, axis=-1, keepdims=True), 1.0)  # (rows, 1)
         pooled = ops.sum(h * m_j[..., None], axis=1) / count  # mean over real neighbours
         short = self.shortcut_norm(self.shortcut(x_i), training=training, mask=m_i)

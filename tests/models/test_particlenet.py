@@ -9,6 +9,7 @@ import tensorflow as tf
 from models.particlenet import INPUTS, PRESETS, ParticleNet
 from models.registry import MODELS
 from tests.conftest import minimal_card
+from training.batches import BatchSource
 from training.export import export_tagger, load_tagger
 
 SHAPES = {"points": (100, 2), "features": (100, 4), "mask": (100,)}
@@ -40,7 +41,10 @@ def train_and_export(config, folder, n=48):
     model.fit_scaler(x)  # as training.fit: sets the packing capacity, so fit and export run packed
     assert isinstance(model.packed_slots, int) and model.packed_slots < 100
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    history = model.fit(x, y, epochs=1, batch_size=24, verbose=0)
+    # batches as training.fit makes them: a tf.data stream whose batch size is unknown to the graph
+    # (36 + 12 rows), so XLA compiles the packed and the every-slot branch without a static batch
+    source = BatchSource(x, y, batch_size=36, shuffle=True, seed=0)
+    history = model.fit(source.dataset(1), steps_per_epoch=source.steps, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
     model.calibrate(x, y)
     model.anomaly_scores(x)  # eager scoring before the export, as training.fit evaluates first
