@@ -28,3 +28,31 @@ def test_dillon2021_smoke_run_writes_report_and_figures(small_samples, tmp_path,
         "mixture_images_lund.png",
     ):
         assert (tmp_path / fig).stat().st_size > 1000, fig
+
+
+class _Model:
+    def __init__(self, alpha, values):
+        self.alpha, self.values, self.rule_observable = alpha, values, "width"
+
+    def component_observable(self):
+        return self.values
+
+
+def _result(auc, alpha, values, k):
+    return {
+        "metrics": {"mixture_weight": {"auc": auc}},
+        "default_score": "mixture_weight",
+        "anomalous_component": k,
+        "model_obj": _Model(alpha, values),
+    }
+
+
+def test_below_reason_reads_the_rule_margin_of_the_trained_model():
+    from evaluation.papers.dillon2021 import below_reason
+
+    assert below_reason(_result(0.85, (1.0, 0.25), (1.0, 7.0), 1)) == ""  # reaches 0.8: nothing to explain
+    at_margin = below_reason(_result(0.16, (1.0, 0.25), (6.71, 6.21), 1))  # r2 Q/t = 0.01 of the small run
+    assert "barely differ" in at_margin and "(8% apart)" in at_margin
+    apart = below_reason(_result(0.6, (1.0, 0.25), (2.0, 7.0), 1))
+    assert "as the rule expects" in apart and "(111% apart)" in apart
+    assert "balanced prior" in below_reason(_result(0.1, (1.0, 1.0), (7.12, 0.79), 0))
