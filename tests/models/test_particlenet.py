@@ -44,7 +44,7 @@ def train_and_export(config, folder, n=48):
     # batches as training.fit makes them: a tf.data stream whose batch size is unknown to the graph
     # (36 + 12 rows), so XLA compiles the packed and the every-slot branch without a static batch
     source = BatchSource(x, y, batch_size=36, shuffle=True, seed=0)
-    history = model.fit(source.dataset(1), steps_per_epoch=source.steps, epochs=1, verbose=0)
+    history = model.fit(source.dataset(1), steps_per_epoch=source.steps, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
     model.calibrate(x, y)
     model.anomaly_scores(x)  # eager scoring before the export, as training.fit evaluates first
