@@ -39,7 +39,7 @@ SCALES = {
         "ensemble": 2,
     },
     # ParticleNet-Lite on 15k jets (12k training), 2.7k QCD and 2.1k jets per test signal, 6 epochs of the
-    # one-cycle schedule compressed to 6 epochs; about 40 minutes on 2 idle cores
+    # one-cycle schedule compressed to 6 epochs; 61 minutes on 2 cores shared with a test run for 20 of them
     "small": {
         "n_jets": 15_000,
         "n_augment": 5_850,
