@@ -61,11 +61,8 @@ def knn_indices(coordinates, mask, k):
 
 def gather_neighbours(values, index):
     """values[b, index[b, i, j]] for every b, i, j: (batch, particles, k, channels)."""
-    shape = ops.shape(values)
-    batch, n, channels = shape[0], shape[1], shape[2]
-    offset = ops.reshape(ops.arange(batch, dtype="int32") * n, (-1, 1, 1))  # (batch, 1, 1)
-    flat = ops.reshape(values, (-1, channels))  # (batch * particles, channels)
-    return ops.take(flat, index + offset, axis=0)
+    flat = ops.reshape(values, (-1, ops.shape(values)[-1]))  # (batch * particles, channels)
+    return ops.take(flat, index + _offsets(values[..., 0]), axis=0)
 
 
 def pack_real_particles(mask, capacity):
