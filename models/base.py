@@ -49,6 +49,7 @@ class Tagger(keras.Model):
     # how the default score gets its direction without labels, and why (recorded in the model card)
     score_rule = "larger = more anomalous by construction of the score"
     supervised = False  # True: loss_terms(inputs, labels) learns from integer class labels
+    full_training_batches = False  # True: train on batches of one size (training.batches, full_batches)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

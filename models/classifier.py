@@ -66,6 +66,7 @@ class JetClassifier(Tagger):
     """
 
     supervised = True
+    full_training_batches = True  # XLA compiles the step per batch shape: no second, smaller one
     default_score = "p_qcd"
     extra_output_names = ("class_probabilities",)
     head_dropout = 0.0

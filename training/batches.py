@@ -6,7 +6,10 @@
 
 Epoch e visits the rows in the order ``numpy.random.default_rng([seed, e]).permutation(rows)``
 (``shuffle=False``: in order), cut into batches of ``batch_size`` with a smaller last batch, as
-Keras batches arrays. Rows come from memory (arrays become tensors and each batch is one
+Keras batches arrays. With ``full_batches=True`` the permutations run back to back and the stream
+is cut into batches of exactly ``batch_size`` rows (one may span two permutations; an epoch is
+still ``steps`` batches): for XLA-compiled models, which compile their step once per batch shape,
+so that a smaller last batch would cost a second compilation of the training step. Rows come from memory (arrays become tensors and each batch is one
 ``tf.gather`` in the tf.data graph) or from disk (``training.row_cache.RowsView``: each batch is
 read with ``os.preadv`` in a ``tf.numpy_function``), so a model trained on rows in memory and the
 same model trained on the same rows streamed from the on-disk cache see identical batches and end
@@ -47,14 +50,17 @@ class BatchSource:
         shuffle: a fresh permutation each epoch (training); False keeps the rows in order
             (validation).
         seed: seed of the permutations.
+        full_batches: every batch holds batch_size rows, the permutations back to back (training
+            of XLA-compiled models: one batch shape, one compilation).
     """
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=False, seed=0):
+    def __init__(self, x, y=None, batch_size=32, shuffle=False, seed=0, full_batches=False):
         self.x, self.y = x, y
         self.n = n_rows(x)
         if self.n == 0:
             raise ValueError("no rows to batch")
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
+        self.full_batches = bool(full_batches)
         self.steps = -(-self.n // self.batch_size)
 
     def order(self, epoch):
@@ -65,10 +71,23 @@ class BatchSource:
 
     def index_batches(self, epochs=1):
         """Every batch of row indices, epoch after epoch."""
+        if self.full_batches:
+            yield from self._full_index_batches(epochs)
+            return
         for epoch in range(epochs):
             order = self.order(epoch)
             for start in range(0, self.n, self.batch_size):
                 yield order[start : start + self.batch_size]
+
+    def _full_index_batches(self, epochs):
+        """epochs * steps batches of exactly batch_size rows cut from order(0), order(1), ... in turn."""
+        pending, permutation = np.zeros(0, np.int64), 0
+        for _ in range(epochs * self.steps):
+            while len(pending) < self.batch_size:
+                pending = np.concatenate([pending, self.order(permutation)])
+                permutation += 1
+            yield pending[: self.batch_size]
+            pending = pending[self.batch_size :]
 
     def dataset(self, epochs=1):
         """A tf.data.Dataset of the batches of `epochs` epochs: x, or (x, y) with targets."""
