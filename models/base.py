@@ -49,7 +49,10 @@ class Tagger(keras.Model):
     # how the default score gets its direction without labels, and why (recorded in the model card)
     score_rule = "larger = more anomalous by construction of the score"
     supervised = False  # True: loss_terms(inputs, labels) learns from integer class labels
-    full_training_batches = False  # True: train on batches of one size (training.batches, full_batches)
+    # True: the training step is compiled with XLA, once per batch shape: training batches all have
+    # one size (training.batches, full_batches), and member tasks run without TensorFlow's op
+    # determinism, with which Keras turns XLA off (training.members)
+    xla_training = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -51,6 +51,7 @@ class MemberResult:
     seconds: float
     stopping: object  # pipeline.Stopping
     callbacks: tuple = ()
+    build_config: dict | None = None  # Keras' get_build_config(), for models built on first use (ParticleNet)
 
 
 def configure_tensorflow(threads=1):
@@ -67,16 +68,23 @@ def configure_tensorflow(threads=1):
 
 
 @contextlib.contextmanager
-def _deterministic():
-    """Op determinism inside the block, restored afterwards (the serial path runs in the caller's process)."""
+def _deterministic(op_determinism=True):
+    """Op determinism inside the block (or explicitly none), restored afterwards (the serial path
+    runs in the caller's process). Models trained with XLA (``Tagger.xla_training``) run without
+    it: Keras turns XLA off under op determinism, and XLA's compiled CPU code sums in a fixed
+    order for a given thread count (tests/training/test_members.py trains such a member twice)."""
     from tensorflow.python.framework import config
 
     before = config.is_op_determinism_enabled()
     configure_tensorflow()
+    if not op_determinism:
+        config.disable_op_determinism()
     try:
         yield
     finally:
-        if not before:
+        if before:
+            config.enable_op_determinism()
+        else:
             config.disable_op_determinism()
 
 
@@ -107,7 +115,7 @@ def train_member_task(task, shared=None):
     data = {k: _own(v) for k, v in data.items()}
     run_dir = pathlib.Path(task.run_dir) if task.run_dir else pathlib.Path(tempfile.mkdtemp(prefix="member-"))
     try:
-        with _deterministic(), _private_python_random(task.seed):
+        with _deterministic(not task.settings.spec.cls.xla_training), _private_python_random(task.seed):
             member = pipeline.train_member(
                 task.settings,
                 data["x_train"],
@@ -125,12 +133,22 @@ def train_member_task(task, shared=None):
             member.seconds,
             member.stopping,
             tuple(task.callbacks),
+            _plain(member.model.get_build_config()),
         )
     finally:
         if not task.run_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
     keras.backend.clear_session()  # a worker trains many members: free the last one's graph
     return result
+
+
+def _plain(value):
+    """Keras' build config as plain dicts and tuples (Keras' tracked containers do not pickle)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 def _own(values):
@@ -148,6 +166,8 @@ def rebuild(settings, seed, result):
     from training import pipeline
 
     model = settings.spec.cls(**settings.config, seed=seed)
+    if not model.built and result.build_config:  # models that build on first use (ParticleNet, the FCN)
+        model.build_from_config(result.build_config)
     model.set_weights(result.weights)
     return pipeline.TrainedMember(model, result.history, result.seconds, result.stopping)
 

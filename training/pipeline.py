@@ -405,7 +405,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         )
     # one batch source in memory and streamed: a seeded permutation per epoch (training.batches)
     train_batches = BatchSource(
-        x_train, y_train if supervised else None, training["batch_size"], True, seed, model.full_training_batches
+        x_train, y_train if supervised else None, training["batch_size"], True, seed, model.xla_training
     )
     val_batches = BatchSource(x_val, y_val if supervised else None, training["batch_size"])
     start = time.perf_counter()

@@ -21,7 +21,6 @@ distribution before and after a cut at eps_B = 50 / 10 / 5 % (evaluation.sculpti
 
 import pathlib
 import sys
-import time
 
 import numpy as np
 
@@ -195,39 +194,36 @@ def run(scale, out, seed=0, paths=None):
     cfg = SCALES[scale]
     out = pathlib.Path(out)
     files = samples(cfg, paths)
+    variants = list(cfg.get("variants", VARIANTS))
+    settings = {v: _settings(*v, cfg) for v in variants}
+    first = settings[variants[0]]
+    inputs = pipeline.load_inputs(first, files["train"])
+    split = pipeline.split_rows(inputs, seed)
+    tests = _test_inputs(first, files["tests"])
     results = {
         "scale": scale,
         "model": cfg.get("model", "particlenet"),
         "preset": cfg["preset"],
         "epochs": cfg["epochs"],
+        "n_train": int(len(split.train)),
+        "n_test": {k: int(len(v[1])) for k, v in tests.items()},
         "rows": [],
         "sculpting": {},
     }
-    cache, tests = {}, None
-    for variant, decorrelate in cfg.get("variants", VARIANTS):
-        settings = _settings(variant, decorrelate, cfg)
-        if tests is None:
-            inputs = pipeline.load_inputs(settings, files["train"])
-            split = pipeline.split_rows(inputs, seed)
-            tests = _test_inputs(settings, files["tests"])
-            results["n_train"], results["n_test"] = int(len(split.train)), {k: int(len(v[1])) for k, v in tests.items()}
-        if decorrelate == "augment" and "n_augment" not in results:
-            results["n_augment"] = int(len(augmentation_pool(settings, cfg["n_augment"])[1]))
-        members = cfg["ensemble"] if variant == "ensemble" else 1
-        models = []
-        t0 = time.perf_counter()
-        for k in range(members):
-            key = ("single" if variant == "ensemble" else variant, decorrelate, seed + k)
-            if key not in cache:  # the ensemble's member 0 is the single model
-                cache[key] = _train(settings, inputs, split, seed + k, out / ".runs" / "-".join(map(str, key)))
-            models.append(cache[key])
-        model = models[0] if len(models) == 1 else Ensemble(models)
+    augmented = [v for v in variants if v[1] == "augment"]
+    if augmented:  # generated (and cached) here, once, before the trainings read it
+        results["n_augment"] = int(len(augmentation_pool(settings[augmented[0]], cfg["n_augment"])[1]))
+    trained = train_networks(settings, cfg, inputs, split, seed, out / ".runs")
+    for variant, decorrelate in variants:
+        keys = _member_keys(variant, decorrelate, cfg, seed)
+        members = [trained[key] for key in keys]
+        model = members[0].model if len(members) == 1 else Ensemble([m.model for m in members])
         metrics_, qcd_scores = evaluate_tagger(model, tests)
         row = {
             "variant": variant,
             "decorrelate": decorrelate,
-            "members": members,
-            "train_seconds": round(time.perf_counter() - t0, 1),
+            "members": len(keys),
+            "train_seconds": round(sum(m.seconds for m in members), 1),
             "metrics": metrics_,
         }
         results["rows"].append(row)
@@ -242,21 +238,45 @@ def run(scale, out, seed=0, paths=None):
     return results
 
 
-def _train(settings, inputs, split, seed, run_dir):
-    """One trained, calibrated member (training rows only; train_member adds the augmentation to them)."""
-    from training import pipeline
+def _member_keys(variant, decorrelate, cfg, seed):
+    """(network, decorrelate, seed) of each member of a row; the ensemble's member 0 is the single model."""
+    if variant == "ensemble":
+        return [("single", decorrelate, seed + k) for k in range(cfg["ensemble"])]
+    return [(variant, decorrelate, seed)]
 
-    member = pipeline.train_member(
-        settings,
-        inputs.training_inputs(split.train, seed=seed),
-        inputs.training_inputs(split.validation, seed=seed),
-        seed,
-        run_dir,
-        y_train=pipeline.class_targets(settings.spec, inputs, split.train),
-        y_val=pipeline.class_targets(settings.spec, inputs, split.validation),
-        verbose=0,
+
+def train_networks(settings, cfg, inputs, split, seed, run_dir):
+    """{(network, decorrelate, seed): pipeline.TrainedMember} of every row's members, trained once
+    each as Dask tasks (the reproduction's cluster: by default one single-threaded worker per core,
+    so that one network's XLA compilation overlaps another's training), the longest first.
+
+    Every network trains on the same training rows (train_member adds the augmentation to them)."""
+    from training import pipeline
+    from training.members import rebuild, train_members
+
+    owner = {}  # network key -> the settings that train it
+    for variant, decorrelate in settings:
+        for key in _member_keys(variant, decorrelate, cfg, seed):
+            owner.setdefault(key, settings[(variant, decorrelate)])
+    # relative cost: the augmentation adds half the rows, OVA-AVA trains two networks
+    keys = sorted(
+        owner, key=lambda k: (1.5 if k[1] == "augment" else 1.0) * (2 if k[0] == "ova_ava" else 1), reverse=True
     )
-    return member.model
+    first = next(iter(settings.values()))
+    shared = {
+        "x_train": inputs.training_inputs(split.train, seed=seed),
+        "x_val": inputs.training_inputs(split.validation, seed=seed),
+        "y_train": pipeline.class_targets(first.spec, inputs, split.train),
+        "y_val": pipeline.class_targets(first.spec, inputs, split.validation),
+    }
+    results = train_members(
+        [owner[k] for k in keys],
+        [k[2] for k in keys],
+        run_dir,
+        shared=shared,
+        desc=f"train {len(keys)} networks",
+    )
+    return {k: rebuild(owner[k], k[2], r) for k, r in zip(keys, results)}
 
 
 def _row_text(row):

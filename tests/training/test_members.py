@@ -6,6 +6,8 @@ path, whose TensorFlow runs with this test session's thread pools; the assertion
 that a session with other thread pools (threaded reductions sum in another order) still passes.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,45 @@ def test_members_are_the_same_serially_and_on_a_local_cluster(tiny, dask_schedul
 
     np.testing.assert_allclose(batched_scores(direct.model, x)["kl"], a[0], rtol=1e-6, atol=1e-6)
     print(f"serial and cluster members bit for bit identical: {identical}")
+
+
+def _particlenet_member_data():
+    from training.benchmark_cheng2022 import synthetic_inputs
+
+    x, y = synthetic_inputs("particlenet", 96)
+    x["jet_mass"] = np.random.default_rng(0).uniform(20, 250, 96).astype(np.float32)  # a training-only array
+    data = {
+        "x_train": {k: v[:64] for k, v in x.items()},
+        "x_val": {k: v[64:] for k, v in x.items()},
+        "y_train": y[:64],
+        "y_val": y[64:],
+    }
+    sets = {"epochs": 1, "batch_size": 32, "channels": [[4, 4, 4], [4, 4, 4]], "fc_units": 8}
+    return pipeline.resolve("particlenet", "lite", sets), data
+
+
+def test_a_network_built_on_first_use_is_rebuilt_from_its_result(tmp_path):
+    """ParticleNet builds its layers when it first sees data: the result carries Keras' build
+    config, and the rebuilt member gives the validation loss the task recorded for its weights."""
+    import keras
+
+    settings, data = _particlenet_member_data()
+    (result,) = members.train_members(settings, [3], tmp_path, shared=data, scheduler="serial", progress=False)
+    assert result.build_config is not None
+    pickle.loads(pickle.dumps(result))  # a cluster's worker sends it back pickled
+    rebuilt = members.rebuild(settings, 3, result).model
+    jets = {k: v for k, v in data["x_val"].items() if k != "jet_mass"}  # the 32 validation jets: one batch
+    p = keras.ops.convert_to_numpy(rebuilt.extra_outputs(jets)["class_probabilities"])
+    cross_entropy = -np.mean(np.log(p[np.arange(32), data["y_val"]]))
+    np.testing.assert_allclose(cross_entropy, result.history["val_cross_entropy"][-1], rtol=1e-4)
+
+
+@pytest.mark.slow  # two XLA compilations of ParticleNet: ~1.5 min on 2 cores
+def test_an_xla_member_trains_without_op_determinism_and_still_repeats(tmp_path):
+    from tensorflow.python.framework import config
+
+    settings, data = _particlenet_member_data()
+    determinism = config.is_op_determinism_enabled()
+    first, again = members.train_members(settings, [3, 3], tmp_path, shared=data, scheduler="serial", progress=False)
+    assert config.is_op_determinism_enabled() == determinism  # restored after the tasks
+    assert all(np.array_equal(a, b) for a, b in zip(first.weights, again.weights))
