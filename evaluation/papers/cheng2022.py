@@ -17,6 +17,10 @@ OVA-AVA, SNGP, each without and with the mass-decorrelating augmentation, and th
 (p_qcd = 1 - p_QCD and the Mahalanobis distance) on the three test signals, with the paper's AUC
 beside ours. QCD mass sculpting: the Jensen-Shannon divergence between the QCD test-jet mass
 distribution before and after a cut at eps_B = 50 / 10 / 5 % (evaluation.sculpting).
+
+Every network of the table trains once, as a Dask task (``--workers N``, default one single-threaded
+worker per core, or ``--scheduler``), the longest first; a network shared by two rows (the single
+model is the ensemble's member 0) is trained once.
 """
 
 import pathlib
@@ -38,7 +42,7 @@ SCALES = {
         "ensemble": 2,
     },
     # ParticleNet-Lite on 15k jets (12k training), 2.7k QCD and 2.1k jets per test signal, 6 epochs of the
-    # one-cycle schedule compressed to 6 epochs; 61 minutes on 2 cores shared with a test run for 20 of them
+    # one-cycle schedule compressed to 6 epochs; 36.4 minutes on 2 idle cores (2 workers, data cached)
     "small": {
         "n_jets": 15_000,
         "n_augment": 5_850,
