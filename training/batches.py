@@ -9,11 +9,12 @@ Epoch e visits the rows in the order ``numpy.random.default_rng([seed, e]).permu
 Keras batches arrays. With ``full_batches=True`` the permutations run back to back and the stream
 is cut into batches of exactly ``batch_size`` rows (one may span two permutations; an epoch is
 still ``steps`` batches): for XLA-compiled models, which compile their step once per batch shape,
-so that a smaller last batch would cost a second compilation of the training step. Rows come from memory (arrays become tensors and each batch is one
-``tf.gather`` in the tf.data graph) or from disk (``training.row_cache.RowsView``: each batch is
-read with ``os.preadv`` in a ``tf.numpy_function``), so a model trained on rows in memory and the
-same model trained on the same rows streamed from the on-disk cache see identical batches and end
-bit for bit alike.
+so that a smaller last batch would cost a second compilation of the training step.
+
+Rows come from memory (arrays become tensors and each batch is one ``tf.gather`` in the tf.data
+graph) or from disk (``training.row_cache.RowsView``: each batch is read with ``os.preadv`` in a
+``tf.numpy_function``), so a model trained on rows in memory and the same model trained on the
+same rows streamed from the on-disk cache see identical batches and end bit for bit alike.
 
 Why not Keras' own ``shuffle=True``: for arrays Keras draws its permutation with
 ``tf.random.shuffle`` inside its data adapter, from TensorFlow's global seed and the adapter's op

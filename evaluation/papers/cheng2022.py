@@ -217,7 +217,7 @@ def run(scale, out, seed=0, paths=None):
     augmented = [v for v in variants if v[1] == "augment"]
     if augmented:  # generated (and cached) here, once, before the trainings read it
         results["n_augment"] = int(len(augmentation_pool(settings[augmented[0]], cfg["n_augment"])[1]))
-    trained = train_networks(settings, cfg, inputs, split, seed, out / ".runs")
+    trained = train_networks(settings, cfg, inputs, split, seed)
     for variant, decorrelate in variants:
         keys = _member_keys(variant, decorrelate, cfg, seed)
         members = [trained[key] for key in keys]
@@ -249,12 +249,13 @@ def _member_keys(variant, decorrelate, cfg, seed):
     return [(variant, decorrelate, seed)]
 
 
-def train_networks(settings, cfg, inputs, split, seed, run_dir):
+def train_networks(settings, cfg, inputs, split, seed):
     """{(network, decorrelate, seed): pipeline.TrainedMember} of every row's members, trained once
     each as Dask tasks (the reproduction's cluster: by default one single-threaded worker per core,
     so that one network's XLA compilation overlaps another's training), the longest first.
 
-    Every network trains on the same training rows (train_member adds the augmentation to them)."""
+    Every network trains on the same training rows (train_member adds the augmentation to them);
+    checkpoints go to temporary folders on the workers (a remote cluster need not see the output)."""
     from training import pipeline
     from training.members import rebuild, train_members
 
@@ -276,7 +277,6 @@ def train_networks(settings, cfg, inputs, split, seed, run_dir):
     results = train_members(
         [owner[k] for k in keys],
         [k[2] for k in keys],
-        run_dir,
         shared=shared,
         desc=f"train {len(keys)} networks",
     )
