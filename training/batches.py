@@ -9,7 +9,10 @@ Epoch e visits the rows in the order ``numpy.random.default_rng([seed, e]).permu
 Keras batches arrays. With ``full_batches=True`` the permutations run back to back and the stream
 is cut into batches of exactly ``batch_size`` rows (one may span two permutations; an epoch is
 still ``steps`` batches): for XLA-compiled models, which compile their step once per batch shape,
-so that a smaller last batch would cost a second compilation of the training step.
+so that a smaller last batch would cost a second compilation of the training step. Their batches
+also carry the batch size as a static dimension, so the step is traced with it known: the
+ParticleNet-Lite step then runs about 20 % faster on 2 CPU cores than when traced with an unknown
+batch dimension (alternated in one process: 709-762 against 540-619 jets/s).
 
 Rows come from memory (arrays become tensors and each batch is one ``tf.gather`` in the tf.data
 graph) or from disk (``training.row_cache.RowsView``: each batch is read with ``os.preadv`` in a
@@ -96,8 +99,10 @@ class BatchSource:
 
         from training.row_cache import RowsView
 
+        # full batches have a static size (see the module's docstring)
+        batch_shape = [self.batch_size] if self.full_batches else [None]
         indices = tf.data.Dataset.from_generator(
-            lambda: self.index_batches(epochs), output_signature=tf.TensorSpec([None], tf.int64)
+            lambda: self.index_batches(epochs), output_signature=tf.TensorSpec(batch_shape, tf.int64)
         )
         leaves, single = _leaves(self.x)
         if self.y is not None:
@@ -134,7 +139,7 @@ def _disk_fetcher(view):
 
     def fetch(index):
         out = tf.numpy_function(view.__getitem__, [index], dtype, stateful=False)
-        out.set_shape((None,) + tuple(row_shape))
+        out.set_shape((index.shape[0],) + tuple(row_shape))
         return out
 
     return fetch

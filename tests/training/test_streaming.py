@@ -156,6 +156,23 @@ def test_batch_source_draws_one_permutation_per_epoch_from_memory_or_disk(tmp_pa
     assert not (tmp_path / "short").exists() and not list(tmp_path.glob(".short*"))
 
 
+def test_full_batches_carry_the_batch_size_as_a_static_dimension_from_memory_or_disk(tmp_path):
+    rows = np.arange(9 * 3, dtype=np.float32).reshape(9, 3)
+    with RowCache.writer(tmp_path / "cache", {"x": ((3,), np.float32)}, 9) as writer:
+        writer.append({"x": rows})
+    view = RowCache(tmp_path / "cache").arrays["x"].rows(np.arange(9))
+    y = np.arange(9, dtype=np.int32)
+    for x in (rows, view):
+        full = BatchSource(x, y, batch_size=4, shuffle=True, seed=2, full_batches=True).dataset(2)
+        assert [tuple(spec.shape) for spec in full.element_spec] == [(4, 3), (4,)]  # XLA steps trace it known
+        got = [(a.numpy(), b.numpy()) for a, b in full]
+        assert len(got) == 6 and all(a.shape == (4, 3) for a, _ in got)
+        for a, b in got:
+            np.testing.assert_array_equal(a, rows[b])
+        ragged = BatchSource(x, y, batch_size=4, shuffle=True, seed=2).dataset()
+        assert [tuple(spec.shape) for spec in ragged.element_spec] == [(None, 3), (None,)]  # a smaller last batch
+
+
 def test_what_cannot_stream_says_so(small_samples, tmp_path):
     settings = pipeline.resolve("bumphunt_vae")  # event rows: two jets each
     with pytest.raises(DataError, match=r"--memory-budget 1M: the in-memory path needs about .* one row per jet"):
