@@ -1,10 +1,12 @@
 """Throughput measurements shared by the benchmark commands: training and scoring rows per second.
 
-Both time steady-state work only: training after one warm-up epoch that traces the step, scoring
-after one warm-up chunk that traces the scorer.
+Both time steady-state work only: training after one warm-up epoch that traces (and, for XLA
+models, compiles) the step, scoring after one warm-up chunk that traces the scorer.
 """
 
 import time
+
+import keras
 
 from models.base import n_rows
 
@@ -15,16 +17,25 @@ def head(x, n):
 
 
 def training_rate(model, x, epochs, batch_size, y=None):
-    """Rows per second of ``model.fit`` over `x` (and targets `y`) for `epochs` epochs.
+    """Rows per second of training `model` on `x` (and targets `y`) as ``training.fit`` trains it.
 
-    A first ``fit`` of one epoch over all of `x` is not timed: it traces the train step, and every
-    variant of it the timed epochs need (a last, smaller batch; a last, shorter run of steps with
-    ``steps_per_execution``), so no tracing is timed.
+    The batches come from ``training.batches.BatchSource`` (seeded permutations; full batches for
+    XLA-trained models, ``Tagger.xla_training``) in one ``fit`` of 1 + `epochs` epochs. The first
+    epoch is not timed: it traces the train step and every variant of it the others need (a last,
+    smaller batch; a last, shorter run with ``steps_per_execution``). The timed epochs run from
+    their first batch to their last, so the seconds ``fit`` spends setting up and tearing down
+    its data iterator, once per training, are not counted.
     """
-    model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
-    start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
-    return n_rows(x) * epochs / (time.perf_counter() - start)
+    from training.batches import BatchSource
+
+    source = BatchSource(
+        x, y, batch_size, shuffle=True, seed=0, full_batches=bool(getattr(model, "xla_training", False))
+    )
+    timer = _EpochTimer()
+    total = 1 + int(epochs)
+    model.fit(source.dataset(total), steps_per_epoch=source.steps, epochs=total, verbose=0, callbacks=[timer])
+    rows_per_epoch = source.steps * source.batch_size if source.full_batches else source.n
+    return rows_per_epoch * epochs / sum(timer.seconds[1:])
 
 
 def scoring_rate(score, x, chunk=4096):
@@ -35,3 +46,17 @@ def scoring_rate(score, x, chunk=4096):
     for i in range(0, n, chunk):
         score({k: v[i : i + chunk] for k, v in x.items()} if isinstance(x, dict) else x[i : i + chunk])
     return n / (time.perf_counter() - start)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of every epoch of a ``fit``, first batch to last."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)

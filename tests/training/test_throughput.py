@@ -21,3 +21,18 @@ def test_rows_and_head_of_arrays_and_dicts():
     assert n_rows(x) == 7 and head(x, 2).shape == (2, 3)
     d = {"p": np.zeros((5, 2)), "m": np.ones(5)}
     assert n_rows(d) == 5 and {k: len(v) for k, v in head(d, 3).items()} == {"p": 3, "m": 3}
+
+
+def test_training_rate_trains_one_untimed_epoch_then_the_timed_ones_in_one_fit():
+    import keras
+
+    from training.throughput import training_rate
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(10, 3)).astype("float32")
+    rate = training_rate(model, x, epochs=2, batch_size=4, y=x[:, 0])
+    assert int(model.optimizer.iterations.numpy()) == 3 * 3  # (1 + 2) epochs of ceil(10 / 4) batches
+    assert np.isfinite(rate) and rate > 0
+    assert len(model.history.history["loss"]) == 3
