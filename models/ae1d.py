@@ -14,9 +14,10 @@ import tensorflow as tf
 
 from losses import squared_error
 from models.base import Tagger, batched, orientation_sign
+from models.citations import cite
 from models.conv import conv_decoder, conv_encoder
 
-CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 2"
+CITATION = cite("dillon2021", "Sec. 2")
 
 PRESETS = {
     "paper": {"config": {"latent_dim": 1}, "description": "1-D bottleneck, 5x5 convolutions, PReLU (Fig. 2a)"},

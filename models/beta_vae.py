@@ -45,10 +45,11 @@ import tensorflow as tf
 
 from losses.beta_vae import beta_vae_terms
 from models.base import Tagger, gaussian_sample, moments_in_chunks, standard_scale
+from models.citations import cite
 from preprocessing.errors import DataError
 from preprocessing.representations.scalers import FeatureScaler
 
-CITATION = "T. Cheng, J.-F. Arguin, J. Leissner-Martin, J. Pilette, T. Golling, arXiv:2007.01850 (cheng2020)"
+CITATION = cite("cheng2020")
 
 CONSTITUENTS = "constituents"  # the model's one serving input
 JET_MASS = "jet_mass"  # training-only array (DisCo, mass-decorrelated DNN): never a model input

@@ -75,11 +75,12 @@ import tensorflow as tf
 
 from losses import mean_squared_error, standard_normal_kl
 from models.base import Tagger, batched, gaussian_sample
+from models.citations import cite
 from preprocessing.representations.highlevel import FEATURES
 from preprocessing.representations.scalers import max_abs_scale
 
 N_FEATURES = len(FEATURES)  # six observables per event
-CITATION = "B. Bortolato, B. M. Dillon, J. F. Kamenik, A. Smolkovic, arXiv:2103.06595 (bortolato2021)"
+CITATION = cite("bortolato2021")
 
 PRESETS = {
     "paper": {

@@ -1,6 +1,6 @@
-"""Supervised QCD/W/top jet classifiers used as anti-QCD taggers (cheng2022: T. Cheng, A. Yamamoto
-et al., "Invariant representation driven neural classifier for anti-QCD jet tagging",
-arXiv:2201.07199), shared by ParticleNet (models.particlenet) and the FCN (models.fcn).
+"""Supervised QCD/W/top jet classifiers used as anti-QCD taggers (cheng2022: T. Cheng, A. Courville,
+"Invariant Representation Driven Neural Classifier for Anti-QCD Jet Tagging", arXiv:2201.07199),
+shared by ParticleNet (models.particlenet) and the FCN (models.fcn).
 
 A family provides ``make_backbone(name)``: a layer mapping the model inputs to the penultimate
 representation h (batch, d). This wrapper adds the head and everything the paper varies:

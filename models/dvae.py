@@ -59,8 +59,9 @@ from scipy import stats
 
 from losses import categorical_cross_entropy, dirichlet_laplace_kl
 from models.base import Tagger, gaussian_sample, image_spread
+from models.citations import cite
 
-CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021)"
+CITATION = cite("dillon2021")
 
 PRESETS = {
     "balanced": {

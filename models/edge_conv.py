@@ -1,6 +1,6 @@
 """EdgeConv block of ParticleNet (H. Qu, L. Gouskos, arXiv:1902.08570; used by cheng2022,
-T. Cheng, A. Yamamoto et al., "Invariant representation driven neural classifier for anti-QCD
-jet tagging"), written with ``keras.ops`` only so that it runs on symbolic Keras 3 tensors.
+T. Cheng, A. Courville, "Invariant Representation Driven Neural Classifier for Anti-QCD Jet Tagging",
+arXiv:2201.07199), written with ``keras.ops`` only so that it runs on symbolic Keras 3 tensors.
 
 For particle i of a jet with coordinates y_i (points in block 1, the current features after it)
 and features x_i (C channels), with m_i = 1 for real particles and 0 for padding:

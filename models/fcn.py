@@ -1,4 +1,4 @@
-"""Fully connected baseline classifier of cheng2022 (T. Cheng, A. Yamamoto et al., arXiv:2201.07199,
+"""Fully connected baseline classifier of cheng2022 (T. Cheng, A. Courville, arXiv:2201.07199,
 App. A, Table 6) on the 20 hardest constituents' four-vectors.
 
 Input (preprocessing.representations.constituents): ``constituents`` (20, 4) = (E, px, py, pz)
@@ -18,9 +18,10 @@ import numpy as np
 from keras import ops
 
 from models.base import moments_in_chunks
+from models.citations import cite
 from models.classifier import JetClassifier, split_training_arrays
 
-CITATION = "T. Cheng, A. Yamamoto et al., arXiv:2201.07199 (cheng2022), App. A FCN baseline"
+CITATION = cite("cheng2022", "App. A FCN baseline")
 CONSTITUENTS = "constituents"
 
 TRAINING = {

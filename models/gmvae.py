@@ -23,9 +23,10 @@ import tensorflow as tf
 
 from losses import ashman_repulsion, mixture_kl_single_sample, mixture_prior, responsibilities
 from models.base import batched, image_spread, rank_correlation
+from models.citations import cite
 from models.vae1d import VAE1D
 
-CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 3"
+CITATION = cite("dillon2021", "Sec. 3")
 
 PRESETS = {
     "paper": {

@@ -1,6 +1,6 @@
-"""ParticleNet as an anti-QCD tagger (cheng2022: T. Cheng, A. Yamamoto et al., "Invariant
-representation driven neural classifier for anti-QCD jet tagging", arXiv:2201.07199; the network
-of H. Qu, L. Gouskos, arXiv:1902.08570), written with keras.ops for Keras 3.
+"""ParticleNet as an anti-QCD tagger (cheng2022: T. Cheng, A. Courville, "Invariant Representation
+Driven Neural Classifier for Anti-QCD Jet Tagging", arXiv:2201.07199; the network of H. Qu,
+L. Gouskos, arXiv:1902.08570), written with keras.ops for Keras 3.
 
 Inputs (preprocessing.representations.pointcloud), three named arrays per jet:
 ``points`` (100, 2) = (d_eta, d_phi), ``features`` (100, 4) = (log E, log pT, d_eta, d_phi) and
@@ -33,12 +33,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.citations import cite
 from models.classifier import JetClassifier, split_training_arrays
 from models.edge_conv import EdgeConv, pack_real_particles
 
-CITATION = (
-    "T. Cheng, A. Yamamoto et al., arXiv:2201.07199 (cheng2022); ParticleNet: H. Qu, L. Gouskos, arXiv:1902.08570"
-)
+CITATION = cite("cheng2022") + "; ParticleNet: H. Qu, L. Gouskos, arXiv:1902.08570"
 POINTS, FEATURES, MASK = "points", "features", "mask"
 INPUTS = (POINTS, FEATURES, MASK)
 

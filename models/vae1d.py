@@ -18,8 +18,9 @@ import tensorflow as tf
 from losses import squared_error, standard_normal_kl
 from models.ae1d import AE1D
 from models.base import gaussian_sample
+from models.citations import cite
 
-CITATION = "B. M. Dillon, T. Plehn, C. Sauer, P. Sorrenson, arXiv:2104.08291 (dillon2021), Sec. 2"
+CITATION = cite("dillon2021", "Sec. 2")
 
 PRESETS = {
     "paper": {

@@ -49,8 +49,9 @@ import tensorflow as tf
 
 from losses import diagonal_gaussian_kl, masked_step_mean, vrnn_jet_terms
 from models.base import Tagger, batched
+from models.citations import cite
 
-CITATION = "A. Kahn, J. Gonski, I. Ochoa, D. Williams, G. Brooijmans, arXiv:2105.09274 (kahn2021)"
+CITATION = cite("kahn2021")
 SEQUENCE, MASK = "vrnn_sequence", "vrnn_mask"
 
 PRESETS = {

@@ -1,5 +1,5 @@
-"""cheng2022: "Invariant representation driven neural classifier for anti-QCD jet tagging"
-(T. Cheng, A. Yamamoto et al., arXiv:2201.07199), Tables 2 and 3 as one report.
+"""cheng2022: "Invariant Representation Driven Neural Classifier for Anti-QCD Jet Tagging"
+(T. Cheng, A. Courville, arXiv:2201.07199), Tables 2 and 3 as one report.
 
     python -m evaluation.reproduce cheng2022 [--scale smoke|small|paper] [--out DIR] [--seed S]
 
