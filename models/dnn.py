@@ -1,8 +1,10 @@
-"""Supervised W-vs-QCD baseline on jet constituents (cheng2020 Sec. IV, the DNN beside the
+"""Supervised W-vs-QCD baseline on jet constituents (cheng2020 App. B, the DNN beside the
 DisCo- and OE-VAEs), with and without mass-decorrelating sample weights.
 
-    scaled constituents (80) -> 256 -> 128 -> 64 (ReLU) -> Dense(1) sigmoid = p(W | jet)
+    scaled constituents (80) -> 256 -> 128 -> 64 -> 6 (ReLU) -> Dense(1) sigmoid = p(W | jet)
     loss per jet: w_i * binary cross-entropy(y_i, p_i)
+
+The hidden widths are the paper's "ReLu(256) -> ReLu(128) -> ReLu(64) -> ReLu(6) -> Sigmoid".
 
 Inputs are the ``constituents`` representation, scaled by a per-feature scaler (standard by
 default, ``scaler="robust"`` for median / IQR) fitted on the QCD training rows only and held as
@@ -32,7 +34,7 @@ __all__ = ["CITATION", "PRESETS", "DNN"]
 PRESETS = {
     "paper": {
         "config": {},
-        "description": "supervised W vs QCD, FCN 256-128-64 ReLU, sigmoid output (the paper's baseline)",
+        "description": "supervised W vs QCD, FCN 256-128-64-6 ReLU, sigmoid output (the paper's baseline)",
     },
     "decorrelated": {
         "config": {"mass_decorrelate": True},
@@ -47,7 +49,7 @@ class DNN(Tagger):
 
     Args:
         n_constituents: constituents per jet (20).
-        hidden_units: widths of the hidden ReLU layers (256, 128, 64).
+        hidden_units: widths of the hidden ReLU layers (256, 128, 64, 6).
         scaler: "standard" or "robust".
         mass_decorrelate: weight the signal training jets to the QCD mass distribution.
         mass_bins: bins of the mass histograms for the weights.
@@ -61,7 +63,7 @@ class DNN(Tagger):
     def __init__(
         self,
         n_constituents=20,
-        hidden_units=(256, 128, 64),
+        hidden_units=(256, 128, 64, 6),
         scaler="standard",
         mass_decorrelate=False,
         mass_bins=resample.DEFAULT_BINS,

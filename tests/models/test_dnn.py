@@ -41,3 +41,14 @@ def test_weights_scaler_training_and_export(tmp_path):
     got = fn(constituents=tf.constant(x[:64]))["anomaly_score"].numpy()
     want = keras.ops.convert_to_numpy(model.anomaly_scores(x[:64])["signal_probability"])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_default_network_is_the_papers_256_128_64_6_sigmoid():
+    """cheng2020 App. B: ReLu(256) -> ReLu(128) -> ReLu(64) -> ReLu(6) -> Sigmoid on the 80 scaled inputs."""
+    model = DNN()
+    dense = [layer for layer in model.network.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [256, 128, 64, 6, 1]
+    assert [layer.activation.__name__ for layer in dense] == ["relu"] * 4 + ["linear"]  # sigmoid in call()
+    assert [tuple(layer.kernel.shape) for layer in dense] == [(80, 256), (256, 128), (128, 64), (64, 6), (6, 1)]
+    p = keras.ops.convert_to_numpy(model(np.random.default_rng(0).normal(size=(5, 20, 4)).astype(np.float32)))
+    assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
