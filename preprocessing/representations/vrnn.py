@@ -39,6 +39,14 @@ Jets left with fewer than ``min_constituents`` (3) constituents after the algori
 Per-step features: (pT fraction, eta, phi) with pT fraction = pT_i / sum_j pT_j over the kept
 constituents, eta and phi in the final frame. Sequences have up to 20 steps and a 0/1 mask.
 
+Deviation from the paper: kahn2021's feature is the constituent "pT fraction" pT_i / pT_jet, with
+the jet's own pT (SPECS.md); here the denominator is the scalar sum sum_j pT_j of the kept
+constituents, so a jet's fractions sum to 1. In the final frame the jet lies along x, so
+pT_jet = |p_J| = sqrt(E_ref^2 - m_ref^2) ~ 0.968 GeV, and sum_j pT_j >= pT_jet (triangle
+inequality): our fractions are the paper's times pT_jet / sum_j pT_j <= 1, a ratio that changes
+from jet to jet (0.97-0.99 on a synthetic spray of 30 constituents). The p-bar table below is fitted
+on the same fractions, so training and scoring agree; only feature 0's scale differs from the paper.
+
 p-bar table (Eq. 2.8): pbar_N(t) = (1/D_N) sum over the D_N training jets with N constituents of
 the pT fraction of their t-th constituent in sequence order. It weights the KL term of step t,
 L(t) = MSE + 0.1 pbar_N(t) KL. It is fitted on training jets only and saved with the model.
