@@ -21,6 +21,21 @@ def cache_dir():
     return pathlib.Path(os.environ.get("ANOMJET_DATA", pathlib.Path.home() / ".cache" / "anomalous-jet-tagging"))
 
 
+def generated_path(stem, process, n, seed, options=(), selection=None):
+    """The cache file of a generated sample: named by (stem, process, size, seed, options) and the
+    fingerprint of the selection it was made with (the process default when `selection` is None), so
+    that a sample made under other cuts is never reused."""
+    from preprocessing.events.processes import make_process
+    from preprocessing.jets.selection import selection_tag
+
+    options = tuple(options.items()) if isinstance(options, dict) else tuple(options)
+    settings = dict(options)
+    selection = selection or settings.pop("selection", None) or make_process(process, **settings).preset
+    suffix = "".join(f"_{key}{value:g}" if isinstance(value, float) else f"_{key}{value}" for key, value in options)
+    prefix = f"{stem}_" if stem else ""
+    return cache_dir() / f"{prefix}{process}_n{n}_seed{seed}{suffix}_sel{selection_tag(selection)}.h5"
+
+
 def component_jets(component, n_jets):
     """Jets of one recipe component in a dataset of n_jets: its share, rounded to whole events of two jets."""
     return max(2, 2 * round(component.share * n_jets / 2))
@@ -38,8 +53,7 @@ def materialise(recipe, n_jets=None, workers=None, progress=True):
     paths = []
     for component in recipe.components:
         n = component_jets(component, n_jets)
-        options = "".join(f"_{key}{value}" for key, value in component.options)
-        path = cache_dir() / f"{component.process}_n{n}_seed{component.seed}{options}.h5"
+        path = generated_path("", component.process, n, component.seed, component.options)
         if not path.exists():
             print(
                 f"default dataset {recipe.name}: generating {n} {component.process} jets into {path} "

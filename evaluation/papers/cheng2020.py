@@ -106,8 +106,7 @@ def _generated(label, process, n, seed, selection, options):
     from preprocessing.samples.format import read_sample, write_sample
     from training import datasets
 
-    suffix = "".join(f"_{k}{v:g}" for k, v in sorted(options.items()))
-    path = datasets.cache_dir() / f"cheng2020_{process}_{selection}_n{n}_seed{seed}{suffix}.h5"
+    path = datasets.generated_path("cheng2020", process, n, seed, sorted(options.items()), selection)
     if not path.exists():
         print(f"cheng2020: generating {n} {label} jets into {path} (cached)", file=sys.stderr)
         write_sample(path, generate(process, n, seed=seed, workers=2, selection=selection, **options))

@@ -129,6 +129,17 @@ def bump_significance(mjj_b, pass_b, mjj_s, pass_s, n_background, n_signal):
 
 
 # -- data ------------------------------------------------------------------------------------
+def selection():
+    """No label-chosen rule: the report's default, rho_prime, is the paper's own score."""
+    return ()
+
+
+def seeds(scale, seed):
+    """{"generation": generator seeds, "member": training seeds} of a run (evaluation.protocol)."""
+    prongs = SCALES[scale]["prongs"]
+    return {"generation": {seed + 21} | {seed + 20 + p for p in prongs}, "member": {seed}}
+
+
 def samples(cfg, seed, paths=None):
     """{"background": JetSample, 2: JetSample, 3: JetSample} of events (two jets each), generated and cached."""
     from preprocessing.events.generator import generate
@@ -147,8 +158,7 @@ def samples(cfg, seed, paths=None):
     ):
         if key != "background" and key not in cfg["prongs"]:
             continue
-        suffix = "".join(f"_{k}{v}" for k, v in opts.items())
-        path = datasets.cache_dir() / f"kahn2021_{process}_events{n}_seed{s}{suffix}.h5"
+        path = datasets.generated_path("kahn2021", process, 2 * n, s, opts)
         if not path.exists():
             print(f"kahn2021: generating {n} {process} events into {path} (cached)", file=sys.stderr)
             write_sample(path, generate(process, 2 * n, seed=s, workers=2, **opts))
