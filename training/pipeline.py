@@ -23,6 +23,13 @@ from models.registry import MODELS, SUPERVISED
 from preprocessing.errors import DataError
 from training.training_arrays import CLASS_TARGET, OUTLIERS, training_arrays
 
+# which weights a trained member keeps (training setting "stopping")
+BEST_VALIDATION = "best_val_loss"  # the epoch with the lowest validation loss
+FINAL_EPOCH = "final"  # the last epoch: the papers' fixed training length
+KL_PEAK = "kl_peak"  # bortolato2021: the epoch where the validation KL peaks (training.callbacks)
+STOPPING_RULES = (BEST_VALIDATION, FINAL_EPOCH, KL_PEAK)
+PAPER_PRESET = "paper"
+
 
 # -- settings --------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +88,9 @@ def check_training(training):
     rate = training.get("learning_rate")
     if rate is not None and not rate > 0:
         raise DataError(f"learning_rate must be positive, got {rate!r}")
+    stopping = training.get("stopping")
+    if stopping is not None and stopping not in STOPPING_RULES:
+        raise DataError(f"stopping must be one of {list(STOPPING_RULES)}, got {stopping!r}")
 
 
 def resolve(model_name, preset_name=None, sets=None, representation=None, spec=None):
@@ -96,6 +106,11 @@ def resolve(model_name, preset_name=None, sets=None, representation=None, spec=N
     config = dict(preset["config"])
     training = dict(spec.training)
     training.update(preset.get("training", {}))  # a preset may carry its own training defaults
+    # the papers train a fixed number of epochs and keep the last one (kahn2021 keeps epoch 100,
+    # cheng2022 its 30 epochs at the final learning rate, cheng2020 its 50): the `paper` presets do
+    # the same unless the paper has its own rule (bortolato2021's KL peak); other presets restore the
+    # weights of the epoch with the lowest validation loss. The model card records which.
+    training.setdefault("stopping", FINAL_EPOCH if preset_name == PAPER_PRESET else BEST_VALIDATION)
     defaults = spec.cls().get_config()
     model_keys = set(defaults) - {"name", "trainable", "seed"}
     for key, value in (sets or {}).items():
@@ -397,8 +412,11 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "best.weights.h5"
-    if training.get("stopping") == "kl_peak":
+    rule = training.get("stopping", BEST_VALIDATION)
+    if rule == KL_PEAK:
         stop = KLPeakStopping(verbose=verbose > 0)
+    elif rule == FINAL_EPOCH:
+        stop = keras.callbacks.Callback()  # nothing to restore: the weights after the last epoch
     else:
         stop = keras.callbacks.ModelCheckpoint(
             str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, verbose=0
@@ -421,6 +439,9 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
         stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
+    elif rule == FINAL_EPOCH:
+        epochs_run = len(history.history["loss"])
+        stopping = Stopping("weights of the final epoch (the paper's fixed training length)", epochs_run, epochs_run)
     else:
         model.load_weights(str(checkpoint))
         val_loss = history.history["val_loss"]

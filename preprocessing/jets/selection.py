@@ -4,10 +4,17 @@
   |eta| < 2; truth-matched jets within dR < 0.8.
 * ``cheng2020``: R = 1.0, 550 < pT < 650 GeV, |eta| < 2, matching within dR < 1.0;
   ``cheng2020-train``: R = 1.0, pT > 450 GeV.
-* ``lhco``: event level, R = 1.0, leading jet pT > 1.2 TeV, the two leading jets kept together.
+* ``lhco``: event level, R = 1.0, leading jet pT > 1.2 TeV, both leading jets |eta| < 2 (kahn2021
+  Sec. 2; bortolato2021 takes the LHCO R&D events as they are, which the |eta| cut leaves almost
+  unchanged at these pT), the two leading jets kept together.
+
+Cached samples carry ``selection_tag`` in their file names, so a sample made under other cuts is
+never reused silently when a preset changes.
 """
 
 import dataclasses
+import hashlib
+import json
 
 import numpy as np
 
@@ -45,7 +52,7 @@ SELECTIONS = {
         jet_radius=1.0,
         pt_min=0.0,
         pt_max=float("inf"),
-        abs_eta_max=float("inf"),
+        abs_eta_max=2.0,
         match_radius=1.0,
         event_level=True,
         lead_pt_min=1200.0,
@@ -56,3 +63,12 @@ SELECTIONS = {
 def selection_record(sel):
     """The selection as a strict-JSON dict (infinite cut values as the string 'inf')."""
     return {k: ("inf" if isinstance(v, float) and np.isinf(v) else v) for k, v in dataclasses.asdict(sel).items()}
+
+
+def selection_tag(selection):
+    """A short fingerprint of a Selection (or preset name) for cache file names: any change of a cut
+    changes it."""
+    if isinstance(selection, str):
+        selection = SELECTIONS[selection]
+    text = json.dumps(selection_record(selection), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
