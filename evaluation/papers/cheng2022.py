@@ -126,16 +126,35 @@ def test_recipe(n_jets):
     )
 
 
-def samples(cfg, paths=None):
-    """{"train": [files], "augment": [files], "tests": {"qcd", "h20", "h80", "top_w20": file}}, generated and cached."""
+def selection():
+    """No label-chosen rule: the scores are the paper's (p_qcd, Mahalanobis)."""
+    return ()
+
+
+def seeds(scale, seed):
+    """{"generation": generator seeds, "member": training seeds} of a run (evaluation.protocol); the
+    augmentation jets (training.augment) keep their recipe's seeds."""
+    from evaluation.protocol import recipe_seeds
+    from models.registry import CHENG2022, CHENG2022_AUGMENT
+
+    cfg = SCALES[scale]
+    generation = recipe_seeds(CHENG2022, seed) | recipe_seeds(test_recipe(cfg["n_tests"]), seed)
+    generation |= recipe_seeds(CHENG2022_AUGMENT)
+    return {"generation": generation, "member": {seed + k for k in range(max(1, cfg.get("ensemble", 1)))}}
+
+
+def samples(cfg, paths=None, seed=0):
+    """{"train": [files], "augment": [files], "tests": {"qcd", "h20", "h80", "top_w20": file}}, generated and
+    cached; the training and test recipes' generator seeds are moved by `seed` (evaluation.protocol.shifted)."""
+    from evaluation.protocol import shifted
     from models.registry import CHENG2022, CHENG2022_AUGMENT
     from training import datasets
 
     if paths:
         raise DataError("cheng2022 generates its own training, augmentation and test sets; --data is not supported")
-    train = datasets.materialise(CHENG2022, cfg["n_jets"])
+    train = datasets.materialise(shifted(CHENG2022, seed), cfg["n_jets"])
     augment = datasets.materialise(CHENG2022_AUGMENT, cfg["n_augment"])  # training.augment reads the same files
-    tests = datasets.materialise(test_recipe(cfg["n_tests"]), cfg["n_tests"])
+    tests = datasets.materialise(shifted(test_recipe(cfg["n_tests"]), seed), cfg["n_tests"])
     return {"train": train, "augment": augment, "tests": dict(zip(("qcd",) + SIGNALS, tests))}
 
 
@@ -197,7 +216,7 @@ def run(scale, out, seed=0, paths=None):
 
     cfg = SCALES[scale]
     out = pathlib.Path(out)
-    files = samples(cfg, paths)
+    files = samples(cfg, paths, seed)
     variants = list(cfg.get("variants", VARIANTS))
     settings = {v: _settings(*v, cfg) for v in variants}
     first = settings[variants[0]]
