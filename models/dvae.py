@@ -35,7 +35,11 @@ Which component is "anomalous" is decided without labels (the paper leaves it to
   is a width axis towards the small-alpha corner whichever class is the bulk; the skewness and
   occupancy of the latent coordinates, and the prior's hierarchy (smallest alpha), come out the
   same whether tops or QCD are rare (measured, issue 14) and so cannot tell the two apart. The
-  rule needs no class names, no labels and no threshold;
+  rule needs no class names, no labels and no threshold. What it effectively asks is whether the
+  bulk of the training jets is QCD-like: it assumes that the rare class lies on the side of the
+  width distribution that its skew points to. A rare class that is narrower than the bulk while the
+  bulk's own tail leans wide (or the reverse), for example 2-prong W jets in a top bulk, breaks
+  that assumption; the dillon2021 reproduction runs such a scenario (W/t) to show what happens;
 * balanced alpha (t/Q = 1: no class is rare, the skewness of a 50/50 mixture carries no
   direction): the **spread rule**, the component whose mixture image is the most spread out,
   measured as the mixture-image-weighted mean distance of pixels from the image centre.

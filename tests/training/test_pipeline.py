@@ -140,3 +140,45 @@ def test_set_values_are_checked_against_the_type_of_their_default():
         pipeline.resolve("points_classifier", sets={"learning_rate": -1}, spec=SPEC)
     settings = pipeline.resolve("points_classifier", sets={"learning_rate": 1}, spec=SPEC)
     assert settings.training["learning_rate"] == 1.0 and isinstance(settings.training["learning_rate"], float)
+
+
+def test_paper_presets_keep_the_final_epoch_others_the_best_validation():
+    assert pipeline.resolve("beta_vae", "paper").training["stopping"] == pipeline.FINAL_EPOCH
+    assert pipeline.resolve("vrnn", "paper").training["stopping"] == pipeline.FINAL_EPOCH
+    assert pipeline.resolve("particlenet", "paper").training["stopping"] == pipeline.FINAL_EPOCH
+    assert pipeline.resolve("particlenet", "lite").training["stopping"] == pipeline.BEST_VALIDATION
+    assert pipeline.resolve("dvae").training["stopping"] == pipeline.BEST_VALIDATION
+    assert pipeline.resolve("bumphunt_vae", "paper").training["stopping"] == pipeline.KL_PEAK  # the paper's rule
+    assert pipeline.resolve("beta_vae", sets={"stopping": "best_val_loss"}).training["stopping"] == "best_val_loss"
+    with pytest.raises(DataError, match="stopping must be one of"):
+        pipeline.resolve("beta_vae", sets={"stopping": "earliest"})
+
+
+def test_final_epoch_rule_keeps_the_last_weights(small_samples, tmp_path):
+    presets = {"paper": {"config": {}, "description": "toy"}}
+    spec = ModelSpec(**{**SPEC.__dict__, "presets": presets, "default_preset": "paper"})
+    settings = pipeline.resolve("points_classifier", spec=spec, sets={"epochs": 4})
+    assert settings.training["stopping"] == pipeline.FINAL_EPOCH
+    inputs = pipeline.load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
+    split = pipeline.split_rows(inputs, seed=0)
+    seen = []
+
+    class LastWeights(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+
+    member = pipeline.train_member(
+        settings,
+        inputs.model_inputs(split.train),
+        inputs.model_inputs(split.validation),
+        seed=0,
+        run_dir=tmp_path / "run",
+        y_train=pipeline.class_targets(spec, inputs, split.train),
+        y_val=pipeline.class_targets(spec, inputs, split.validation),
+        callbacks=[LastWeights()],
+        verbose=0,
+    )
+    assert member.stopping.epoch == member.stopping.final_epoch == 4
+    assert "final epoch" in member.stopping.reason
+    for kept, last in zip(member.model.get_weights(), seen[-1]):
+        np.testing.assert_array_equal(kept, last)
