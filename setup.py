@@ -20,7 +20,16 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(
-        include=["models", "losses", "preprocessing", "preprocessing.*", "training", "evaluation", "evaluation.*"]
+        include=[
+            "models",
+            "losses",
+            "preprocessing",
+            "preprocessing.*",
+            "training",
+            "serving",
+            "evaluation",
+            "evaluation.*",
+        ]
     ),
     install_requires=REQUIREMENTS,
     extras_require={"test": ["pytest", "ruff"]},

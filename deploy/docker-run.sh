@@ -1,7 +1,7 @@
 #!/bin/sh
 # Serve every model of an export base with the official TF Serving image (gRPC 8500, REST 8501).
 # models.config is written for the container's /models mount by:
-#   python -m training.serving.config --export-dir exported --out exported/models.config --container-base /models
+#   python -m serving.config --export-dir exported --out exported/models.config --container-base /models
 set -eu
 EXPORT_DIR="${1:-$(pwd)/exported}"
 exec docker run --rm -p 8500:8500 -p 8501:8501 \

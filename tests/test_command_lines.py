@@ -22,9 +22,10 @@ from evaluation import characterise, show_inputs
 from preprocessing import benchmark, benchmark_representations, convert, generate, inspect, mix
 from preprocessing.errors import run_command
 from preprocessing.samples.format import write_sample
+from serving import serve
 from tests.preprocessing.samples.test_mix import _events
 from training import benchmark as training_benchmark
-from training import fit, score, serve
+from training import fit, score
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,5 @@
-"""Data flows one way: no module of training/ or models/ imports evaluation/ (checked on the source)."""
+"""Data flows one way: no module of training/ or models/ imports evaluation/, and serving/ sits above
+training/ with nothing importing it (checked on the source)."""
 
 import ast
 import pathlib
@@ -16,7 +17,7 @@ def imported_modules(folder):
                 found |= {(str(path.relative_to(ROOT)), alias.name) for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 found |= {(str(path.relative_to(ROOT)), node.module)}
-                if node.module in ("evaluation", "training") or node.module.startswith("evaluation."):
+                if node.module in ("evaluation", "training", "serving") or node.module.startswith("evaluation."):
                     found |= {(str(path.relative_to(ROOT)), f"{node.module}.{a.name}") for a in node.names}
     return found
 
@@ -35,8 +36,31 @@ def test_models_never_import_training():
     assert sorted((f, m) for f, m in imported_modules("models") if m.split(".")[0] == "training") == []
 
 
+BELOW_SERVING = ("training", "models", "preprocessing", "losses", "evaluation")
+
+
+def test_nothing_imports_serving():
+    """serving/ is the top layer beside evaluation/: it loads exports through training.export, and no
+    package below it (nor evaluation/) reaches up into it."""
+    upward = sorted(
+        (f, m) for folder in BELOW_SERVING for f, m in imported_modules(folder) if m.split(".")[0] == "serving"
+    )
+    assert upward == []
+
+
+def test_serving_stands_on_the_export_loader():
+    assert any(m == "training.export" for _, m in imported_modules("serving"))
+
+
 def test_the_checker_sees_imports_inside_functions(tmp_path, monkeypatch):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "m.py").write_text("def f():\n    from evaluation import plots\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert ("pkg/m.py", "evaluation.plots") in imported_modules("pkg")
+
+
+def test_the_checker_sees_a_module_imported_from_serving(tmp_path, monkeypatch):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("from serving import serve\nimport serving.client\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert {("pkg/m.py", "serving.serve"), ("pkg/m.py", "serving.client")} <= imported_modules("pkg")

@@ -28,7 +28,7 @@ model's extra outputs such as class probabilities):
   card lists it in ``scorer_scores``.
 
 ``assets.extra/tf_serving_warmup_requests`` holds a few held-out jets as ``serving_default``
-requests (``training.serving.warmup``), for ``tensorflow_model_server --enable_model_warmup``.
+requests (``training.warmup``), for ``tensorflow_model_server --enable_model_warmup``.
 """
 
 import errno
@@ -193,7 +193,7 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
 
 def _write_warmup(folder, model_name, card, sample, raw):
     """assets.extra/tf_serving_warmup_requests from `sample` or the card's held-out jets; skipped with a note."""
-    from training.serving import warmup
+    from training import warmup
 
     try:
         if sample is None:

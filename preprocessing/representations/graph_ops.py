@@ -6,7 +6,7 @@ better). Everything here takes padded (jets, particles, ...) tensors and a (jets
 mask of real constituents; padded entries come out as zero.
 
 Bad input is an ``InvalidArgumentError`` from in-graph assertions (TF Serving and
-``training.serve`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT).
+``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT).
 """
 
 import math

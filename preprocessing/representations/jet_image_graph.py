@@ -6,7 +6,7 @@ their count straight to a 40 x 40 image inside the serving graph. The arithmetic
 like the numpy builder, so both agree to rounding; tests hold them to 1e-4 per pixel.
 
 Bad input is an ``InvalidArgumentError`` raised by in-graph assertions (TF Serving and
-``training.serve`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT): a jet with no constituents,
+``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT): a jet with no constituents,
 a count larger than the padding, NaN or infinite components, no pT inside the image.
 """
 

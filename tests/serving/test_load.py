@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from training.serving.batching import Batcher
-from training.serving.client import GrpcClient, RestClient
+from serving.batching import Batcher
+from serving.client import GrpcClient, RestClient
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])

@@ -67,8 +67,8 @@ def exported(jets, tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(exported):
     """A running server (REST and gRPC on free ports) of the exported dvae, every version."""
-    from training import serve
-    from training.serving.config import ModelConfig, VersionPolicy
+    from serving import serve
+    from serving.config import ModelConfig, VersionPolicy
 
     base, _ = exported
     running = serve.start(

@@ -24,9 +24,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from training.serving import tensors
-from training.serving.errors import ServingError, invalid
-from training.serving.rest import signature_def_map
+from serving import tensors
+from serving.errors import ServingError, invalid
+from serving.rest import signature_def_map
 
 MAX_MESSAGE = 512 * 1024 * 1024
 

@@ -18,9 +18,9 @@ import threading
 import time
 
 from preprocessing.errors import DataError
-from training.serving.config import check_unique
-from training.serving.errors import ServingError, not_found
-from training.serving.servable import Servable
+from serving.config import check_unique
+from serving.errors import ServingError, not_found
+from serving.servable import Servable
 
 
 def fingerprint(folder):

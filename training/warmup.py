@@ -2,8 +2,11 @@
 
 A TFRecord of serialized ``PredictionLog`` records (TF Serving reads at most 1000), each a
 ``serving_default`` ``PredictRequest`` holding a few real held-out jets (1, 2 and 8 rows), so
-that ``tensorflow_model_server --enable_model_warmup`` (and ``python -m training.serve
+that ``tensorflow_model_server --enable_model_warmup`` (and ``python -m serving
 --enable_model_warmup``) runs the graph once per shape before the version takes traffic.
+
+The file is part of an export: ``training.export`` writes it, and the server reads it back
+(``serving.warmup.replay``), so its format lives here, below both.
 """
 
 import pathlib
@@ -97,12 +100,3 @@ def read_warmup(folder):
         if log.WhichOneof("log_type") == "predict_log":
             out.append(log.predict_log.request)
     return out
-
-
-def replay(servable):
-    """Run every warmup request of `servable` once (errors fail the load, as in TF Serving)."""
-    from training.serving import tensors
-
-    for request in read_warmup(servable.path):
-        signature = servable.signature(request.model_spec.signature_name)
-        signature.run(tensors.proto_inputs(request.inputs, signature.input_specs))

@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 
 from preprocessing.errors import DataError
-from training import serve
-from training.serving.config import ModelConfig, VersionPolicy
-from training.serving.store import ModelStore
+from serving import serve
+from serving.config import ModelConfig, VersionPolicy
+from serving.store import ModelStore
 
 
 def _get(port, path):

@@ -1,4 +1,5 @@
-"""training.serve on real fit exports: flags like tensorflow_model_server, warmup, the old --model-dir form."""
+"""serving.serve (``python -m serving``) on real fit exports: flags like tensorflow_model_server, warmup, the old
+--model-dir form."""
 
 import json
 import pathlib
@@ -9,10 +10,10 @@ import urllib.request
 import numpy as np
 import tensorflow as tf
 
-from training import serve
+from serving import serve
+from serving.client import score
 from training.export import load_tagger
-from training.serving.client import score
-from training.serving.warmup import WARMUP_PATH, read_warmup
+from training.warmup import WARMUP_PATH, read_warmup
 
 ROOT = pathlib.Path(__file__).parents[2]
 
@@ -57,7 +58,7 @@ def test_command_line_with_tf_serving_flags(fitted):
         [
             sys.executable,
             "-m",
-            "training.serve",
+            "serving",
             "--model_name",
             "tagger",
             "--model_base_path",

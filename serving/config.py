@@ -1,11 +1,11 @@
 """Which models to serve: ``ModelServerConfig`` text files (TF Serving's ``--model_config_file``).
 
-    python -m training.serving.config --export-dir exported --out models.config [--latest 2 | --all]
+    python -m serving.config --export-dir exported --out models.config [--latest 2 | --all]
         [--container-base /models]
 
 writes one ``config { name base_path model_platform model_version_policy }`` per model folder of
 an export base (a folder holding integer version folders), so that
-``tensorflow_model_server --model_config_file=models.config`` (or ``python -m training.serve``)
+``tensorflow_model_server --model_config_file=models.config`` (or ``python -m serving``)
 serves every model. ``--container-base`` rewrites the base paths for a container that mounts
 the export base there (the official Docker image reads ``/models``).
 
@@ -138,7 +138,7 @@ def models_in(export_dir, policy=VersionPolicy()):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.serving.config", description=__doc__)
+    parser = CommandParser(prog="python -m serving.config", description=__doc__)
     parser.add_argument("--export-dir", required=True, help="export base: <export-dir>/<model>/<version>/")
     parser.add_argument("--out", required=True, help="models.config to write")
     group = parser.add_mutually_exclusive_group()

@@ -1,6 +1,6 @@
-"""A small client of TF Serving's APIs (or ``python -m training.serve``): raw jets in, scores out.
+"""A small client of TF Serving's APIs (or ``python -m serving``): raw jets in, scores out.
 
-    from training.serving.client import score
+    from serving.client import score
     scores = score(constituents, counts, model="dvae", url="http://127.0.0.1:8501")      # REST
     scores = score(constituents, counts, model="dvae", target="127.0.0.1:8500")          # gRPC
 
@@ -127,7 +127,7 @@ class GrpcClient:
         ``content=False``. Build it once to send the same jets many times (``send``)."""
         from tensorflow_serving.apis import predict_pb2
 
-        from training.serving.tensors import tensor_proto
+        from serving.tensors import tensor_proto
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = model
@@ -143,7 +143,7 @@ class GrpcClient:
         """{output name: array} of a PredictRequest; ClientError with the status if refused."""
         import grpc
 
-        from training.serving.tensors import proto_array
+        from serving.tensors import proto_array
 
         try:
             response = self.stub.Predict(request, timeout=self.timeout)

@@ -13,7 +13,7 @@ from models.registry import MODELS
 from preprocessing import representations
 from preprocessing.representations import graph
 from tests.conftest import minimal_card
-from tests.training.serving.conftest import edge_jets
+from tests.serving.conftest import edge_jets
 
 
 def _served_models():

@@ -5,8 +5,8 @@ import threading
 
 import numpy as np
 
-from training.serving.batching import Batcher
-from training.serving.errors import from_exception, invalid
+from serving.batching import Batcher
+from serving.errors import from_exception, invalid
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 
@@ -44,7 +44,7 @@ class Signature:
 
     def run(self, arrays, output_filter=None):
         """{output name: array}; a ServingError for bad input or a failing graph."""
-        from training.serving.tensors import check_batch
+        from serving.tensors import check_batch
 
         names = list(self.output_specs)
         if output_filter:
@@ -98,7 +98,7 @@ class Servable:
                 if name in self.loaded.signatures
             }
             if warmup:
-                from training.serving.warmup import replay
+                from serving.warmup import replay
 
                 replay(self)
         except Exception as err:  # anything: the version is reported with its error, never served

@@ -1,8 +1,8 @@
 """A model server with TF Serving's REST and gRPC APIs, for machines without ``tensorflow_model_server``.
 
-    python -m training.serve --model_name dvae --model_base_path exported/dvae [--port 8500] [--rest_api_port 8501]
-    python -m training.serve --model_config_file models.config
-    python -m training.serve --model-dir exported/dvae [--model-dir exported/vae1d ...]   # older form
+    python -m serving --model_name dvae --model_base_path exported/dvae [--port 8500] [--rest_api_port 8501]
+    python -m serving --model_config_file models.config
+    python -m serving --model-dir exported/dvae [--model-dir exported/vae1d ...]   # older form
 
 Clients written against TF Serving work unchanged (``../shared/SPECS.md``, "Serving contract"):
 
@@ -71,8 +71,8 @@ class Running:
 
 def configs_from(model_dirs=None, model_name=None, model_base_path=None, model_config_file=None, policy=None):
     """[ModelConfig] from exactly one way of naming models; DataError otherwise."""
+    from serving.config import ModelConfig, VersionPolicy, check_unique, read_config_file
     from training.export import versions
-    from training.serving.config import ModelConfig, VersionPolicy, check_unique, read_config_file
 
     given = [x for x in (model_dirs, model_base_path, model_config_file) if x]
     if len(given) != 1:
@@ -124,8 +124,8 @@ def start(
         configs: [ModelConfig] instead of `model_dirs`.
         poll_s: seconds between scans of the base paths (0: no hot reload).
     """
-    from training.serving.config import VersionPolicy
-    from training.serving.store import ModelStore
+    from serving.config import VersionPolicy
+    from serving.store import ModelStore
 
     if configs is None:
         configs = configs_from(model_dirs=model_dirs, policy=VersionPolicy("all"))
@@ -139,11 +139,11 @@ def start(
     try:
         # bind first, gRPC then REST: a port in use is reported before any model loads
         if grpc_port is not None:
-            from training.serving.grpc_service import serve_grpc
+            from serving.grpc_service import serve_grpc
 
             grpc_server, bound = _bind(lambda: serve_grpc(store, host, grpc_port), "--port", host, grpc_port)
         if port is not None:
-            from training.serving.rest import serve_rest
+            from serving.rest import serve_rest
 
             flag = "--rest_api_port" if grpc_port is not None else "--port"
             rest = _bind(lambda: serve_rest(store, host, port, timeout_s, verbose), flag, host, port)
@@ -166,7 +166,7 @@ def _bind(make, flag, host, port):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.serve", description=__doc__)
+    parser = CommandParser(prog="python -m serving", description=__doc__)
     parser.add_argument("--port", type=integer(0, 65535), default=8500, help="gRPC port (default 8500; 0: any free)")
     parser.add_argument("--rest_api_port", type=integer(0, 65535), default=8501, help="REST port (default 8501)")
     parser.add_argument("--model_name", help="name of the model of --model_base_path (default 'default')")
@@ -194,7 +194,7 @@ def main(argv=None):
 
 
 def run(args):
-    from training.serving.config import VersionPolicy
+    from serving.config import VersionPolicy
 
     configs = configs_from(
         model_dirs=args.model_dir,

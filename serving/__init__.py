@@ -7,12 +7,18 @@ One concept per module:
 - ``servable``: one loaded SavedModel version, its signatures and ``SignatureDef`` protos;
 - ``store``: models by name with version policies, hot reload from the base paths, load errors;
 - ``batching``: server-side batching of concurrent requests on one signature;
-- ``config``: ``ModelServerConfig`` text files, read and written (``python -m training.serving.config``);
+- ``config``: ``ModelServerConfig`` text files, read and written (``python -m serving.config``);
 - ``rest``: the REST API (``/v1/models/...``) on a threaded HTTP server;
 - ``grpc_service``: ``PredictionService`` and ``ModelService`` over grpcio with the official protos;
-- ``warmup``: ``assets.extra/tf_serving_warmup_requests`` written at export and replayed on load;
+- ``warmup``: replays ``assets.extra/tf_serving_warmup_requests`` on load (``training.warmup`` writes them at export);
 - ``client``: ``score(constituents, counts)`` over REST or gRPC;
-- ``benchmark``: latency and throughput (``python -m training.serving.benchmark``).
+- ``serve``: the command: flags, start-up and shutdown of REST and gRPC together;
+- ``benchmark``: latency and throughput (``python -m serving.benchmark``; a ``benchmarks/`` package
+  is to take it over).
 
-The command is ``python -m training.serve``.
+The command is ``python -m serving`` (``python -m training.serve`` is an alias kept for one release).
+
+This package sits above ``training`` (it loads exports through ``training.export``); nothing in
+``training``, ``models``, ``preprocessing``, ``losses`` or ``evaluation`` imports it
+(``tests/test_layers.py``).
 """

@@ -5,7 +5,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from preprocessing.errors import DataError
-from training.serving import config
+from serving import config
 
 
 def test_read_every_policy(tmp_path):

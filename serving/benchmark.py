@@ -1,8 +1,8 @@
 """Serving latency and throughput on 127.0.0.1, REST and gRPC, raw constituents in.
 
-    python -m training.serving.benchmark [--model-dir exported/dvae] [--data jets.h5] [--seconds 4]
+    python -m serving.benchmark [--model-dir exported/dvae] [--data jets.h5] [--seconds 4]
 
-Starts ``python -m training.serve`` in a subprocess (batching on, as configured by default),
+Starts ``python -m serving`` in a subprocess (batching on, as configured by default),
 then for each protocol, 1 and 16 concurrent clients and batches of 1 and 256 jets, sends
 requests for about ``--seconds`` and prints p50/p99 latency and jets/s. Taking turns with the
 served windows (``--rounds`` of each), the same jets in the same batches are scored in this
@@ -35,7 +35,7 @@ def _start_server(model_dir, extra=()):
         [
             sys.executable,
             "-m",
-            "training.serve",
+            "serving",
             "--model_name",
             "bench",
             "--model_base_path",
@@ -50,7 +50,7 @@ def _start_server(model_dir, extra=()):
         ],
         stderr=subprocess.PIPE,
         text=True,
-        cwd=pathlib.Path(__file__).parents[2],
+        cwd=pathlib.Path(__file__).parents[1],
     )
     for _ in range(500):
         line = proc.stderr.readline()
@@ -241,7 +241,7 @@ def _measure(make_client, fn, constituents, counts, n_clients, batch, seconds, r
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.serving.benchmark", description=__doc__)
+    parser = CommandParser(prog="python -m serving.benchmark", description=__doc__)
     parser.add_argument("--model-dir", help="export folder <base>/<model> with a raw-constituent serving_default")
     parser.add_argument("--data", help="sample file (.h5) whose first 256 jets are sent")
     parser.add_argument("--seconds", type=number(above=0), default=4.0, help="per measurement (default 4)")
@@ -253,7 +253,7 @@ def main(argv=None):
         action="append",
         default=[],
         metavar="FLAG",
-        help="a flag for training.serve, e.g. --server-flag=--num_batch_threads=1 (repeatable)",
+        help="a flag for the server (python -m serving), e.g. --server-flag=--num_batch_threads=1 (repeatable)",
     )
     parser.add_argument(
         "--rounds", type=integer(1), default=4, help="served and in-process windows in turn per row (default 4)"
@@ -267,7 +267,7 @@ def run(args):
         raise DataError(f"--model-dir {args.model_dir}: no such folder")
     if args.data:
         check_inputs([args.data], "--data")
-    from training.serving.client import GrpcClient, RestClient
+    from serving.client import GrpcClient, RestClient
 
     if args.data:
         from preprocessing.samples.format import read_sample

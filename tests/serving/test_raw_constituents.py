@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from preprocessing.representations import graph, jet_image, jet_image_graph
-from tests.training.serving.conftest import edge_jets as _edge_jets
-from training.serving.client import ClientError, score
+from serving.client import ClientError, score
+from tests.serving.conftest import edge_jets as _edge_jets
 
 
 def test_in_graph_jet_images_equal_the_numpy_builder(jets):

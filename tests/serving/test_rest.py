@@ -160,8 +160,8 @@ def test_a_nan_constituent_is_400_with_a_message(server):
 
 
 def test_a_truncated_request_is_dropped_without_blocking_others(exported):
-    from training import serve
-    from training.serving.config import ModelConfig
+    from serving import serve
+    from serving.config import ModelConfig
 
     base, _ = exported
     running = serve.start(port=0, configs=[ModelConfig("dvae", base / "dvae")], poll_s=0, timeout_s=1.0)

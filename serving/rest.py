@@ -17,8 +17,8 @@ import sys
 
 from google.protobuf import json_format
 
-from training.serving import tensors
-from training.serving.errors import ServingError, invalid, not_found
+from serving import tensors
+from serving.errors import ServingError, invalid, not_found
 
 ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?:/labels/(?P<label>[^/:]+))?"

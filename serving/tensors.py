@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from training.serving.errors import invalid
+from serving.errors import invalid
 
 
 def _reject_constant(name):

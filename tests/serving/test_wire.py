@@ -7,8 +7,8 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from training.serving.errors import ServingError
-from training.serving.tensors import proto_array, proto_inputs, tensor_proto
+from serving.errors import ServingError
+from serving.tensors import proto_array, proto_inputs, tensor_proto
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.int16, np.int8, np.uint8, np.uint16, np.uint32, np.uint64]
 # the typed field Tensor::AsProtoField writes for each dtype (tensorflow/core/framework/tensor.cc)
@@ -167,7 +167,7 @@ def test_float_val_and_tensor_content_requests_get_the_savedmodels_own_answer(st
 
 
 def test_grpc_client_sends_tensor_content_and_reads_typed_outputs(server, exported, jets):
-    from training.serving.client import GrpcClient
+    from serving.client import GrpcClient
 
     base, _ = exported
     rows = np.array([5, 6, 41])
@@ -193,8 +193,8 @@ def test_grpc_client_sends_tensor_content_and_reads_typed_outputs(server, export
 
 
 def test_benchmark_row_measures_served_and_in_process_jets(server, exported, jets):
-    from training.serving.benchmark import _measure
-    from training.serving.client import GrpcClient
+    from serving.benchmark import _measure
+    from serving.client import GrpcClient
 
     base, _ = exported
     fn = tf.saved_model.load(str(base / "dvae" / "1")).signatures["serving_default"]
