@@ -545,7 +545,7 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
 def warmup_jets(inputs, split, n=8):
     """The first `n` test jets for an export's warmup requests when the sample streamed (read one by
     one; the export would otherwise read every file whole to find them); None in memory (the export
-    reads them back itself, ``training.serving.warmup.held_out_jets``: the same jets)."""
+    reads them back itself, ``training.warmup.held_out_jets``: the same jets)."""
     if inputs.reader is None or inputs.unit != "jets":
         return None
     return inputs.reader.take(split.test[:n])

@@ -90,3 +90,12 @@ def test_command_line_with_tf_serving_flags(fitted):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_training_serve_is_the_same_command_kept_for_one_release():
+    helps = [
+        subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        for module in ("serving", "training.serve")
+    ]
+    assert [h.returncode for h in helps] == [0, 0]
+    assert helps[0].stdout.startswith("usage: python -m serving ") and helps[1].stdout == helps[0].stdout
