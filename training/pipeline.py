@@ -448,11 +448,21 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         stopping = Stopping(
             "weights of the epoch with the lowest validation loss", int(np.argmin(val_loss)) + 1, len(val_loss)
         )
-    if supervised:  # supervised models may fit class statistics (e.g. the QCD Mahalanobis mean)
+    calibrate_member(model, x_train, y_train, supervised)
+    return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds, stopping)
+
+
+def calibrate_member(model, x_train, y_train, supervised):
+    """The step after training: ``model.calibrate`` on the member's training rows only.
+
+    Supervised models may fit class statistics with the training labels (e.g. the QCD Mahalanobis
+    mean); every other model gets the training inputs alone, so its label-free score orientation
+    cannot depend on the labels (nor see validation or test rows).
+    """
+    if supervised:
         model.calibrate(x_train, train_labels=y_train)
     else:
         model.calibrate(x_train)  # label-free orientation of the scores
-    return TrainedMember(model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds, stopping)
 
 
 def combine(members):

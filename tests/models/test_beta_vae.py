@@ -106,7 +106,36 @@ def test_encoder_sees_only_the_scaled_constituents():
     model = BetaVAE()
     assert tuple(model.encoder.inputs[0].shape) == (None, 20, 4)
     assert tuple(model.decoder.outputs[0].shape) == (None, 20, 4)
-    assert model.get_config()["beta"] == 0.1 and model.get_config()["latent_dim"] == 10
+    assert model.get_config()["beta"] == 0.1
+
+
+def _dense_layers(network):
+    """[(kernel shape, activation)] of the Dense layers of a built network, in order."""
+    return [
+        (tuple(layer.kernel.shape), layer.activation.__name__)
+        for layer in network.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
+
+
+def test_default_networks_are_the_papers_256_128_64_with_a_10d_latent():
+    """cheng2020 Fig. 3, read off the built networks: encoder 80 -> 256 -> 128 -> 64 (ReLU) -> 2 x 10
+    (mean, log sigma^2); decoder 10 -> 64 -> 128 -> 256 (ReLU) -> 80 linear."""
+    model = BetaVAE()
+    assert _dense_layers(model.encoder) == [
+        ((80, 256), "relu"),
+        ((256, 128), "relu"),
+        ((128, 64), "relu"),
+        ((64, 20), "linear"),
+    ]
+    assert _dense_layers(model.decoder) == [
+        ((10, 64), "relu"),
+        ((64, 128), "relu"),
+        ((128, 256), "relu"),
+        ((256, 80), "linear"),
+    ]
+    mean, log_var = model.encode(np.zeros((3, 20, 4), np.float32))
+    assert tuple(mean.shape) == tuple(log_var.shape) == (3, 10)
 
 
 @pytest.mark.slow

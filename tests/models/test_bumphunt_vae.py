@@ -184,26 +184,70 @@ SCORE_PARAMETERS = (
 )
 
 
-def test_score_parameters_use_training_inputs_only_and_are_in_the_export(tmp_path):
+def _score_parameters(m):
+    return {name: np.asarray(getattr(m, name)).copy() for name in SCORE_PARAMETERS}
+
+
+def test_score_parameters_use_training_inputs_only():
+    """The pipeline's calibration step (training.pipeline.calibrate_member, which holds the training
+    labels) run twice on the same training events with the labels permuted stores the same density
+    and tail tables; calibrate has no way to receive labels."""
     import inspect
 
+    from models.registry import SUPERVISED
+    from training.pipeline import calibrate_member, resolve
+
+    assert list(inspect.signature(BumpHuntVAE.calibrate).parameters) == ["self", "train_features", "max_events"]
+    supervised = resolve("bumphunt_vae").spec.mode == SUPERVISED
+    assert not supervised
+    x, _ = _events(800, seed=3)
+    labels = (np.random.default_rng(0).random(len(x)) < 0.3).astype(int)  # a 30 % "signal" among the events
+    fitted = []
+    for shuffled in (labels, np.random.default_rng(1).permutation(labels), 1 - labels):
+        m, _ = _trained(seed=3)
+        calibrate_member(m, x, shuffled, supervised)
+        fitted.append(_score_parameters(m))
+    assert np.ptp(fitted[0]["tail_quantiles"][1]) > 0  # the tables were fitted (not the initial identity)
+    for again in fitted[1:]:
+        for name in SCORE_PARAMETERS:
+            np.testing.assert_array_equal(again[name], fitted[0][name], err_msg=name)
+
+
+def test_the_pipeline_calibrates_on_exactly_the_training_events(monkeypatch, tmp_path):
+    """train_member hands calibrate the training events, as given and nothing else: no labels, no
+    validation rows."""
+    from training.pipeline import resolve, train_member
+
+    seen = []
+    calibrate = BumpHuntVAE.calibrate
+
+    def spy(self, *args, **kwargs):
+        seen.append((args, kwargs))
+        return calibrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(BumpHuntVAE, "calibrate", spy)
+    settings = resolve("bumphunt_vae", sets={"epochs": 1, "batch_size": 100})
+    x_train, _ = _events(300, seed=1)
+    x_val, _ = _events(100, seed=2)
+    y_train, y_val = np.arange(300) % 2, np.arange(100) % 2
+    member = train_member(settings, x_train, x_val, 0, tmp_path, y_train=y_train, y_val=y_val, verbose=0)
+    assert len(seen) == 1
+    (args, kwargs) = seen[0]
+    assert kwargs == {} and len(args) == 1
+    np.testing.assert_array_equal(np.asarray(args[0]), x_train)
+    stored = _score_parameters(member.model)
+    member.model.calibrate(x_train)  # by hand, on the training events: the same tables
+    for name, value in _score_parameters(member.model).items():
+        np.testing.assert_array_equal(value, stored[name], err_msg=name)
+
+
+def test_score_parameters_are_in_the_export(tmp_path):
     from tests.conftest import minimal_card
     from training.export import export_tagger, load_tagger
 
     m, x = _trained(seed=3)
     held_out, _ = _events(300, seed=4)
-    # the fit sees the inputs alone: there is no labels argument, and shuffled labels cannot change it
-    assert list(inspect.signature(m.calibrate).parameters) == ["train_features", "max_events"]
-    labels = np.random.default_rng(0).integers(0, 2, len(x))
-    fitted = []
-    for shuffled in (labels, np.random.default_rng(1).permutation(labels)):
-        rows = np.arange(len(x))  # a real split hands the same training rows over whatever their labels
-        assert shuffled.shape == rows.shape
-        m.calibrate(x[rows])
-        fitted.append({name: np.asarray(getattr(m, name)).copy() for name in SCORE_PARAMETERS})
-    for name in SCORE_PARAMETERS:
-        np.testing.assert_array_equal(fitted[0][name], fitted[1][name])
-    assert np.ptp(fitted[0]["tail_quantiles"][1]) > 0  # the tables were fitted (not the initial identity)
+    m.calibrate(x)
     version = export_tagger(
         m,
         {"features": (6,)},

@@ -71,3 +71,38 @@ def test_export_takes_constituents_only(data, tmp_path):
     got = fn(constituents=tf.constant(x[:50]))
     for k, v in model.anomaly_scores(x[:50]).items():
         np.testing.assert_allclose(got[k].numpy(), keras.ops.convert_to_numpy(v), rtol=1e-5, atol=1e-5)
+
+
+def test_disco_term_is_dcor_squared_of_the_unannealed_per_jet_loss_and_the_mass(data):
+    """Hand example: a posterior so narrow that the sampled loss is the loss at the mean, so the
+    per-jet L_beta = MSE + 0.1 KL is known before the batch is formed. A mass that is an affine
+    function of it has dCor^2 = 1 exactly; a mass unrelated to it gives losses.correlation's value of
+    the hand-computed L_beta, whatever the annealing factors are; the total adds kappa b dCor^2."""
+    x, _ = data
+    x = x[:100]
+    keras.utils.set_random_seed(0)
+    model = DiscoVAE(hidden_units=(16, 8), latent_dim=2, disco_lambda=100.0)
+    model.fit_scaler(x)
+    head = model.encoder.layers[-1]
+    kernel, bias = head.get_weights()
+    kernel[:, :2] *= 5.0  # spread the means: the KL varies from jet to jet
+    kernel[:, 2:], bias[2:] = 0.0, -24.0  # log sigma^2 = -24: z = mean to ~1e-5
+    head.set_weights([kernel, bias])
+    at_mean = model.vae_terms(model.scale_inputs(x), sample=False)
+    rec, kl = (keras.ops.convert_to_numpy(at_mean[k]).astype(np.float64) for k in ("reconstruction", "kl"))
+    per_jet = rec + 0.1 * kl  # beta = 0.1, unannealed
+    assert np.ptp(per_jet) > 0 and np.corrcoef(per_jet, rec)[0, 1] < 0.999  # the KL term matters
+    model.kl_anneal.assign(0.0)  # an annealed per-jet loss would be the MSE alone
+    model.disco_anneal.assign(0.25)
+
+    affine = (3.0 * per_jet + 70.0).astype(np.float32)
+    terms = model.loss_terms({"constituents": x, "jet_mass": affine})
+    np.testing.assert_allclose(float(terms["disco"]), 1.0, atol=1e-3)
+
+    mass = np.random.default_rng(1).gamma(4.0, 20.0, len(x)).astype(np.float32)
+    terms = model.loss_terms({"constituents": x, "jet_mass": mass})
+    want = float(distance_correlation_sq(tf.constant(per_jet, tf.float32), tf.constant(mass)))
+    assert 0.0 < want < 0.5
+    np.testing.assert_allclose(float(terms["disco"]), want, rtol=1e-3, atol=1e-5)
+    total = float(model.total_loss(terms))
+    np.testing.assert_allclose(total, rec.mean() + 100.0 * 0.25 * want, rtol=1e-4)

@@ -148,20 +148,57 @@ def test_lund_rule_orders_components_by_the_hardness_of_emissions():
         DirichletVAE(rule_observable="mass")
 
 
+def _chosen(m):
+    """What calibrate stores: the one-hot selector weight (the export carries it) and the reason."""
+    return keras.ops.convert_to_numpy(m.selector).tolist(), m.choice_reason
+
+
 def test_rule_uses_training_inputs_only_labels_shuffled_give_the_same_choice():
+    """The pipeline's calibration step (training.pipeline.calibrate_member, which holds the training
+    labels) run twice on the same training rows with the labels permuted stores the same choice."""
     import inspect
 
+    from models.registry import SUPERVISED
+    from training.pipeline import calibrate_member, resolve
+
     assert list(inspect.signature(DirichletVAE.calibrate).parameters) == ["self", "train_images"]
-    m = _two_width_model()
-    x, y = _bulk_and_rare(6.0, 1.0)
-    rng = np.random.default_rng(0)
-    choices = set()
-    for _ in range(3):
-        rows = rng.permutation(len(x))
-        shuffled_labels = rng.permutation(y)  # would change any choice made with labels
-        assert shuffled_labels.sum() == y.sum()
-        choices.add(m.calibrate(x[rows]))
-    assert choices == {0}
+    supervised = resolve("dvae", "imbalanced").spec.mode == SUPERVISED
+    assert not supervised
+    x, y = _bulk_and_rare(6.0, 1.0)  # labels 1 on the rare jets: a QCD-only fit would see the bulk alone
+    stored = []
+    for labels in (y, np.random.default_rng(0).permutation(y), 1 - y):
+        m = _two_width_model()
+        calibrate_member(m, x, labels, supervised)
+        stored.append(_chosen(m))
+    assert stored[0][0] == [1.0, 0.0] and "skewness" in stored[0][1]  # the width-tail rule, not the prior
+    assert stored[1] == stored[0] and stored[2] == stored[0]
+
+
+def test_the_pipeline_calibrates_on_exactly_the_training_rows(monkeypatch, tmp_path):
+    """train_member hands calibrate the training images, as given and nothing else: no labels, no
+    validation rows."""
+    from training.pipeline import resolve, train_member
+
+    seen = []
+    calibrate = DirichletVAE.calibrate
+
+    def spy(self, *args, **kwargs):
+        seen.append((args, kwargs))
+        return calibrate(self, *args, **kwargs)
+
+    monkeypatch.setattr(DirichletVAE, "calibrate", spy)
+    settings = resolve("dvae", "imbalanced", sets={"epochs": 1, "batch_size": 20, "hidden_units": 8})
+    x_train, y_train = _bulk_and_rare(2.0, 6.0, n=40, rare=4, seed=0)
+    x_val, y_val = _bulk_and_rare(2.0, 6.0, n=20, rare=2, seed=5)
+    member = train_member(settings, x_train, x_val, 0, tmp_path, y_train=y_train, y_val=y_val, verbose=0)
+    assert len(seen) == 1
+    (args, kwargs) = seen[0]
+    assert kwargs == {} and len(args) == 1
+    np.testing.assert_array_equal(np.asarray(args[0]), x_train)
+    again = DirichletVAE.from_config(member.model.get_config())  # the trained weights, calibrated by hand
+    again.set_weights(member.model.get_weights())
+    again.calibrate(x_train)
+    assert _chosen(member.model) == _chosen(again)
 
 
 def test_chosen_component_is_stored_in_the_export(tmp_path):

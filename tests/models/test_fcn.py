@@ -29,3 +29,22 @@ def test_fcn_trains_exports_and_reproduces(tmp_path):
     for k, v in want.items():
         np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5)
     assert MODELS["fcn"].training["batch_size"] == 256
+
+
+def test_default_is_the_papers_256_128_12_network():
+    """cheng2022 App. A, Table 6, read off the built model: 80 standardised numbers -> Dense 256 ->
+    Dropout 0.2 -> Dense 128 -> Dropout 0.2 -> Dense 12 (ReLU, the penultimate h) -> Dense 3."""
+    model = FCN()
+    model.build((None, 20, 4))
+    kernels = [(w.path.split("/", 1)[1], tuple(w.shape)) for w in model.weights if w.path.endswith("kernel")]
+    assert kernels == [
+        ("ava_backbone/dense0/kernel", (80, 256)),
+        ("ava_backbone/dense1/kernel", (256, 128)),
+        ("ava_backbone/dense2/kernel", (128, 12)),
+        ("ava_logits/kernel", (12, 3)),
+    ]
+    backbone = model.networks[0][0]
+    assert [layer.activation.__name__ for layer in backbone.hidden] == ["relu"] * 3
+    assert [drop.rate for drop in backbone.drops] == [0.2, 0.2]
+    x = np.random.default_rng(0).normal(size=(5, 20, 4)).astype(np.float32)
+    assert tuple(model.penultimate(x)[0].shape) == (5, 12)

@@ -78,6 +78,48 @@ def test_registry_entry_and_presets():
     spec = MODELS["particlenet"]
     assert spec.inputs == INPUTS and spec.classes == ("qcd", "w", "top") and spec.default_preset == "lite"
     assert spec.training["batch_size"] == 384
-    assert PRESETS["paper"]["config"]["k"] == 16 and PRESETS["lite"]["config"]["k"] == 7
     for name in PRESETS:
         ParticleNet(**PRESETS[name]["config"])  # every preset builds
+
+
+# the networks of cheng2022 Sec. 3 / Qu & Gouskos: k, the three 1x1 convolution widths of every
+# EdgeConv block, and the dense layer after pooling; 4 input features per particle, 3 classes
+PAPER_NETWORKS = {
+    "paper": (16, [(64, 64, 64), (128, 128, 128), (256, 256, 256)], 256),
+    "lite": (7, [(32, 32, 32), (64, 64, 64)], 128),
+}
+
+
+@pytest.mark.parametrize("preset", ["paper", "lite"])
+def test_presets_build_the_papers_networks(preset, monkeypatch):
+    """Read off the built model: the kernel shapes of every layer, and the k the EdgeConv blocks
+    actually pass to the neighbour search in a forward pass."""
+    from models import edge_conv
+
+    k, channels, fc_units = PAPER_NETWORKS[preset]
+    model = ParticleNet(**PRESETS[preset]["config"])
+    model.build({name: (None, *shape) for name, shape in SHAPES.items()})
+    kernels = {w.path.split("/", 1)[1]: tuple(w.shape) for w in model.weights if w.path.endswith("kernel")}
+    want, width = {}, 4  # (log E, log pT, d_eta, d_phi)
+    for b, widths in enumerate(channels):
+        inputs = 2 * width  # the first convolution sees the edge feature [x_i, x_j - x_i]
+        for i, c in enumerate(widths):
+            want[f"ava_backbone/edge{b}/edge{b}_conv{i}/kernel"] = (inputs, c)
+            inputs = c
+        want[f"ava_backbone/edge{b}/edge{b}_shortcut/kernel"] = (width, widths[-1])
+        width = widths[-1]
+    want["ava_backbone/fc/kernel"] = (width, fc_units)
+    want["ava_logits/kernel"] = (fc_units, 3)
+    assert kernels == want
+    assert model.networks[0][1].rate == 0.1  # dropout before the output layer
+    seen = []
+
+    def spy(coordinates, mask, k):
+        seen.append(k)
+        return knn_indices(coordinates, mask, k)
+
+    knn_indices = edge_conv.knn_indices
+    monkeypatch.setattr(edge_conv, "knn_indices", spy)
+    x, _ = synthetic_clouds(2)
+    model(x)
+    assert seen == [k] * len(channels)

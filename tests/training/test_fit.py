@@ -30,7 +30,7 @@ def test_fit_exports_versions_and_never_overwrites(fitted):
         folder = base / "dvae" / str(v)
         assert (folder / "saved_model.pb").is_file()
         card = json.loads((folder / "assets.extra" / "model_card.json").read_text())
-        assert 0.0 <= card["metrics"]["auc"] <= 1.0
+        assert card["metrics"]["auc"] == summaries[v - 1]["metrics"]["auc"]
         assert card["model"] == "dvae" and card["preset"] == "balanced" and card["version"] == v
         assert card["data"]["n_test"] > 0 and card["data"]["provenance"]["sources"][1]["process"] == "top"
         for fig in ("roc.png", "mixture_images.png"):
@@ -99,10 +99,11 @@ def test_fit_ensemble_exports_one_model_and_scores_events(events_file, tmp_path,
     assert card["ensemble"]["members"] == 2 and len(card["training"]["stopping"]) == 2
     assert card["inputs"] == {"highlevel": [6]}
     assert card["data"]["n_test"] + card["data"]["n_train"] + card["data"]["n_validation"] == 6000
-    # the planted cluster is separated, so event rows, labels and scores line up; which side of the
-    # KL it lands on depends on the feature-space geometry (the physics direction is checked on
-    # generated events in the reproduction, not on this synthetic sample)
-    assert abs(summary["metrics"]["auc"] - 0.5) > 0.15  # 3 standard errors with 30 test signal events
+    # the planted cluster is separated and the default (rarity: the training events' tail
+    # probabilities, label-free) is documented to rank the rare events high (README "Scores"), so
+    # event rows, labels and scores line up *and* point the right way; an inverted default fails
+    auc = summary["metrics"]["auc"]
+    assert auc > 0.6, auc  # 0.1 above chance: 3 standard errors with 30 test signal events
     assert (folder / "assets.extra" / "member1.weights.h5").is_file()
 
     out = str(tmp_path / "s.h5")

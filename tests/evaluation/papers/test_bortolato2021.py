@@ -22,7 +22,9 @@ def test_bortolato2021_smoke_run(tmp_path, capsys):
     assert reproduce.main([*argv, "--workers", "1"]) == 0  # members serially: no cluster start-up in the fast tests
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [r["fraction"] for r in summary["results"]] == [0.1, 0.01, 0.0]
-    assert all(0 <= r["auc"] <= 1 and r["sic_at_0.5"] > 0 for r in summary["results"])
+    # the planted signal cluster is easy: the label-free default (rarity) must rank it high at every
+    # S/B (measured 0.95, 0.99, 1.00; members 0.88-1.00); an inverted or unoriented default fails
+    assert all(r["auc"] > 0.8 and r["sic_at_0.5"] > 1 for r in summary["results"]), summary["results"]
     for r in summary["results"]:  # both weight choices are scored, per member
         assert len(r["member_auc"]) == len(r["last_epoch"]["member_auc"]) == len(r["latent_spread"]) == 2
         assert all(1 <= p <= e <= 6 for p, e in zip(r["peak_epochs"], r["last_epoch"]["epochs"], strict=True))
