@@ -90,7 +90,7 @@ def stamp_report(path, lines):
     import pathlib
 
     path = pathlib.Path(path)
-    text = path.readseed_ranges().splitlines()
+    text = path.read_text().splitlines()
     at = 1 if text and text[0].startswith("# ") else 0
     body = text[:at] + ([""] if at else []) + list(lines) + text[at:]
     tmp = path.with_name(f".{path.name}.tmp")
