@@ -105,3 +105,37 @@ class KLPeakStopping(keras.callbacks.Callback):
             import sys
 
             print(f"KLPeakStopping: {self.reason}", file=sys.stderr)
+
+
+class LastFiniteEpoch(keras.callbacks.Callback):
+    """Keep the weights of the last epoch whose training loss is finite (the "final" stopping rule).
+
+    Training stops at the first epoch whose loss is NaN or infinite, and the model gets back the weights
+    of the epoch before it: a diverged run ends with usable weights and says so (``reason``) instead of
+    handing NaN scores on. Without divergence the weights are those of the final epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.weights, self.epoch, self.diverged_at = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            self.diverged_at = epoch + 1
+            self.model.stop_training = True
+            return
+        self.weights, self.epoch = [w.copy() for w in self.model.get_weights()], epoch + 1
+
+    def on_train_end(self, logs=None):
+        if self.diverged_at is not None and self.weights is not None:
+            self.model.set_weights(self.weights)
+
+    @property
+    def reason(self):
+        if self.diverged_at is None:
+            return "weights of the final epoch (the paper's fixed training length)"
+        return (
+            f"training diverged (non-finite loss) at epoch {self.diverged_at}: weights of epoch {self.epoch}, "
+            "the last finite one"
+        )

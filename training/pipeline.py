@@ -384,7 +384,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
 
     from models.base import n_rows
     from training.batches import BatchSource
-    from training.callbacks import KLPeakStopping
+    from training.callbacks import KLPeakStopping, LastFiniteEpoch
     from training.distribute import compile_arguments  # under a tf.distribute scope: replicas' mean gradient
     from training.row_cache import is_lazy
     from training.streaming import chunks as streaming_chunks
@@ -416,7 +416,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     if rule == KL_PEAK:
         stop = KLPeakStopping(verbose=verbose > 0)
     elif rule == FINAL_EPOCH:
-        stop = keras.callbacks.Callback()  # nothing to restore: the weights after the last epoch
+        stop = LastFiniteEpoch()  # the weights after the last epoch (the last finite one if training diverged)
     else:
         stop = keras.callbacks.ModelCheckpoint(
             str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, verbose=0
@@ -440,8 +440,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
         stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
     elif rule == FINAL_EPOCH:
-        epochs_run = len(history.history["loss"])
-        stopping = Stopping("weights of the final epoch (the paper's fixed training length)", epochs_run, epochs_run)
+        stopping = Stopping(stop.reason, stop.epoch, len(history.history["loss"]))
     else:
         model.load_weights(str(checkpoint))
         val_loss = history.history["val_loss"]

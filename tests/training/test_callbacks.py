@@ -63,3 +63,39 @@ def test_missing_metric_is_a_clear_error():
     cb.on_train_begin()
     with pytest.raises(KeyError, match="val_kl"):
         cb.on_epoch_end(0, {"loss": 1.0})
+
+
+def test_last_finite_epoch_stops_at_divergence_and_restores_the_epoch_before():
+    import keras
+    import numpy as np
+
+    from training.callbacks import LastFiniteEpoch
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    guard = LastFiniteEpoch()
+    guard.set_model(model)
+    for epoch, loss in enumerate([1.0, 0.5]):
+        model.layers[0].kernel.assign([[float(epoch + 1)]])
+        guard.on_epoch_end(epoch, {"loss": loss})
+    model.layers[0].kernel.assign([[np.nan]])
+    guard.on_epoch_end(2, {"loss": float("nan")})
+    assert model.stop_training and guard.diverged_at == 3 and guard.epoch == 2
+    guard.on_train_end()
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == 2.0  # epoch 2's weights, not the NaN ones
+    assert "diverged" in guard.reason and "epoch 2" in guard.reason
+
+
+def test_last_finite_epoch_keeps_the_final_weights_without_divergence():
+    import keras
+
+    from training.callbacks import LastFiniteEpoch
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    guard = LastFiniteEpoch()
+    guard.set_model(model)
+    for epoch in range(3):
+        model.layers[0].kernel.assign([[float(epoch)]])
+        guard.on_epoch_end(epoch, {"loss": 1.0})
+    guard.on_train_end()
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == 2.0 and guard.epoch == 3 and guard.diverged_at is None
+    assert "final epoch" in guard.reason
