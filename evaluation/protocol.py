@@ -67,11 +67,10 @@ def report_section(paper_name, module, scale, seed, confirm):
         )
     else:
         kind = "Exploratory run (not `--confirm`): its seeds are disjoint from every recorded selection."
-    from models.citations import reference
+    from models.citations import PAPERS, reference
 
-    lines = [
-        f"Paper: {reference(paper_name)}.",
-        "",
+    lines = [f"Paper: {reference(paper_name)}.", ""] if paper_name in PAPERS else []
+    lines += [
         "## Protocol",
         "",
         kind,

@@ -8,6 +8,7 @@ import pytest
 
 from evaluation import reproduce
 from evaluation.papers import bortolato2021, cheng2020, dillon2021, kahn2021
+from models.selection_seeds import SelectionSeeds
 
 
 def _paper(calls, scales=("smoke",)):
@@ -22,7 +23,15 @@ def _paper(calls, scales=("smoke",)):
         (out / "report.md").write_text("# report\n")
         return [{"auc": r["auc"], "scale": scale} for r in results]
 
-    return types.SimpleNamespace(SCALES={s: {} for s in scales}, run=run, write_report=write_report)
+    def seeds(scale, seed):
+        return {"generation": {seed + 1}, "member": {seed}}
+
+    return types.SimpleNamespace(
+        SCALES={s: {} for s in scales}, run=run, write_report=write_report, seeds=seeds, selection=lambda: (SELECTED,)
+    )
+
+
+SELECTED = SelectionSeeds("fake rule", frozenset({1, 2}), frozenset({0, 1}), "a test")
 
 
 def test_every_paper_module_has_the_dispatcher_interface():
@@ -30,6 +39,11 @@ def test_every_paper_module_has_the_dispatcher_interface():
     assert {name: reproduce.PAPERS.get(name) for name in known} == known
     for module in reproduce.PAPERS.values():
         assert "smoke" in module.SCALES and callable(module.run) and callable(module.write_report)
+        # the protocol's interface: the seeds a run uses and the selection records of its rules
+        assert callable(module.seeds) and callable(module.selection)
+        for scale in module.SCALES:
+            used = module.seeds(scale, 0)
+            assert set(used) == {"generation", "member"} and used["generation"] and used["member"]
 
 
 def test_dispatch_runs_the_paper_and_prints_the_summary(tmp_path, monkeypatch, capsys):
@@ -49,6 +63,8 @@ def test_dispatch_runs_the_paper_and_prints_the_summary(tmp_path, monkeypatch, c
     }
     assert "report: reproductions/fake2000-smoke/report.md" in captured.err
     assert (out / "report.md").is_file()
+    report = (out / "report.md").read_text()
+    assert "## Protocol" in report and "Exploratory run" in report  # seed 3 shares no seed with the fake rule
 
 
 def test_unknown_paper_is_a_usage_error(capsys):
@@ -94,3 +110,25 @@ def test_bad_arguments_are_one_error_line_before_any_work(argv, message, tmp_pat
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and message in errors[0]
     assert calls == [] and (tmp_path / "taken.txt").read_text().startswith("a file")
+
+
+def test_confirm_refuses_a_seed_a_rule_was_chosen_on_and_stamps_the_report(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setitem(reproduce.PAPERS, "fake2000", _paper(calls))
+    # seed 1: generation seed 2 and member seed 1 were selection seeds
+    argv = ["fake2000", "--scale", "smoke", "--confirm", "--seed", "1", "--out", str(tmp_path / "a")]
+    assert reproduce.main(argv) == 2
+    assert "reuse selection seeds of fake rule" in capsys.readouterr().err
+    assert calls == [] and not (tmp_path / "a").exists()  # refused before any work
+    assert reproduce.main(["fake2000", "--scale", "smoke", "--confirm", "--out", str(tmp_path / "b")]) == 0
+    assert calls[0][3] == reproduce.protocol.CONFIRMATION_SEED
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert report.startswith("# report\n") and "**Confirmation run**" in report
+    assert "selection seeds of fake rule: chosen on generation seeds 1-2 and member seeds 0-1" in report
+
+
+def test_confirm_does_not_take_user_files(tmp_path, capsys):
+    (tmp_path / "a.h5").write_bytes(b"x")
+    with pytest.raises(SystemExit) as err:
+        reproduce.main(["bortolato2021", "--scale", "smoke", "--confirm", "--data", str(tmp_path / "a.h5")])
+    assert err.value.code == 2 and "--confirm generates its own samples" in capsys.readouterr().err
