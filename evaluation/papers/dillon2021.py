@@ -363,13 +363,15 @@ def run(scale, out, seed, paths=None):
                 title=f"DVAE R=3, {tag}",
             )
 
+    def dvae_on_mixture(preset, images, dominant, anomalous, fraction, test_idx, is_sig, tag):
+        """The DVAE trained on `dominant` jets with `fraction` `anomalous` ones, scored on `test_idx`."""
+        tr = mixed(classes, dominant, anomalous, fraction, cfg["train_per_class"], "train", rng)
+        va = mixed(classes, dominant, anomalous, fraction, cfg["train_per_class"], "val", rng)
+        return run_scenario("dvae", preset, images, tr, va, test_idx, is_sig, cfg["epochs"]["dvae"], seed, out, tag)
+
     # 4. DVAE on primary Lund-plane images (appendix, Fig. 15), anomalous top at t/Q = 1 and 0.05
     for f in (1.0, 0.05):
-        tr = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "train", rng)
-        va = mixed(classes, "qcd", "top", f, cfg["train_per_class"], "val", rng)
-        res = run_scenario(
-            "dvae", "lund", lund, tr, va, test, top_is_signal, cfg["epochs"]["dvae"], seed, out, f"lund-top-{f}"
-        )
+        res = dvae_on_mixture("lund", lund, "qcd", "top", f, test, top_is_signal, f"lund-top-{f}")
         res["scenario"] = f"lund t/Q={f}"
         results.append(res)
         if f == 1.0:
@@ -386,11 +388,7 @@ def run(scale, out, seed, paths=None):
     w_test = np.concatenate([classes["top"]["test"], classes["w"]["test"]])
     w_is_signal = np.r_[np.zeros(len(classes["top"]["test"]), bool), np.ones(len(classes["w"]["test"]), bool)]
     for f in NARROW_FRACTIONS:
-        tr = mixed(classes, "top", "w", f, cfg["train_per_class"], "train", rng)
-        va = mixed(classes, "top", "w", f, cfg["train_per_class"], "val", rng)
-        res = run_scenario(
-            "dvae", "imbalanced", x, tr, va, w_test, w_is_signal, cfg["epochs"]["dvae"], seed, out, f"r2-w-in-top-{f}"
-        )
+        res = dvae_on_mixture("imbalanced", x, "top", "w", f, w_test, w_is_signal, f"r2-w-in-top-{f}")
         res["scenario"] = f"r2 W/t={f}"
         results.append(res)
     return results

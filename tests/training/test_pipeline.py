@@ -66,24 +66,29 @@ SPEC = ModelSpec(
 )
 
 
+def _train(settings, spec, inputs, split, tmp_path, callbacks=()):
+    """One member trained on the split's training rows with its class targets."""
+    return pipeline.train_member(
+        settings,
+        inputs.model_inputs(split.train),
+        inputs.model_inputs(split.validation),
+        seed=0,
+        run_dir=tmp_path / "run",
+        y_train=pipeline.class_targets(spec, inputs, split.train),
+        y_val=pipeline.class_targets(spec, inputs, split.validation),
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
 def test_two_input_supervised_model_trains_exports_and_loads_back(small_samples, tmp_path):
     settings = pipeline.resolve("points_classifier", spec=SPEC)
     inputs = pipeline.load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
     assert inputs.names == ("points", "mask") and set(inputs.arrays) == {"points", "features", "mask"}
     split = pipeline.split_rows(inputs, seed=0)
     y_train = pipeline.class_targets(SPEC, inputs, split.train)
-    y_val = pipeline.class_targets(SPEC, inputs, split.validation)
     np.testing.assert_array_equal(y_train, inputs.labels[split.train])  # label table (qcd, top) = classes
-    member = pipeline.train_member(
-        settings,
-        inputs.model_inputs(split.train),
-        inputs.model_inputs(split.validation),
-        seed=0,
-        run_dir=tmp_path / "run",
-        y_train=y_train,
-        y_val=y_val,
-        verbose=0,
-    )
+    member = _train(settings, SPEC, inputs, split, tmp_path)
     assert member.history["loss"][-1] < member.history["loss"][0]
     assert member.stopping.epoch == int(np.argmin(member.history["val_loss"])) + 1
     evaluation = pipeline.evaluate(member.model, inputs, split.test, SPEC.signal_label)
@@ -167,17 +172,7 @@ def test_final_epoch_rule_keeps_the_last_weights(small_samples, tmp_path):
         def on_epoch_end(self, epoch, logs=None):
             seen.append([w.copy() for w in self.model.get_weights()])
 
-    member = pipeline.train_member(
-        settings,
-        inputs.model_inputs(split.train),
-        inputs.model_inputs(split.validation),
-        seed=0,
-        run_dir=tmp_path / "run",
-        y_train=pipeline.class_targets(spec, inputs, split.train),
-        y_val=pipeline.class_targets(spec, inputs, split.validation),
-        callbacks=[LastWeights()],
-        verbose=0,
-    )
+    member = _train(settings, spec, inputs, split, tmp_path, callbacks=[LastWeights()])
     assert member.stopping.epoch == member.stopping.final_epoch == 4
     assert "final epoch" in member.stopping.reason
     for kept, last in zip(member.model.get_weights(), seen[-1]):
