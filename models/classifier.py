@@ -11,7 +11,7 @@ representation h (batch, d). This wrapper adds the head and everything the paper
 Scores (larger = more anomalous; the class index 0 is QCD, fixed by the registry's class order):
 
 * ``p_qcd`` (default) = 1 - p_QCD;
-* ``mahalanobis`` = (h - mu)^T Sigma^+ (h - mu) with mu, Sigma fitted on the QCD training rows
+* ``mahalanobis`` = (h - mu)^T (Sigma + eps I)^-1 (h - mu) with mu, Sigma fitted on the QCD training rows
   after training (``calibrate``; models.mahalanobis), stored in the model.
 
 Variants (constructor keywords, so presets and ``--set`` reach them):

@@ -265,3 +265,14 @@ def test_score_parameters_are_in_the_export(tmp_path):
     for name in SCORE_PARAMETERS:
         np.testing.assert_array_equal(stored[name], np.asarray(getattr(m, name)))
     assert card.default_score == "rarity" and "Fisher" in card.score_rule and "training events" in card.score_rule
+
+
+def test_calibrate_takes_fewer_training_events_than_the_tail_percentiles_need():
+    """80 events: the 99th-percentile knot of the tail tables does not exist; the last one stands in."""
+    rng = np.random.default_rng(0)
+    model = BumpHuntVAE(seed=0)
+    x = rng.uniform(0.1, 1.0, (80, 6)).astype("float32")
+    model.fit_scaler(x)
+    model.calibrate(x)
+    for tail in model.tails.values():
+        assert np.isfinite(tail["q99"]) and tail["q99"] >= tail["median"]
