@@ -27,6 +27,7 @@ setup(
             "preprocessing.*",
             "training",
             "serving",
+            "benchmarks",
             "evaluation",
             "evaluation.*",
         ]

@@ -8,7 +8,8 @@
 * ``representations`` -- model inputs built from samples (one module per representation, one
   registry) and fitted feature scalers.
 
-Command lines: ``python -m preprocessing.generate|convert|mix|inspect|benchmark|benchmark_representations``.
+Command lines: ``python -m preprocessing.generate|convert|mix|inspect``; their speed is measured by
+``python -m benchmarks.generation`` and ``python -m benchmarks.representations``.
 """
 
 from preprocessing.errors import DataError

@@ -12,9 +12,10 @@ One concept per module:
 - ``grpc_service``: ``PredictionService`` and ``ModelService`` over grpcio with the official protos;
 - ``warmup``: replays ``assets.extra/tf_serving_warmup_requests`` on load (``training.warmup`` writes them at export);
 - ``client``: ``score(constituents, counts)`` over REST or gRPC;
-- ``serve``: the command: flags, start-up and shutdown of REST and gRPC together;
-- ``benchmark``: latency and throughput (``python -m serving.benchmark``; a ``benchmarks/`` package
-  is to take it over).
+- ``serve``: the command: flags, start-up and shutdown of REST and gRPC together.
+
+Its latency and throughput are measured by ``python -m benchmarks.serving`` (``benchmarks/`` sits
+above this package and nothing here imports it).
 
 The command is ``python -m serving`` (``python -m training.serve`` is an alias kept for one release).
 

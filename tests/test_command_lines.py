@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks import dvae as training_benchmark
+from benchmarks import generation as benchmark
+from benchmarks import representations as benchmark_representations
 from evaluation import characterise, show_inputs
-from preprocessing import benchmark, benchmark_representations, convert, generate, inspect, mix
+from preprocessing import convert, generate, inspect, mix
 from preprocessing.errors import run_command
 from preprocessing.samples.format import write_sample
 from serving import serve
 from tests.preprocessing.samples.test_mix import _events
-from training import benchmark as training_benchmark
 from training import fit, score
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks.emd import smeared_reconstruction, synthetic_constituents
 from models.base import Tagger
 from preprocessing.errors import DataError
 from preprocessing.jets import physics
 from tests.conftest import minimal_card
 from training import emd, score
-from training.benchmark_emd import smeared_reconstruction, synthetic_constituents
 from training.export import export_tagger, load_tagger
 
 
@@ -243,14 +243,3 @@ def test_many_jets_in_parallel_equal_energyflow():
     got = emd.four_vector_emd(p4, reco, workers=2)
     emd.shutdown_pools()
     np.testing.assert_allclose(got, _energyflow(p4, reco), rtol=0, atol=1e-9)
-
-
-def test_benchmark_command_prints_jets_per_second(capsys):
-    from training import benchmark_emd
-
-    assert benchmark_emd.main(["--n-jets", "300", "--workers", "1"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["n_jets"] == 300 and result["jets_per_s_1"] > 0 and result["energyflow_jets_per_s"] > 0
-    with pytest.raises(SystemExit) as stop:
-        benchmark_emd.main(["--n-jets", "0"])
-    assert stop.value.code == 2 and "--n-jets" in capsys.readouterr().err

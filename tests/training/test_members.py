@@ -52,7 +52,7 @@ def test_members_are_the_same_serially_and_on_a_local_cluster(tiny, dask_schedul
 
 
 def _particlenet_member_data():
-    from training.benchmark_cheng2022 import synthetic_inputs
+    from benchmarks.cheng2022 import synthetic_inputs
 
     x, y = synthetic_inputs("particlenet", 96)
     x["jet_mass"] = np.random.default_rng(0).uniform(20, 250, 96).astype(np.float32)  # a training-only array

@@ -1,6 +1,6 @@
 """Throughput of the cheng2022 classifiers: training and scoring jets/s on this machine.
 
-    python -m training.benchmark_cheng2022 [--models particlenet:lite particlenet:paper fcn:paper]
+    python -m benchmarks.cheng2022 [--models particlenet:lite particlenet:paper fcn:paper]
         [--n-jets 3072] [--epochs 1] [--batch-size N]
 
 Inputs are synthetic jets of the real shapes (point clouds of 100 slots; 20 x 4 constituents)
@@ -43,10 +43,10 @@ def measure(name, preset, n_jets, epochs, batch_size=None):
     """{"model", "preset", "train_jets_per_s", "score_jets_per_s", ...} of one model."""
     import keras
 
+    from benchmarks.timing import scoring_rate, training_rate
     from models.base import batched_scores
     from models.registry import MODELS
     from training import pipeline
-    from training.throughput import scoring_rate, training_rate
 
     settings = pipeline.resolve(name, preset)
     batch = batch_size or settings.training["batch_size"]
@@ -72,7 +72,7 @@ def measure(name, preset, n_jets, epochs, batch_size=None):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_cheng2022", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.cheng2022", description=__doc__)
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="MODEL:PRESET pairs")
     parser.add_argument("--n-jets", type=integer(64), default=3072)
     parser.add_argument(

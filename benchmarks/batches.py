@@ -1,6 +1,6 @@
 """Training speed of Keras' own array batching (``shuffle=True``) against ``training.batches.BatchSource``.
 
-    python -m training.benchmark_batches [--model dvae] [--n-jets 60000] [--epochs 3] [--repeats 2]
+    python -m benchmarks.batches [--model dvae] [--n-jets 60000] [--epochs 3] [--repeats 2]
 
 Builds the model's representation of its default dataset (or ``--data``) in memory, then trains a
 fresh model for ``--epochs`` epochs on the training rows with each batching in turn, alternating
@@ -19,7 +19,7 @@ from preprocessing.errors import run_command
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_batches", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.batches", description=__doc__)
     parser.add_argument("--model", default="dvae", help="model name (default dvae)")
     parser.add_argument("--data", nargs="+", help="sample files (default: the model's default dataset)")
     parser.add_argument("--n-jets", type=integer(10), help="jets of the default dataset, or a subset of --data")

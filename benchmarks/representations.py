@@ -1,7 +1,7 @@
 """Representation throughput: jets/s of every registered representation, and the VRNN check
 that 100k jets are prepared in under 2 minutes (kahn2021's Algorithm 1 is iterative).
 
-    python -m preprocessing.benchmark_representations [--data FILE ...] [--jets 2000] [--vrnn-jets 100000]
+    python -m benchmarks.representations [--data FILE ...] [--jets 2000] [--vrnn-jets 100000]
 
 Without --data, ``--jets`` jets (half QCD, half top) are generated first (not timed). The VRNN
 check tiles that sample up to ``--vrnn-jets`` jets: the work per jet is the same as for fresh
@@ -34,7 +34,7 @@ def load_or_generate(paths, n_jets, seed):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m preprocessing.benchmark_representations", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.representations", description=__doc__)
     parser.add_argument("--data", nargs="*", action="extend", default=[], help="sample files (default: generate)")
     parser.add_argument("--jets", type=integer(2), default=2000, help="jets to generate when no --data is given")
     parser.add_argument("--vrnn-jets", type=integer(0), default=100_000, help="jets for the VRNN scale check (0: skip)")

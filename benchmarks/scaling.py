@@ -1,8 +1,8 @@
 """How independent work scales over Dask workers: generation events/s and training members/hour.
 
-    python -m training.benchmark_scaling                      # 1 and 2 local workers
-    python -m training.benchmark_scaling --workers 1 2 4 --jets 1200 --members 8
-    python -m training.benchmark_scaling --scheduler tcp://head:8786 --workers 40   # a running cluster
+    python -m benchmarks.scaling                      # 1 and 2 local workers
+    python -m benchmarks.scaling --workers 1 2 4 --jets 1200 --members 8
+    python -m benchmarks.scaling --scheduler tcp://head:8786 --workers 40   # a running cluster
 
 For each worker count: QCD jets generated as shards (``preprocessing.events.generator``, written
 with ``generate_to_file``) and bump-hunt VAE members trained on synthetic six-observable events
@@ -138,7 +138,7 @@ def extrapolate(runs, target=100):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_scaling", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.scaling", description=__doc__)
     parser.add_argument("--workers", type=integer(1), nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument(
         "--scheduler", metavar="ADDRESS", help="a running Dask scheduler instead of local clusters (workers > 1)"

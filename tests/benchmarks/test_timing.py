@@ -1,8 +1,8 @@
-"""The benchmarks' shared throughput helpers: every row is scored once, dicts and arrays alike."""
+"""benchmarks.timing, the one timing helper of every benchmark: every row is scored once, dicts and arrays alike."""
 
 import numpy as np
 
-from training.throughput import head, n_rows, scoring_rate
+from benchmarks.timing import head, n_rows, scoring_rate
 
 
 def test_scoring_rate_scores_every_row_once_after_one_warm_up_chunk():
@@ -26,7 +26,7 @@ def test_rows_and_head_of_arrays_and_dicts():
 def test_training_rate_trains_one_untimed_epoch_then_the_timed_ones_in_one_fit():
     import keras
 
-    from training.throughput import training_rate
+    from benchmarks.timing import training_rate
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

@@ -1,4 +1,4 @@
-"""Throughput measurements shared by the benchmark commands: training and scoring rows per second.
+"""Timing helpers of every benchmark (`python -m benchmarks`): training and scoring rows per second.
 
 Both time steady-state work only: training after one warm-up epoch that traces (and, for XLA
 models, compiles) the step, scoring after one warm-up chunk that traces the scorer.

@@ -1,7 +1,7 @@
 """Throughput of the VRNN path (kahn2021): sequences, training at batch 256, scoring in memory and
 through the SavedModel.
 
-    python -m training.benchmark_vrnn [--data FILE ...] [--n-jets 12000] [--epochs 2] [--batch-size 256]
+    python -m benchmarks.vrnn [--data FILE ...] [--n-jets 12000] [--epochs 2] [--batch-size 256]
                                       [--repeats 3]
 
 Without --data it uses the vrnn model's default dataset at --n-jets jets (cached, generated on
@@ -22,7 +22,7 @@ from preprocessing.errors import run_command
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_vrnn", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.vrnn", description=__doc__)
     parser.add_argument("--data", nargs="+")
     parser.add_argument("--n-jets", type=integer(1), default=12000)
     parser.add_argument("--epochs", type=integer(1), default=2)
@@ -40,13 +40,13 @@ def run(args):
     import numpy as np
     import tensorflow as tf
 
+    from benchmarks.timing import scoring_rate, training_rate
     from models.registry import MODELS
     from models.vrnn import MASK, SEQUENCE, VRNN
     from preprocessing import representations
     from training import datasets
     from training.export import export_tagger, load_tagger
     from training.model_card import ModelCard
-    from training.throughput import scoring_rate, training_rate
 
     paths = args.data or datasets.materialise(MODELS["vrnn"].dataset, args.n_jets)
     sample = datasets.load(paths)

@@ -1,6 +1,6 @@
 """Throughput of the DVAE path: jet images, training, in-memory scoring and SavedModel scoring.
 
-    python -m training.benchmark [--data FILE ...] [--n-jets 20000] [--epochs 3]
+    python -m benchmarks.dvae [--data FILE ...] [--n-jets 20000] [--epochs 3]
 
 Without --data it uses the cached default dataset (generating it if needed). Prints a table and a
 final JSON line with jets/s for each stage.
@@ -15,7 +15,7 @@ from preprocessing.errors import run_command
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.dvae", description=__doc__)
     parser.add_argument("--data", nargs="+")
     parser.add_argument("--n-jets", type=integer(1), default=20000)
     parser.add_argument("--epochs", type=integer(1), default=3)
@@ -32,13 +32,13 @@ def run(args):
     import numpy as np
     import tensorflow as tf
 
+    from benchmarks.timing import scoring_rate, training_rate
     from models.dvae import DirichletVAE
     from models.registry import MODELS
     from preprocessing import representations
     from training import datasets
     from training.export import export_tagger, load_tagger
     from training.model_card import ModelCard
-    from training.throughput import scoring_rate, training_rate
 
     paths = args.data or datasets.materialise(MODELS["dvae"].dataset)
     sample = datasets.load(paths)

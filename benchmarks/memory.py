@@ -1,6 +1,6 @@
 """Peak memory of a streamed ``fit`` against its --memory-budget (tracker issue 17, "Bounded memory").
 
-    python -m training.benchmark_memory [--budget 128M] [--factor 3] [--model dvae] [--epochs 2]
+    python -m benchmarks.memory [--budget 128M] [--factor 3] [--model dvae] [--epochs 2]
                                         [--data FILE ...] [--no-compare]
 
 Picks the jets of the model's default dataset (or of ``--data``) whose in-memory footprint
@@ -67,7 +67,7 @@ def _summary(log):
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_memory", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.memory", description=__doc__)
     parser.add_argument("--budget", default="128M", help="--memory-budget of the streamed fit (default 128M)")
     parser.add_argument("--factor", type=float, default=3.0, help="footprint / budget of the sample (default 3)")
     parser.add_argument("--model", default="dvae", help="model (default dvae)")

@@ -1,6 +1,6 @@
 """Training and scoring throughput of the cheng2020 beta-VAE (models.beta_vae).
 
-    python -m training.benchmark_cheng2020 [--data FILE ...] [--n-jets 20000] [--epochs 3]
+    python -m benchmarks.cheng2020 [--data FILE ...] [--n-jets 20000] [--epochs 3]
         [--preset paper|lstm|robust] [--model beta_vae|disco_vae|oe_vae]
 
 With --data the jets of the files are used (the ``constituents`` representation is built and its
@@ -17,7 +17,7 @@ from preprocessing.errors import run_command
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_cheng2020", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.cheng2020", description=__doc__)
     parser.add_argument("--data", nargs="+", help="sample files (default: random constituents)")
     parser.add_argument("--n-jets", type=integer(100), default=20000)
     parser.add_argument("--epochs", type=integer(1), default=3)
@@ -36,8 +36,8 @@ def run(args):
     import numpy as np
     import tensorflow as tf
 
+    from benchmarks.timing import scoring_rate, training_rate
     from training import pipeline
-    from training.throughput import scoring_rate, training_rate
 
     settings = pipeline.resolve(args.model, args.preset)
     result = {"model": args.model, "preset": settings.preset, "epochs": args.epochs, "batch_size": args.batch_size}

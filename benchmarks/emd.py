@@ -1,6 +1,6 @@
 """Throughput of the EMD score (``training.emd``): jets/s for 20-constituent jets at 1 and 2 workers.
 
-    python -m training.benchmark_emd [--n-jets 60000] [--workers 1 2] [--data FILE] [--seed 0]
+    python -m benchmarks.emd [--n-jets 60000] [--workers 1 2] [--data FILE] [--seed 0]
 
 Pairs every jet (the ``constituents`` representation: 20 x (E, px, py, pz) after cheng2020's
 rotation and boosts) with a stand-in for a VAE reconstruction: the same constituents with each
@@ -73,7 +73,7 @@ def _cpu_seconds():
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m training.benchmark_emd", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.emd", description=__doc__)
     parser.add_argument("--data", nargs="+", help="sample files (default: synthetic jets)")
     parser.add_argument("--n-jets", type=integer(1), default=60000)
     parser.add_argument("--workers", type=integer(1), nargs="+", default=[1, 2], help="worker counts to time")

@@ -1,6 +1,6 @@
 """Serving latency and throughput on 127.0.0.1, REST and gRPC, raw constituents in.
 
-    python -m serving.benchmark [--model-dir exported/dvae] [--data jets.h5] [--seconds 4]
+    python -m benchmarks.serving [--model-dir exported/dvae] [--data jets.h5] [--seconds 4]
 
 Starts ``python -m serving`` in a subprocess (batching on, as configured by default),
 then for each protocol, 1 and 16 concurrent clients and batches of 1 and 256 jets, sends
@@ -241,7 +241,7 @@ def _measure(make_client, fn, constituents, counts, n_clients, batch, seconds, r
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m serving.benchmark", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.serving", description=__doc__)
     parser.add_argument("--model-dir", help="export folder <base>/<model> with a raw-constituent serving_default")
     parser.add_argument("--data", help="sample file (.h5) whose first 256 jets are sent")
     parser.add_argument("--seconds", type=number(above=0), default=4.0, help="per measurement (default 4)")

@@ -2,7 +2,7 @@
 + observables) per worker, against bare Pythia ``next()`` with the same settings, the 1 -> 2
 worker speed-up, and where the time per event goes.
 
-    python -m preprocessing.benchmark [--process qcd] [--events 3000] [--jets 2000]
+    python -m benchmarks.generation [--process qcd] [--events 3000] [--jets 2000]
 
 Rates (events per second):
 
@@ -31,7 +31,7 @@ from preprocessing.jets.selection import SELECTIONS
 
 
 def main(argv=None):
-    parser = CommandParser(prog="python -m preprocessing.benchmark", description=__doc__)
+    parser = CommandParser(prog="python -m benchmarks.generation", description=__doc__)
     parser.add_argument("--process", default="qcd", choices=sorted(PROCESSES))
     parser.add_argument(
         "--events",
