@@ -14,21 +14,39 @@ import statistics
 import sys
 import time
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import run_command
 
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--n-jets", "2000", "--epochs", "1", "--repeats", "1"]
+FIGURES = [
+    Figure(
+        "rows_per_second.batch_source.0",
+        "BatchSource training, rows/s (first run)",
+        same_run="rows_per_second.keras.0",
+        source="Keras' own batching (shuffle=True), same run",
+    ),
+    Figure("batch_source_over_keras", "BatchSource / Keras, medians", 1.0, "Keras' own batching, same run"),
+]
 
-def main(argv=None):
+
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.batches", description=__doc__)
     parser.add_argument("--model", default="dvae", help="model name (default dvae)")
     parser.add_argument("--data", nargs="+", help="sample files (default: the model's default dataset)")
     parser.add_argument("--n-jets", type=integer(10), help="jets of the default dataset, or a subset of --data")
     parser.add_argument("--epochs", type=integer(1), default=3, help="epochs per run (default 3)")
     parser.add_argument("--repeats", type=integer(1), default=2, help="runs of each batching (default 2)")
-    return run_command(run, parser.parse_args(argv))
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     import keras
 
     from training import pipeline
@@ -68,17 +86,17 @@ def run(args):
             rates[kind].append(round(train(kind), 1))
             print(f"{kind}: {rates[kind][-1]} {inputs.unit}/s", file=sys.stderr)
     medians = {kind: statistics.median(r) for kind, r in rates.items()}
-    print(
-        json.dumps(
-            {
-                "model": args.model,
-                "train_rows": len(split.train),
-                "epochs": args.epochs,
-                "rows_per_second": rates,
-                "batch_source_over_keras": round(medians["batch_source"] / medians["keras"], 3),
-            }
-        )
-    )
+    return {
+        "model": args.model,
+        "train_rows": len(split.train),
+        "epochs": args.epochs,
+        "rows_per_second": rates,
+        "batch_source_over_keras": round(medians["batch_source"] / medians["keras"], 3),
+    }
+
+
+def run(args):
+    print(json.dumps(collect(args)))
     return 0
 
 

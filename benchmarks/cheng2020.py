@@ -12,11 +12,20 @@ at the paper's batch size 100. Prints a table and a final JSON line in jets/s.
 import sys
 import time
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--n-jets", "1000", "--epochs", "1"]
+FIGURES = [
+    Figure("representation_jets_per_s", "constituents representation (with --data), jets/s"),
+    Figure("train_jets_per_s", "training (beta_vae), jets/s"),
+    Figure("score_jets_per_s", "scoring, jets/s"),
+]
 
-def main(argv=None):
+
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.cheng2020", description=__doc__)
     parser.add_argument("--data", nargs="+", help="sample files (default: random constituents)")
     parser.add_argument("--n-jets", type=integer(100), default=20000)
@@ -24,11 +33,15 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=integer(1), default=100)
     parser.add_argument("--model", choices=("beta_vae", "disco_vae", "oe_vae"), default="beta_vae")
     parser.add_argument("--preset", default=None, help="preset of the model (default: the model's)")
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     if args.data:
         check_inputs(args.data, "--data")
 
@@ -72,7 +85,11 @@ def run(args):
     result["train_jets_per_s"] = training_rate(model, batch, args.epochs, args.batch_size)
     result["score_jets_per_s"] = scoring_rate(tf.function(model.anomaly_scores), x)
 
-    print_result(result, width=28)
+    return result
+
+
+def run(args):
+    print_result(collect(args), width=28)
     return 0
 
 

@@ -15,12 +15,36 @@ mode) in chunks of 4096 after one warm-up chunk. Prints one line per model and a
 import json
 import sys
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import DataError, run_command
 
 DEFAULT_MODELS = ("particlenet:lite", "particlenet:paper", "fcn:paper")
 # constituents per jet of the generated QCD, W and top training jets (mean, spread of the 10-90 % range / 2.56)
 MULTIPLICITY = [[66.6, 29.7], [45.9, 14.5], [81.5, 20.0]]
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--models", "particlenet:lite", "fcn:paper", "--n-jets", "768"]
+# the README's measurement of this command with its defaults on the idle 2 cores (jets/s)
+README = "README (this command's defaults, idle 2 cores)"
+MEASURED = {
+    ("particlenet", "lite"): ("759–915", "1,700–2,800"),
+    ("particlenet", "paper"): ("55", "266"),
+    ("fcn", "paper"): ("7,200–8,800", None),
+}
+
+
+def figures(result):
+    """Training and scoring jets/s of every model run, beside the README's earlier measurement."""
+    out = []
+    for i, r in enumerate(result["results"]):
+        train, score = MEASURED.get((r["model"], r["preset"]), (None, None))
+        name = f"{r['model']}:{r['preset']}"
+        out.append(Figure(f"results.{i}.train_jets_per_s", f"{name} training, jets/s", train, README if train else ""))
+        out.append(Figure(f"results.{i}.score_jets_per_s", f"{name} scoring, jets/s", score, README if score else ""))
+    return out
+
+
+FIGURES = figures
 
 
 def synthetic_inputs(name, n, seed=0):
@@ -71,7 +95,7 @@ def measure(name, preset, n_jets, epochs, batch_size=None):
     }
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.cheng2022", description=__doc__)
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), help="MODEL:PRESET pairs")
     parser.add_argument("--n-jets", type=integer(64), default=3072)
@@ -79,11 +103,15 @@ def main(argv=None):
         "--epochs", type=integer(1), default=1, help="timed training epochs (after one untimed warm-up epoch)"
     )
     parser.add_argument("--batch-size", type=integer(1), help="batch size (default: each preset's)")
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     pairs = []
     for item in args.models:
         name, _, preset = item.partition(":")
@@ -101,7 +129,11 @@ def run(args):
             f"train {r['train_jets_per_s']:>9.1f} jets/s  score {r['score_jets_per_s']:>9.1f} jets/s",
             file=sys.stderr,
         )
-    print(json.dumps({"cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results}))
+    return {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "results": results}
+
+
+def run(args):
+    print(json.dumps(collect(args)))
     return 0
 
 

@@ -10,21 +10,40 @@ import sys
 import tempfile
 import time
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--n-jets", "1000", "--epochs", "1"]
+FIGURES = [
+    Figure("images_jets_per_s", "jet images, jets/s"),
+    Figure("train_jets_per_s", "training, jets/s"),
+    Figure("score_in_memory_jets_per_s", "scoring in memory, jets/s"),
+    Figure(
+        "score_saved_model_jets_per_s",
+        "scoring through the SavedModel, jets/s",
+        same_run="score_in_memory_jets_per_s",
+        source="in-memory model, same run",
+    ),
+]
 
-def main(argv=None):
+
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.dvae", description=__doc__)
     parser.add_argument("--data", nargs="+")
     parser.add_argument("--n-jets", type=integer(1), default=20000)
     parser.add_argument("--epochs", type=integer(1), default=3)
     parser.add_argument("--batch-size", type=integer(1), default=100)
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     if args.data:
         check_inputs(args.data, "--data")
 
@@ -63,7 +82,11 @@ def run(args):
         fn, _, _, _ = load_tagger(f"{tmp}/dvae")
         result["score_saved_model_jets_per_s"] = scoring_rate(lambda rows: fn(jet_image=tf.constant(rows)), x)
 
-    print_result(result, width=32)
+    return result
+
+
+def run(args):
+    print_result(collect(args), width=32)
     return 0
 
 

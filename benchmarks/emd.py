@@ -29,8 +29,43 @@ import time
 
 import numpy as np
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
+
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--n-jets", "2000", "--workers", "1", "2"]
+PEER = "EnergyFlow emd.emd per jet, same jets, same run"
+
+
+def figures(result):
+    """jets/s and CPU time per jet at every worker count, beside EnergyFlow's and the cores' limit."""
+    out = [Figure("energyflow_jets_per_s", "EnergyFlow emd.emd, jets/s")]
+    for key in result:
+        if key.startswith("jets_per_s_") and not key.endswith("_cold"):
+            w = int(key.rsplit("_", 1)[1])
+            cpu = result.get(f"cpu_us_per_jet_{w}")
+            limit = w * 1e6 / cpu if cpu else None
+            out.append(
+                Figure(
+                    key,
+                    f"four_vector_emd, {w} worker(s), jets/s",
+                    limit,
+                    f"{w} free core(s) at the measured CPU time per jet" if limit else "",
+                )
+            )
+            out.append(
+                Figure(
+                    f"cpu_us_per_jet_{w}",
+                    f"CPU time per jet, {w} worker(s), us",
+                    same_run="energyflow_cpu_us_per_jet",
+                    source=PEER,
+                )
+            )
+    return out
+
+
+FIGURES = figures
 
 
 def synthetic_constituents(n_jets, seed=0, n_keep=20):
@@ -72,17 +107,21 @@ def _cpu_seconds():
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.emd", description=__doc__)
     parser.add_argument("--data", nargs="+", help="sample files (default: synthetic jets)")
     parser.add_argument("--n-jets", type=integer(1), default=60000)
     parser.add_argument("--workers", type=integer(1), nargs="+", default=[1, 2], help="worker counts to time")
     parser.add_argument("--seed", type=integer(0), default=0)
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     if args.data:
         check_inputs(args.data, "--data")
 
@@ -145,7 +184,11 @@ def run(args):
     result["load_average_before"] = [round(x, 2) for x in load_before]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
 
-    print_result(result, {"mean_emd": 3}, width=26)
+    return result
+
+
+def run(args):
+    print_result(collect(args), {"mean_emd": 3}, width=26)
     return 0
 
 

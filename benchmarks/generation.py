@@ -24,13 +24,37 @@ import json
 import os
 import sys
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, integer
+from preprocessing.errors import run_command
 from preprocessing.events.benchmark import interleaved, pipeline_rate, pool_run
 from preprocessing.events.processes import PROCESSES
 from preprocessing.jets.selection import SELECTIONS
 
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--events", "400", "--jets", "100"]
+BARE = "bare Pythia next(), same run, alternating blocks"
+FIGURES = [
+    Figure(
+        "bare_pythia_events_per_s",
+        "bare Pythia next(), events/s (one core)",
+        340.0,
+        "DESIGN.md environment facts: QCD dijets at pTHatMin 500 GeV, bare, per core",
+    ),
+    Figure(
+        "per_worker_events_per_s", "pipeline per worker, events/s", same_run="bare_pythia_events_per_s", source=BARE
+    ),
+    Figure("speedup_2_workers", "pool speed-up, 1 -> 2 workers", 2.0, "two workers on two free cores (linear)"),
+    Figure(
+        "end_to_end_1_worker_events_per_s",
+        "generate() end to end, 1 worker, events/s",
+        same_run="bare_pythia_events_per_s",
+        source=BARE,
+    ),
+]
 
-def main(argv=None):
+
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.generation", description=__doc__)
     parser.add_argument("--process", default="qcd", choices=sorted(PROCESSES))
     parser.add_argument(
@@ -40,8 +64,15 @@ def main(argv=None):
         help="events timed on each side of the interleaved bare/pipeline comparison",
     )
     parser.add_argument("--jets", type=integer(1), default=2000, help="selected jets per worker (one shard each)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     load_before = os.getloadavg()[0]
     bare, per_worker, parts, cpu_per_wall = interleaved(args.process, args.events)
     one_wall, one_loop = pool_run(args.process, args.jets, 1)
@@ -70,6 +101,18 @@ def main(argv=None):
         "interleaved_events": args.events,
         "end_to_end_events": n1,
     }
+    return result
+
+
+def run(args):
+    result = collect(args)
+    bare, per_worker, parts = (
+        result["bare_pythia_events_per_s"],
+        result["per_worker_events_per_s"],
+        result["breakdown_ms_per_event"],
+    )
+    one_wall, two_wall = result["pool_1_worker_events_per_s"], result["pool_2_workers_events_per_s"]
+    end_to_end, end_jets = result["end_to_end_1_worker_events_per_s"], result["end_to_end_jets_per_s"]
     print(f"{'bare Pythia next()':<34}{bare:10.1f} events/s  ({parts['bare_next_ms']:.3f} ms/event)", file=sys.stderr)
     print(
         f"{'pipeline per worker':<34}{per_worker:10.1f} events/s  ({per_worker / bare:.0%} of bare; nextBatch "

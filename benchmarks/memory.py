@@ -26,9 +26,35 @@ import subprocess
 import sys
 import tempfile
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import DataError, run_command
 from training import memory
+
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--budget", "24M", "--factor", "2", "--epochs", "1", "--no-compare"]
+MB = 1e-6
+
+
+def figures(result):
+    """The streamed fit's peak RSS against its bound (budget + idle) and the in-memory fit's."""
+    bound = f"at most budget + idle process = {result['bound_budget_plus_idle'] * MB:.0f} MB"
+    return [
+        Figure("footprint_in_memory", "in-memory footprint of the sample, MB", scale=MB),
+        Figure("idle_tensorflow_and_model_rss", "idle process (TensorFlow + model), MB", scale=MB),
+        Figure(
+            "streamed_fit_peak_rss",
+            "streamed fit, peak RSS, MB",
+            same_run="in_memory_fit_peak_rss",
+            source="the same fit in memory, same run",
+            target=bound,
+            scale=MB,
+        ),
+        Figure("streamed_within_bound", "streamed fit within its bound", target="yes"),
+    ]
+
+
+FIGURES = figures
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -66,7 +92,7 @@ def _summary(log):
     return json.loads(lines[-1])
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.memory", description=__doc__)
     parser.add_argument("--budget", default="128M", help="--memory-budget of the streamed fit (default 128M)")
     parser.add_argument("--factor", type=float, default=3.0, help="footprint / budget of the sample (default 3)")
@@ -75,10 +101,15 @@ def main(argv=None):
     parser.add_argument("--epochs", type=integer(1), default=2, help="training epochs (default 2)")
     parser.add_argument("--no-compare", action="store_true", help="skip the in-memory fit")
     parser.add_argument("--out", help="folder for the exports and logs (default: a temporary folder)")
-    return run_command(run, parser.parse_args(argv))
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     from training import datasets, pipeline
 
     budget = memory.parse_size(args.budget, "--budget")
@@ -133,7 +164,11 @@ def run(args):
         result["in_memory_metrics"] = metrics
         result["max_metric_difference"] = max(abs(metrics[k] - result["streamed_metrics"][k]) for k in metrics)
     result["logs"] = str(out)
-    print(json.dumps(result))
+    return result
+
+
+def run(args):
+    print(json.dumps(collect(args)))
     return 0
 
 

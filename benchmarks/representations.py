@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer
 from preprocessing.errors import run_command
 from preprocessing.representations.benchmark import (
@@ -21,6 +22,26 @@ from preprocessing.representations.benchmark import (
     vrnn_scale_check,
 )
 from preprocessing.samples.format import concatenate, read_sample
+
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--jets", "200", "--vrnn-jets", "5000"]
+
+
+def figures(result):
+    """jets/s (events/s for event rows) of every representation that ran, and the VRNN check."""
+    out = []
+    for name, rate in result["representations"].items():
+        if rate:
+            unit = next(k for k in rate if k.endswith("_per_s"))
+            out.append(Figure(f"representations.{name}.{unit}", f"{name}, {unit.replace('_per_s', '')}/s"))
+    check = result.get("vrnn_scale_check")
+    if check:
+        target = f"under {check['limit_s']:.0f} s for 100000 jets (kahn2021's Algorithm 1 is iterative)"
+        out.append(Figure("vrnn_scale_check.seconds", f"VRNN sequences of {check['jets']} jets, s", target=target))
+    return out
+
+
+FIGURES = figures
 
 
 def load_or_generate(paths, n_jets, seed):
@@ -33,23 +54,31 @@ def load_or_generate(paths, n_jets, seed):
     return concatenate([generate(p, n_jets // 2, seed=seed + i, progress=False) for i, p in enumerate(("qcd", "top"))])
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.representations", description=__doc__)
     parser.add_argument("--data", nargs="*", action="extend", default=[], help="sample files (default: generate)")
     parser.add_argument("--jets", type=integer(2), default=2000, help="jets to generate when no --data is given")
     parser.add_argument("--vrnn-jets", type=integer(0), default=100_000, help="jets for the VRNN scale check (0: skip)")
     parser.add_argument("--seed", type=integer(0), default=1)
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     check_inputs(args.data, "--data")
     sample = load_or_generate(args.data, args.jets, args.seed)
     result = {"cores": os.cpu_count(), "jets": len(sample), "representations": representation_rates(sample)}
     if args.vrnn_jets:
         result["vrnn_scale_check"] = vrnn_scale_check(sample, args.vrnn_jets)
-    print(json.dumps(result))
+    return result
+
+
+def run(args):
+    print(json.dumps(collect(args)))
     return 0
 
 

@@ -28,9 +28,67 @@ import sys
 import tempfile
 import time
 
+from benchmarks.table import Figure
 from preprocessing import tasks
 from preprocessing.cli import CommandParser, integer, quiet_tensorflow
 from preprocessing.errors import run_command
+
+# arguments of `python -m benchmarks --quick`
+QUICK = [
+    "--workers",
+    "1",
+    "2",
+    "--jets",
+    "100",
+    "--shard-jets",
+    "50",
+    "--members",
+    "2",
+    "--epochs",
+    "1",
+    "--events",
+    "1000",
+]
+README = "README (idle 2 cores, --jets 400 --shard-jets 100 --members 4 --epochs 2 --events 5000)"
+# the README's measurement at 1 and 2 workers: generation events/s, training members/hour
+MEASURED = {1: ("343", "1,487"), 2: ("637", "2,799")}
+
+
+def figures(result):
+    """Generation events/s and training members/hour per worker count, and the scaling ratios."""
+    out = []
+    runs = result["runs"]
+    for i, r in enumerate(runs):
+        w = r["workers"]
+        gen, train = MEASURED.get(w, (None, None))
+        out.append(
+            Figure(
+                f"runs.{i}.generation.events_per_s", f"generation, {w} worker(s), events/s", gen, README if gen else ""
+            )
+        )
+        out.append(
+            Figure(
+                f"runs.{i}.training.members_per_hour",
+                f"training, {w} worker(s), members/hour",
+                train,
+                README if train else "",
+            )
+        )
+        if i:
+            ideal = w / runs[0]["workers"]
+            for what in ("generation", "training"):
+                out.append(
+                    Figure(
+                        f"runs.{i}.ratio_to_1.{what}",
+                        f"{what} scaling {w}/{runs[0]['workers']}",
+                        ideal,
+                        "linear in workers",
+                    )
+                )
+    return out
+
+
+FIGURES = figures
 
 # work of each paper's --scale paper: (jets generated, independent trainings, what they are). Jets
 # are read from each module's SCALES["paper"]; the counts of independent trainings are estimates
@@ -137,7 +195,7 @@ def extrapolate(runs, target=100):
     return {"generation_efficiency": round(gen_eff, 3), "training_efficiency": round(train_eff, 3), "papers": rows}
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.scaling", description=__doc__)
     parser.add_argument("--workers", type=integer(1), nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument(
@@ -148,11 +206,15 @@ def main(argv=None):
     parser.add_argument("--members", type=integer(1), default=4, help="members to train per worker count")
     parser.add_argument("--epochs", type=integer(1), default=2)
     parser.add_argument("--events", type=integer(100), default=20_000, help="synthetic training events")
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     quiet_tensorflow()
     tasks.check_scheduler(args.scheduler)
     runs = []
@@ -173,7 +235,11 @@ def run(args):
         res["ratio_to_1"] = {"generation": round(g, 2), "training": round(t, 2)}
         print(f"scaling {res['workers']}/{runs[0]['workers']}: generation x{g:.2f}, training x{t:.2f}", file=sys.stderr)
     table = extrapolate(runs)
-    print(json.dumps({"runs": runs, "extrapolation_100_workers": table}))
+    return {"runs": runs, "extrapolation_100_workers": table}
+
+
+def run(args):
+    print(json.dumps(collect(args)))
     return 0
 
 

@@ -26,8 +26,37 @@ import time
 
 import numpy as np
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer, number
 from preprocessing.errors import DataError, run_command
+
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--seconds", "1", "--rounds", "1", "--clients", "1", "--batches", "1", "256"]
+IN_PROCESS = "serving_default in this process, same jets and batches, alternating windows"
+
+
+def figures(result):
+    """Served jets/s of every row beside the in-process caller, and the p50 latency."""
+    out = []
+    for i, r in enumerate(result["rows"]):
+        name = f"{r['protocol']}, {r['clients']} client(s), batch {r['batch']}"
+        out.append(
+            Figure(
+                f"rows.{i}.jets_per_s", f"{name}: jets/s", same_run=f"rows.{i}.in_process_jets_per_s", source=IN_PROCESS
+            )
+        )
+        out.append(
+            Figure(
+                f"rows.{i}.p50_ms",
+                f"{name}: p50 latency, ms",
+                same_run=f"rows.{i}.in_process_p50_ms",
+                source=IN_PROCESS,
+            )
+        )
+    return out
+
+
+FIGURES = figures
 
 
 def _start_server(model_dir, extra=()):
@@ -240,7 +269,7 @@ def _measure(make_client, fn, constituents, counts, n_clients, batch, seconds, r
     }
 
 
-def main(argv=None):
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.serving", description=__doc__)
     parser.add_argument("--model-dir", help="export folder <base>/<model> with a raw-constituent serving_default")
     parser.add_argument("--data", help="sample file (.h5) whose first 256 jets are sent")
@@ -258,11 +287,15 @@ def main(argv=None):
     parser.add_argument(
         "--rounds", type=integer(1), default=4, help="served and in-process windows in turn per row (default 4)"
     )
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     if args.model_dir is not None and not pathlib.Path(args.model_dir).is_dir():
         raise DataError(f"--model-dir {args.model_dir}: no such folder")
     if args.data:
@@ -318,7 +351,12 @@ def run(args):
             proc.terminate()
             proc.wait(timeout=30)
     load_after = os.getloadavg()
+    return {"cores": os.cpu_count(), "load_average": [list(load_before), list(load_after)], "rows": rows}
 
+
+def run(args):
+    result = collect(args)
+    rows, (load_before, load_after) = result["rows"], result["load_average"]
     print(
         f"cores {os.cpu_count()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after", file=sys.stderr
     )
@@ -341,12 +379,7 @@ def run(args):
         "server + clients (in-proc: the caller's process)",
         file=sys.stderr,
     )
-    print(
-        json.dumps(
-            {"cores": os.cpu_count(), "load_average": [load_before, load_after], "rows": rows},
-            default=lambda x: list(x),
-        )
-    )
+    print(json.dumps(result, default=lambda x: list(x)))
     return 0
 
 

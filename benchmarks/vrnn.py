@@ -17,22 +17,41 @@ import sys
 import tempfile
 import time
 
+from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, check_inputs, integer, print_result
 from preprocessing.errors import run_command
 
+# arguments of `python -m benchmarks --quick`
+QUICK = ["--n-jets", "1000", "--epochs", "1", "--repeats", "1"]
+FIGURES = [
+    Figure("sequences_jets_per_s", "VRNN sequences, jets/s"),
+    Figure("train_jets_per_s", "training (median of the repeats), jets/s"),
+    Figure("score_in_memory_jets_per_s", "scoring in memory, jets/s"),
+    Figure(
+        "score_saved_model_jets_per_s",
+        "scoring through the SavedModel, jets/s",
+        same_run="score_in_memory_jets_per_s",
+        source="in-memory model, same run",
+    ),
+]
 
-def main(argv=None):
+
+def build_parser():
     parser = CommandParser(prog="python -m benchmarks.vrnn", description=__doc__)
     parser.add_argument("--data", nargs="+")
     parser.add_argument("--n-jets", type=integer(1), default=12000)
     parser.add_argument("--epochs", type=integer(1), default=2)
     parser.add_argument("--batch-size", type=integer(1), default=256)
     parser.add_argument("--repeats", type=integer(1), default=3)
-    args = parser.parse_args(argv)
-    return run_command(run, args)
+    return parser
 
 
-def run(args):
+def main(argv=None):
+    return run_command(run, build_parser().parse_args(argv))
+
+
+def collect(args):
+    """The figures of one run as a JSON-ready dict (``run`` prints them)."""
     if args.data:
         check_inputs(args.data, "--data")
 
@@ -83,7 +102,11 @@ def run(args):
         )
 
     result["load_average_after"] = round(os.getloadavg()[0], 2)
-    print_result(result, width=32)
+    return result
+
+
+def run(args):
+    print_result(collect(args), width=32)
     return 0
 
 
