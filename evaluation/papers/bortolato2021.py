@@ -29,11 +29,10 @@ where its score, the KL, is large. Our default score is label-free (models.bumph
 ``rarity``, Fisher's sum of the training-tail probabilities of the latent density score
 ``latent_nll`` and of the reconstruction error), and the scan follows its direction instead:
 t = side * (z - median z) from the bulk (t = 0) outwards, the side being the one that holds most
-of the training events with the largest default score (score_direction; training events only);
-lines mark where the latent term, ``latent_nll``, passes its 90th and 99th training percentiles
-(the reconstruction term depends on the event, not on z alone). The marginals average over that
-half-line. ``latent_range`` (the paper's range where it holds the
-events, else their percentiles) remains for an explicit ``--z-range``-free scan along z.
+of the training events with the largest default score (training events only); lines mark where the
+latent term, ``latent_nll``, passes its 90th and 99th training percentiles (the reconstruction term
+depends on the event, not on z alone). The marginals average over that half-line. The decoder, the
+scan and the choice of direction live in evaluation.characterise, which also serves the command.
 
 The S/B table gives, per S/B, the label-free default (the ensemble mean of ``rarity``), the
 paper's score (mean KL), the default's two terms, and, for information only, the best named
@@ -42,12 +41,9 @@ Truth labels are used only to draw the signal and background contours and for th
 """
 
 import dataclasses
-import pathlib
 import sys
 
 import numpy as np
-
-from preprocessing.errors import DataError
 
 SCALES = {
     # seconds-scale check that every step runs (tests)
@@ -121,8 +117,6 @@ def selection():
 PAPER_SIC = {0.001: 2.75}  # SIC improvement at eps_S ~ 0.5, S/B = 0.1 % (Fig. 4)
 PAPER_SCORE = "kl"  # the paper's score; the model's default is label-free (rarity, models.bumphunt_vae)
 TERMS = ("latent_nll", "reconstruction")  # the default's two terms, reported beside it
-Z_RANGE = (-2.5, 0.0)
-MJJ_RANGE = (2000.0, 8000.0)  # GeV
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -216,6 +210,7 @@ def run(scale, out, seed, paths=None):
     import keras
 
     from evaluation import plots
+    from evaluation.characterise import directed_scan, latent_means, score_direction, train_decoder
     from models.base import batched_scores
     from preprocessing.representations.highlevel import FEATURES
     from training import metrics, pipeline
@@ -495,212 +490,3 @@ def write_report(results, out, scale, seed, seconds):
     ]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return [{k: v for k, v in r.items() if k != "latent_density"} for r in results]
-
-
-# -- the (z, m_jj) characterisation ----------------------------------------------------------
-def load_encoder(path):
-    """The trained BumpHuntVAE (member 0) of an export, with its scaler; (model, card, folder)."""
-    from models.bumphunt_vae import BumpHuntVAE
-    from training.export import resolve_version
-    from training.model_card import CARD_PATH, ModelCard
-
-    folder = resolve_version(path)
-    card = ModelCard.read(folder)
-    if card.model != "bumphunt_vae":
-        raise DataError(f"{folder}: exported model is {card.model!r}, not 'bumphunt_vae'")
-    weights = folder / CARD_PATH.parent / "member0.weights.h5"
-    if not weights.is_file():
-        raise DataError(f"{weights}: missing; re-export the VAE with this version of training.fit")
-    config = {k: v for k, v in card.config.items() if k not in ("name", "trainable")}
-    vae = BumpHuntVAE(**config)
-    vae.load_weights(str(weights))
-    return vae, card, folder
-
-
-def train_decoder(vae, features, mjj, train_idx, val_idx, epochs=200, batch_size=1000, seed=0, verbose=2):
-    """Fit a MassDecoder on training events (encoder frozen); returns (decoder, keras History)."""
-    import keras
-
-    from models.bumphunt_vae import MassDecoder
-
-    keras.utils.set_random_seed(seed)
-    decoder = MassDecoder(vae, mjj[train_idx].mean(), mjj[train_idx].std(), seed=seed)
-    decoder.compile(optimizer=keras.optimizers.Adam(1e-3))
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True)
-    history = decoder.fit(
-        (features[train_idx], mjj[train_idx]),
-        validation_data=((features[val_idx], mjj[val_idx]),),
-        epochs=epochs,
-        batch_size=batch_size,
-        callbacks=[stop],
-        verbose=verbose,
-    )
-    return decoder, history
-
-
-def latent_means(vae, features):
-    """First latent coordinate of the encoder's mean, (events,), for raw observables."""
-    return np.asarray(vae.encode(features)[0])[:, 0]
-
-
-def latent_range(z_mean, paper=Z_RANGE, coverage=0.9):
-    """z range of the scan from training events' latent means (no labels): the paper's range if it
-    holds at least `coverage` of them, else their 1st-99th percentiles (at least one unit wide).
-
-    Returns ((low, high), reason).
-    """
-    z_mean = np.asarray(z_mean, np.float64).ravel()
-    inside = float(np.mean((z_mean >= paper[0]) & (z_mean <= paper[1]))) if len(z_mean) else 0.0
-    if inside >= coverage:
-        return tuple(paper), f"the paper's z range holds {inside:.0%} of the training events"
-    low, high = np.percentile(z_mean, [1.0, 99.0])
-    centre, half = 0.5 * (low + high), max(0.5 * (high - low), 0.5)
-    rng = (float(centre - half), float(centre + half))
-    return rng, (
-        f"the paper's z range {list(paper)} holds only {inside:.0%} of the training events; "
-        f"scanned their 1st-99th percentiles [{rng[0]:.2f}, {rng[1]:.2f}] instead"
-    )
-
-
-def score_direction(vae, train_features, tail=0.01, n_t=60):
-    """The side of the latent towards which the default score points, from training events only.
-
-    The default score (``rarity``, whose latent term is the negative log density of the latent
-    mean) is large in both tails of the training events' latent distribution; the anomalous side
-    is the one holding most of the `tail` fraction of training events with the largest default
-    score (a signal forms such a tail). The scan then runs along t = side * (z - median z) from
-    the bulk (t = 0) to the 99.9th percentile of t, and the t where the latent term,
-    ``latent_nll`` (a function of z alone), first passes its 90th and 99th training percentiles
-    are marked.
-
-    Returns:
-        {"side", "median", "t_max", "levels": [(t, label)], "to_axis": z -> t, "label", "reason"}.
-    """
-    import tensorflow as tf
-
-    z_all = np.asarray(vae.encode(train_features)[0], np.float64)  # (events, latent_dim)
-    z = z_all[:, 0]
-    scores = vae.anomaly_scores(train_features)
-    score = np.asarray(scores[vae.default_score], np.float64)
-    latent_score = np.asarray(scores["latent_nll"], np.float64)  # the latent term: a function of z
-    median = float(np.median(z))
-    top = score >= np.quantile(score, 1.0 - tail)
-    above = float(np.mean(z[top] > median))
-    side = 1.0 if above >= 0.5 else -1.0
-    t_events = side * (z - median)
-    t_max = float(max(np.percentile(t_events, 99.9) * 1.1, 1e-3))
-    t = np.linspace(0.0, t_max, n_t)
-    ray = np.zeros((n_t, vae.latent_dim), np.float32)
-    ray[:, 0] = median + side * t  # other latent directions (if any) at the prior mean, as in scan
-    along = -np.asarray(vae.latent_log_density(tf.constant(ray)), np.float64)
-    levels = []
-    for q in (0.9, 0.99):
-        passed = np.flatnonzero(along >= np.quantile(latent_score, q))
-        if len(passed):
-            levels.append((float(t[passed[0]]), f"latent_nll > training {q:.0%}"))
-    return {
-        "side": side,
-        "median": median,
-        "t_max": t_max,
-        "levels": levels,
-        "to_axis": lambda values: side * (np.asarray(values, np.float64) - median),
-        "label": f"t = {'+' if side > 0 else '-'}(z - {median:.2f}): towards the anomalous side",
-        "reason": (
-            f"{above if side > 0 else 1.0 - above:.0%} of the training events in the top {tail:.0%} of "
-            f"{vae.default_score} lie "
-            f"{'above' if side > 0 else 'below'} the median latent {median:.3f}; scanned t in [0, {t_max:.3f}]"
-        ),
-    }
-
-
-def directed_scan(decoder, direction, n_t=60, n_m=60):
-    """scan() along t = side * (z - median) in [0, t_max]: (t values, m_jj values, (n_t, n_m, features))."""
-    z_range = (direction["median"], direction["median"] + direction["side"] * direction["t_max"])
-    _, m, grid = scan(decoder, n_t, n_m, z_range=z_range)  # linspace runs from the bulk outwards
-    return np.linspace(0.0, direction["t_max"], n_t), m, grid
-
-
-def scan(decoder, n_z=60, n_m=60, z_range=Z_RANGE):
-    """Decoded observables on the (z, m_jj) grid: (z values, m_jj values, (n_z, n_m, features))."""
-    import tensorflow as tf
-
-    z = np.linspace(*z_range, n_z)
-    m = np.linspace(*MJJ_RANGE, n_m)
-    zz, mm = np.meshgrid(z, m, indexing="ij")
-    latent = np.zeros((zz.size, decoder.vae.latent_dim), np.float32)
-    latent[:, 0] = zz.ravel()  # other latent directions (if any) at the prior mean
-    out = decoder.decode(tf.constant(latent), tf.constant(mm.ravel(), tf.float32)).numpy()
-    return z, m, out.reshape(n_z, n_m, -1)
-
-
-def characterise(encoder, data, out=None, epochs=200, seed=0, z_range=None, verbose=2):
-    """Decoder on (z, m_jj) behind the frozen encoder of an export, its heatmaps and marginals.
-
-    Args:
-        encoder: export of a bumphunt_vae, ``<base>/bumphunt_vae[/<version>]``.
-        data: event samples (two jets per event), split by event 80/10/10 with `seed`.
-        out: output folder (default: ``<export version>/characterisation``).
-        z_range: (low, high) of the scan; None scans along the default score's direction
-            (score_direction, training events only).
-
-    Returns:
-        the summary dict (encoder, out, epochs run, best validation loss, split sizes, z range and
-        why, the largest deviation of each marginal from 1).
-    """
-    from evaluation import plots
-    from preprocessing.representations.highlevel import FEATURES, dijet_features, event_labels
-    from training import datasets
-
-    vae, card, folder = load_encoder(encoder)
-    sample = datasets.load(data)
-    source = ", ".join(map(str, data))
-    features, mjj, pairs = dijet_features(sample, source)
-    labels = event_labels(sample, pairs)
-    event = sample.event[pairs[:, 0]]
-    train_idx, val_idx, test_idx = datasets.split(event, seed=seed)
-    decoder, history = train_decoder(
-        vae, features, mjj.astype(np.float32), train_idx, val_idx, epochs, seed=seed, verbose=verbose
-    )
-    out = pathlib.Path(out or folder / "characterisation")
-    out.mkdir(parents=True, exist_ok=True)
-    decoder.save_weights(str(out / "mass_decoder.weights.h5"))
-
-    z_mean = latent_means(vae, features[test_idx])
-    signal = card.signal_label
-    is_signal = labels[test_idx] == sample.label_of(signal) if signal in sample.label_names else None
-    axis = {"ylabel": "z", "levels": ()}
-    if z_range:
-        z_range, why = tuple(z_range), "given with --z-range"
-        z, m, grid = scan(decoder, z_range=z_range)
-    else:  # along the default score's direction, from the training events (no labels)
-        direction = score_direction(vae, features[train_idx])
-        z, m, grid = directed_scan(decoder, direction)
-        z_mean = direction["to_axis"](z_mean)
-        z_range = tuple(sorted((direction["median"], direction["median"] + direction["side"] * direction["t_max"])))
-        why = direction["reason"]
-        axis = {"ylabel": direction["label"], "levels": direction["levels"]}
-    print(f"characterise: z range {z_range}: {why}", file=sys.stderr)
-    plots.plot_latent_heatmaps(
-        z,
-        m,
-        grid,
-        FEATURES,
-        z_mean,
-        mjj[test_idx],
-        is_signal,
-        out / "heatmaps.png",
-        title=f"decoder on (z, m_jj); encoder {folder}",
-        **axis,
-    )
-    ratio = plots.plot_marginals(m, grid, FEATURES, out / "marginals.png")
-    return {
-        "encoder": str(folder),
-        "out": str(out),
-        "epochs_run": len(history.history["loss"]),
-        "final_val_loss": float(min(history.history["val_loss"])),
-        "n_train": len(train_idx),
-        "n_test": len(test_idx),
-        "z_range": list(z_range),
-        "z_range_reason": why,
-        "marginal_max_deviation": {f: float(np.max(np.abs(ratio[:, k] - 1))) for k, f in enumerate(FEATURES)},
-    }

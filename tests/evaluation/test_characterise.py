@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from evaluation import characterise
-from evaluation.papers.bortolato2021 import load_encoder
+from evaluation.characterise import load_encoder
+from preprocessing.errors import DataError
 from tests.synthetic import event_sample
 from training import fit
 
@@ -63,3 +64,69 @@ def test_z_range_must_be_increasing(capsys):
     with pytest.raises(SystemExit) as err:
         characterise.main(["--encoder", "x", "--data", "y.h5", "--z-range", "0", "-1"])
     assert err.value.code == 2 and "LOW must be below HIGH" in capsys.readouterr().err
+
+
+def test_score_direction_points_to_the_side_of_the_rare_events():
+    """The scan's direction comes from the training events' default score (no labels)."""
+    import keras
+
+    from models.bumphunt_vae import BumpHuntVAE
+    from tests.models.test_bumphunt_vae import _events
+
+    keras.utils.set_random_seed(0)
+    x, _ = _events(600)
+    vae = BumpHuntVAE()
+    vae.fit_scaler(x)
+    z = np.asarray(vae.encode(x)[0])[:, 0]
+    for side in (1.0, -1.0):
+        # a bulk plus a few events far on one side of the latent: the mixture makes them rare
+        rare = side * (z - np.median(z)) > np.percentile(side * (z - np.median(z)), 97)
+        vae.calibrate(x[~rare])
+        d = characterise.score_direction(vae, x)
+        assert d["side"] == side and d["t_max"] > 0
+        t = d["to_axis"](z)
+        assert np.all(t[rare] > 0)
+        assert [v for v, _ in d["levels"]] == sorted(v for v, _ in d["levels"])
+
+
+def test_latent_range_keeps_the_paper_range_only_where_the_events_are():
+    rng = np.random.default_rng(0)
+    inside = rng.uniform(-2.4, -0.1, 1000)
+    assert characterise.latent_range(inside)[0] == characterise.Z_RANGE
+    elsewhere = rng.normal(0.3, 0.2, 1000)  # a latent centred near +0.3: mostly outside [-2.5, 0]
+    (low, high), reason = characterise.latent_range(elsewhere)
+    assert "percentiles" in reason
+    assert np.mean((elsewhere >= low) & (elsewhere <= high)) >= 0.97
+    assert high - low >= 1.0 and low < 0.3 < high
+
+
+def _fake_export(folder, model):
+    """A version folder with a model card of `model` (no weights, no graph)."""
+    from training.model_card import ModelCard
+
+    folder.mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"")
+    ModelCard(
+        model=model,
+        class_name="X",
+        citation="",
+        preset="paper",
+        config={},
+        representation={"name": "x"},
+        inputs={},
+        outputs=["anomaly_score"],
+        default_score="kl",
+        signal_label="signal",
+    ).write(folder)
+    return folder
+
+
+def test_load_encoder_takes_only_bumphunt_exports_with_member_weights(tmp_path):
+    with pytest.raises(DataError, match="not 'bumphunt_vae'"):
+        characterise.load_encoder(_fake_export(tmp_path / "dvae" / "1", "dvae"))
+    with pytest.raises(DataError, match="member0.weights.h5"):
+        characterise.load_encoder(_fake_export(tmp_path / "bumphunt_vae" / "1", "bumphunt_vae").parent)
+    (tmp_path / "card-less" / "1").mkdir(parents=True)
+    (tmp_path / "card-less" / "1" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(DataError, match="no assets.extra/model_card.json"):
+        characterise.load_encoder(tmp_path / "card-less")
