@@ -1,13 +1,20 @@
-"""Figures of the paper reproductions (matplotlib with the Agg backend; no display needed)."""
+"""Figures of the paper reproductions, in the project's seaborn theme (training.figure_style).
 
-import matplotlib
+Score distributions are seaborn histograms with the class as hue (training.figures.class_histograms).
+The latent heatmaps stay matplotlib pcolormesh: their axes are physical coordinates (m_jj in TeV, z)
+shared with the event contours drawn over them, which seaborn.heatmap's categorical cells would
+not keep; the Gibbs triangles are 2-D histograms in ternary coordinates, and the line plots
+(fraction scans, marginals, ROC bands, training curves) gain nothing from seaborn beyond its theme.
+"""
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.colors
+import numpy as np
 
-from training.figures import save_figure  # noqa: E402
-from training.metrics import roc  # noqa: E402
+from training.figure_style import pyplot
+from training.figures import class_histograms, save_figure
+from training.metrics import roc
+
+plt = pyplot()
 
 
 def plot_snapshots(snapshots, is_signal, names, path, title=""):
@@ -15,13 +22,13 @@ def plot_snapshots(snapshots, is_signal, names, path, title=""):
     epochs = sorted(snapshots)
     fig, axes = plt.subplots(1, len(epochs), figsize=(3.0 * len(epochs), 2.8), squeeze=False, layout="constrained")
     for ax, epoch in zip(axes[0], epochs):
-        values = snapshots[epoch]
+        values = np.asarray(snapshots[epoch])
         bins = np.histogram_bin_edges(values, bins=40)
-        ax.hist(values[~is_signal], bins=bins, histtype="step", density=True, label=names[0])
-        ax.hist(values[is_signal], bins=bins, histtype="step", density=True, label=names[1])
+        groups = {names[0]: values[~is_signal], names[1]: values[is_signal]}
+        class_histograms(ax, groups, bins, legend=ax is axes[0][0])
         ax.set_title(f"epoch {epoch}", fontsize=9)
         ax.set_yticks([])
-    axes[0][0].legend(fontsize=8)
+        ax.set_ylabel("")
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
 
@@ -181,11 +188,9 @@ def plot_ensemble_roc(mean, std, is_signal, path, title="", score_name="ensemble
     axes[0].set_yscale("log")
     axes[0].legend(fontsize=7)
     bins = np.histogram_bin_edges(mean, bins=50)
-    axes[2].hist(mean[~is_signal], bins=bins, histtype="step", density=True, label="background")
-    axes[2].hist(mean[is_signal], bins=bins, histtype="step", density=True, label="signal")
+    class_histograms(axes[2], {"background": mean[~is_signal], "signal": mean[is_signal]}, bins)
     axes[2].set_xlabel(score_name)
     axes[2].set_yscale("log")
-    axes[2].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
 

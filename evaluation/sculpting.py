@@ -82,50 +82,79 @@ def decorrelation_point(background_mass, background_scores, signal_scores, eff_b
 
 
 def plot_sculpting(results, path, title=""):
-    """Background mass histograms before and after each cut, one panel per tagger.
+    """Background mass histograms before and after each cut, one panel per tagger (seaborn histograms
+    of the binned fractions, the cut as hue).
 
     Args:
         results: {tagger name: `sculpting` output}.
     """
-    import matplotlib
+    import pandas as pd
+    import seaborn as sns
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from training.figure_style import pyplot
+    from training.figures import save_figure
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False, layout="constrained")
     for ax, (name, res) in zip(axes[0], results.items()):
         edges = res["edges"]
-        ax.stairs(res["before"], edges, label="no cut", color="black")
-        for eff, cut in res["cuts"].items():
-            ax.stairs(cut["hist"], edges, label=f"$\\epsilon_B$ = {eff:g} (JSD {cut['jsd']:.3f})")
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        hists = {"no cut": res["before"]}
+        hists.update(
+            {f"$\\epsilon_B$ = {eff:g} (JSD {cut['jsd']:.3f})": cut["hist"] for eff, cut in res["cuts"].items()}
+        )
+        frame = pd.DataFrame(
+            {
+                "mass": np.tile(centres, len(hists)),
+                "fraction": np.concatenate(list(hists.values())),
+                "cut": np.repeat(list(hists), len(centres)),
+            }
+        )
+        palette = ["black", *sns.color_palette(n_colors=len(hists) - 1)]
+        sns.histplot(
+            frame,
+            x="mass",
+            weights="fraction",
+            hue="cut",
+            hue_order=list(hists),
+            palette=palette,
+            bins=edges.tolist(),  # a list: seaborn 0.13 compares an array of bins with 'auto' when weighted
+            element="step",
+            fill=False,
+            ax=ax,
+        )
+        ax.get_legend().set_title(None)
+        plt.setp(ax.get_legend().get_texts(), fontsize=7)
         ax.set_xlabel("jet mass [GeV]")
+        ax.set_ylabel("")
         ax.set_title(name, fontsize=9)
-        ax.legend(fontsize=7)
     axes[0][0].set_ylabel("fraction of QCD jets")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_decorrelation(points, path, title=""):
     """1/JSD against eps_S at fixed eps_B, one point per tagger ({name: `decorrelation_point`})."""
-    import matplotlib
+    import pandas as pd
+    import seaborn as sns
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from training.figure_style import pyplot
+    from training.figures import save_figure
 
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for name, p in points.items():
-        ax.scatter(p["eff_s"], min(p["inverse_jsd"], 1e4), label=name)
+    plt = pyplot()
+    frame = pd.DataFrame(
+        {
+            "tagger": list(points),
+            "eff_s": [p["eff_s"] for p in points.values()],
+            "inverse_jsd": [min(p["inverse_jsd"], 1e4) for p in points.values()],
+        }
+    )
+    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+    sns.scatterplot(frame, x="eff_s", y="inverse_jsd", hue="tagger", style="tagger", s=60, ax=ax)
     ax.set_xlabel(r"$\epsilon_S$")
     ax.set_ylabel("1 / JSD")
     ax.set_yscale("log")
     ax.set_title(title or r"mass decorrelation at $\epsilon_B$ = 5 %", fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

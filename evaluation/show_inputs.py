@@ -16,27 +16,33 @@ KIND is one of
 
 PNG files are written atomically into DIR; stdout gets one JSON line listing them (and the JSD
 report for ``resample``); progress goes to stderr.
+
+Figures use the project's seaborn theme (training.figure_style). The class distributions
+(``highlevel``) are seaborn histograms with the class as hue and the pT-fraction table, whose axes
+are integers (step, multiplicity), a seaborn heatmap; the average jet images and Lund planes stay
+matplotlib imshow, because their axes are continuous physical coordinates (eta', phi';
+ln 1/Delta R, ln k_T) with extents, not categories.
 """
 
 import json
 import pathlib
 import sys
 
-import matplotlib
+import numpy as np
+import seaborn as sns
+from matplotlib.colors import LogNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
+from preprocessing.errors import DataError, run_command
+from preprocessing.representations import highlevel, lund_image, vrnn
+from preprocessing.representations.jet_image import DEFAULT_PARAMS as IMAGE_PARAMS
+from preprocessing.representations.jet_image import jet_images
+from preprocessing.samples import resample
+from preprocessing.samples.format import concatenate, read_sample
+from training.figure_style import pyplot
+from training.figures import class_histograms, save_figure
 
-from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer  # noqa: E402
-from preprocessing.errors import DataError, run_command  # noqa: E402
-from preprocessing.representations import highlevel, lund_image, vrnn  # noqa: E402
-from preprocessing.representations.jet_image import DEFAULT_PARAMS as IMAGE_PARAMS  # noqa: E402
-from preprocessing.representations.jet_image import jet_images  # noqa: E402
-from preprocessing.samples import resample  # noqa: E402
-from preprocessing.samples.format import concatenate, read_sample  # noqa: E402
-from training.figures import save_figure  # noqa: E402
+plt = pyplot()
 
 KINDS = ("jet_image", "lund_image", "vrnn", "highlevel", "resample")
 
@@ -120,19 +126,21 @@ def plot_vrnn(sample, out, n_examples=3, n_labels=6):
         vrnn.fit_pt_fraction_table(everything["vrnn_sequence"], everything["vrnn_mask"])["pt_fraction_table"]
     )
     fig, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
-    shown = np.ma.masked_where(table <= 0, table)
-    im = ax.imshow(
-        shown,
-        origin="lower",
-        aspect="auto",
+    sns.heatmap(
+        table,
+        mask=table <= 0,
         norm=LogNorm(),
         cmap="viridis",
-        extent=[0.5, table.shape[1] + 0.5, -0.5, table.shape[0] - 0.5],
+        xticklabels=np.arange(1, table.shape[1] + 1),  # steps count from 1
+        yticklabels=np.arange(table.shape[0]),
+        cbar_kws={"label": "mean pT fraction"},
+        ax=ax,
     )
+    ax.invert_yaxis()  # multiplicity grows upwards
+    ax.tick_params(labelsize=7)
     ax.set_xlabel("step t (k_t order)")
     ax.set_ylabel("multiplicity N")
     ax.set_title(r"$\bar p_{T,N}(t)$ fitted on these jets")
-    fig.colorbar(im, ax=ax, label="mean pT fraction")
     paths.append(str(save_figure(fig, out / "vrnn_pt_fraction_table.png", dpi=110)))
     return paths
 
@@ -156,12 +164,14 @@ def plot_highlevel(sample, out, min_events=20):
     fig, axes = plt.subplots(2, 4, figsize=(14, 6.2), layout="constrained")
     for ax, name, values in zip(axes.flat, names, columns):
         bins = np.linspace(*np.quantile(values, [0.0, 0.995]), 41)
-        for i, cls in enumerate(events.label_names):
-            sel = labels == i
-            if sel.sum() >= min_events:
-                ax.hist(values[sel], bins, histtype="step", density=True, label=f"{cls} ({sel.sum()})")
+        groups = {
+            f"{cls} ({np.sum(labels == i)})": values[labels == i]
+            for i, cls in enumerate(events.label_names)
+            if np.sum(labels == i) >= min_events
+        }
+        class_histograms(ax, groups, bins, legend=ax is axes.flat[0])
         ax.set_xlabel(name + (" [GeV]" if name.startswith("m_") else ""))
-    axes.flat[0].legend(fontsize=8)
+        ax.set_ylabel("density" if ax.get_subplotspec().is_first_col() else "")
     axes.flat[-1].axis("off")
     return [str(save_figure(fig, out / "highlevel_features.png", dpi=110))]
 

@@ -241,32 +241,43 @@ def aucs(scores):
 
 
 def plot_rocs(label, scores, path):
-    """ROC curves (eps_S vs 1/eps_B) of every score on every signal test set, one panel per score."""
-    import matplotlib
+    """ROC curves (eps_S vs 1/eps_B) of every score on every signal test set, one panel per score
+    (a seaborn grid: the score as column, the signal test set as hue)."""
+    import pandas as pd
+    import seaborn as sns
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from training.figure_style import pyplot
+    from training.figures import roc_frame, save_figure
 
-    from training import metrics
-
+    pyplot()
     names = list(scores["QCD"])
-    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.6), squeeze=False)
-    for ax, score in zip(axes[0], names):
+    frames = []
+    for score in names:
         b = scores["QCD"][score]
-        for test, s in scores.items():
-            if test == "QCD":
-                continue
-            fpr, tpr = metrics.roc(np.r_[b, s[score]], np.r_[np.zeros(len(b)), np.ones(len(s[score]))])
-            ok = fpr > 0
-            ax.plot(tpr[ok], 1.0 / fpr[ok], label=test, lw=1)
-        ax.set_yscale("log")
-        ax.set_xlabel(r"$\epsilon_S$")
-        ax.set_title(f"{label}: {score}", fontsize=9)
-    axes[0][0].set_ylabel(r"$1/\epsilon_B$")
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        curves = {
+            test: (np.r_[b, s[score]], np.r_[np.zeros(len(b)), np.ones(len(s[score]))])
+            for test, s in scores.items()
+            if test != "QCD"
+        }
+        frames.append(roc_frame(curves).assign(score=f"{label}: {score}"))
+    grid = sns.relplot(
+        pd.concat(frames, ignore_index=True),
+        x="eps_S",
+        y="rejection",
+        col="score",
+        hue="curve",
+        kind="line",
+        estimator=None,
+        sort=False,
+        height=3.6,
+        aspect=1.1,
+        linewidth=1,
+    )
+    grid.set(yscale="log")
+    grid.set_axis_labels(r"$\epsilon_S$", r"$1/\epsilon_B$")
+    grid.set_titles("{col_name}")
+    grid.legend.set_title("signal")
+    save_figure(grid.figure, path, dpi=110)
 
 
 def run(scale, out, seed=0, paths=None):

@@ -399,12 +399,9 @@ def run(scale, out, seed=0, paths=None):
 
 # -- figures ---------------------------------------------------------------------------------
 def _plt():
-    import matplotlib
+    from training.figure_style import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _plot_auc(path, rows):
@@ -450,17 +447,19 @@ def _plot_mjj(path, mjj_b, mjj_s, pass_b, pass_s, n_sig, before, after):
 
 
 def _plot_sculpting(path, mass, pass_rho, pass_d2, d2_cut, bins):
+    from training.figures import class_histograms, save_figure
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.hist(mass, bins, density=True, histtype="step", label="background, no cut")
-    ax.hist(mass[pass_rho], bins, density=True, histtype="step", label=f"rho' > {CUT}")
-    ax.hist(mass[pass_d2], bins, density=True, histtype="step", label=f"D2 < {d2_cut:.2f} (same rejection)")
+    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+    groups = {
+        "background, no cut": mass,
+        f"rho' > {CUT}": mass[pass_rho],
+        f"D2 < {d2_cut:.2f} (same rejection)": mass[pass_d2],
+    }
+    class_histograms(ax, groups, bins)
     ax.set_xlabel("leading-jet mass [GeV]")
     ax.set_ylabel("normalised")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 # -- report ----------------------------------------------------------------------------------
