@@ -124,6 +124,7 @@ def prepare(scale, seed, paths=None):
     from evaluation.protocol import shifted
     from models.registry import MODELS
     from preprocessing import representations
+    from preprocessing.representations.lund_image import lund_images
     from training import datasets
 
     cfg = SCALES[scale]
@@ -134,9 +135,16 @@ def prepare(scale, seed, paths=None):
         sample = datasets.load(files)
         source = ", ".join(map(str, files))
         images.append(representations.build("jet_image", sample, source=source)["jet_image"])
-        lunds.append(representations.build("lund_image", sample, source=source)["lund_image"])
+        # a jet with a single constituent has no Lund plane: it takes part in no scenario (counted)
+        lund = lund_images(sample.constituents, sample.n_constituents, source=source, allow_empty=True)
+        has_lund = lund.sum(axis=(1, 2)) > 0
+        if not has_lund.all():
+            print(
+                f"dillon2021: {int((~has_lund).sum())} jets without a primary Lund splitting left out", file=sys.stderr
+            )
+        lunds.append(lund)
         for name in names:
-            idx = np.flatnonzero(sample.labels == sample.label_of(name))
+            idx = np.flatnonzero((sample.labels == sample.label_of(name)) & has_lund)
             # split by event inside each class (jets of one event stay together)
             tr, va, te = (offset + idx[p] for p in datasets.split(sample.event[idx], seed=seed))
             classes[name] = {"train": tr, "val": va, "test": te[: cfg["test_per_class"]]}

@@ -71,6 +71,7 @@ def lund_images(
     log_inv_delta_r_range=(0.0, 6.0),
     log_kt_range=(-2.0, 5.0),
     source="input",
+    allow_empty=False,
 ):
     """Unit-sum primary Lund-plane images.
 
@@ -81,9 +82,12 @@ def lund_images(
         log_inv_delta_r_range: [low, high] of ln(1/Delta R) along the columns.
         log_kt_range: [low, high] of ln(k_T / GeV) along the rows.
         source: where the jets came from, for error messages.
+        allow_empty: a jet without any primary splitting (a single constituent) has no Lund image:
+            False raises DataError naming it; True leaves its image all zero, for a caller that
+            drops such jets itself (their sum is 0).
 
     Returns:
-        (jets, n_pixels, n_pixels) float32 images, each summing to one.
+        (jets, n_pixels, n_pixels) float32 images, each summing to one (or zero, see allow_empty).
     """
     delta, kt, counts = primary_declusterings(constituents, n_constituents, source)
     n_jets = len(counts)
@@ -108,6 +112,8 @@ def lund_images(
     images = images.reshape(n_jets, n_pixels, n_pixels)
     total = images.sum(axis=(1, 2))
     empty = np.nonzero(total <= 0)[0]
+    if len(empty) and allow_empty:
+        return (images / np.maximum(total, 1.0)[:, None, None]).astype(np.float32)
     if len(empty):  # no splitting at all (a single constituent)
         i = int(empty[0])
         raise DataError(

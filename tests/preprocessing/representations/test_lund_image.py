@@ -77,3 +77,11 @@ def test_jet_with_splittings_only_outside_the_window_keeps_a_border_pixel():
     img = lund_images(c, np.array([2]))[0]
     assert img.sum() == pytest.approx(1.0)
     assert img[0, 0] == pytest.approx(1.0)  # clipped to the lowest ln kT row and ln 1/dR column
+
+
+def test_jet_without_splittings_gets_an_empty_image_when_allowed():
+    c = np.zeros((2, 3, 4))
+    c[0, :2] = physics.from_pt_eta_phi(np.array([300.0, 50.0]), np.array([0.0, 0.2]), np.array([0.0, 0.0]))
+    c[1, 0] = physics.from_pt_eta_phi(np.array([300.0]), np.array([0.0]), np.array([0.0]))
+    images = lund_images(c, np.array([2, 1]), allow_empty=True)
+    np.testing.assert_allclose(images.sum(axis=(1, 2)), [1.0, 0.0], atol=1e-6)
