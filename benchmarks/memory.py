@@ -1,7 +1,7 @@
 """Peak memory of a streamed ``fit`` against its --memory-budget (tracker issue 17, "Bounded memory").
 
     python -m benchmarks.memory [--budget 128M] [--factor 3] [--model dvae] [--epochs 2]
-                                        [--data FILE ...] [--no-compare]
+                                 [--data FILE ...] [--dataset-jets N] [--no-compare]
 
 Picks the jets of the model's default dataset (or of ``--data``) whose in-memory footprint
 (``training.memory``) is ``--factor`` times the budget, then runs, each in its own process:
@@ -32,7 +32,8 @@ from preprocessing.errors import DataError, run_command
 from training import memory
 
 # arguments of `python -m benchmarks --quick`
-QUICK = ["--budget", "24M", "--factor", "2", "--epochs", "1", "--no-compare"]
+# (a default dataset of 6000 jets: generating the full one takes minutes on first use)
+QUICK = ["--budget", "24M", "--factor", "2", "--epochs", "1", "--no-compare", "--dataset-jets", "6000"]
 MB = 1e-6
 
 
@@ -98,6 +99,9 @@ def build_parser():
     parser.add_argument("--factor", type=float, default=3.0, help="footprint / budget of the sample (default 3)")
     parser.add_argument("--model", default="dvae", help="model (default dvae)")
     parser.add_argument("--data", nargs="+", help="sample files (default: the model's default dataset)")
+    parser.add_argument(
+        "--dataset-jets", type=integer(2), help="size of the default dataset to use or generate (default: its own)"
+    )
     parser.add_argument("--epochs", type=integer(1), default=2, help="training epochs (default 2)")
     parser.add_argument("--no-compare", action="store_true", help="skip the in-memory fit")
     parser.add_argument("--out", help="folder for the exports and logs (default: a temporary folder)")
@@ -116,7 +120,7 @@ def collect(args):
     if not args.factor >= 1:
         raise DataError(f"--factor {args.factor}: must be at least 1")
     settings = pipeline.resolve(args.model)
-    paths = args.data or datasets.materialise(settings.spec.dataset)
+    paths = args.data or datasets.materialise(settings.spec.dataset, args.dataset_jets)
     whole = memory.estimate_footprint(paths, settings.representation)
     per_jet = whole.total / max(whole.rows, 1)
     n_jets = math.ceil(args.factor * budget / per_jet)
