@@ -2,21 +2,24 @@
 
     python -m benchmarks [NAME ...] [--quick] [--out DIR]
 
-Without NAME every benchmark runs, in the order below. Each is the module's own measurement
-(``python -m benchmarks.NAME`` with its defaults, or with its small ``QUICK`` arguments under
-``--quick``: numbers that show the path works and roughly how fast, not ones to quote). The table
-puts every figure beside its reference (a peer measured in the same run, or a number with where
-it came from; empty where none is known) and its target. A benchmark that fails is reported with
-its error, the others still run, and the exit status is 1.
+Without NAME every benchmark runs, in the order below. Each is the module's own command,
+``python -m benchmarks.NAME`` with its defaults (or with its small ``QUICK`` arguments under
+``--quick``: numbers that show the path works and roughly how fast, not ones to quote), run in a
+fresh process of its own, so that no benchmark inherits another's memory, threads or compiled
+graphs (a child forked from a large process would also report that process's peak memory); its
+progress goes to stderr, and the JSON line it prints last is its result. The table puts every
+figure beside its reference (a peer measured in the same run, or a number with where it came
+from; empty where none is known) and its target. A benchmark that fails is reported with its exit
+status, the others still run, and the exit status is 1.
 """
 
 import importlib
 import json
 import os
 import pathlib
+import subprocess
 import sys
 import time
-import traceback
 
 from benchmarks.table import figures_of, markdown, rows
 from preprocessing.cli import CommandParser
@@ -35,6 +38,7 @@ NAMES = (
     "scaling",
     "serving",
 )
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def build_parser():
@@ -56,11 +60,14 @@ def measure(name, quick):
     print(f"== {name} {' '.join(argv)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     entry = {"name": name, "argv": argv}
-    try:
-        entry["result"] = module.collect(module.build_parser().parse_args(argv))
-    except Exception as err:  # one failing benchmark is reported; the others still run
-        entry["error"] = f"{type(err).__name__}: {err}"
-        traceback.print_exc()
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", *argv], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:  # one failing benchmark is reported; the others still run
+        entry["error"] = f"exit status {done.returncode}" + ("" if lines else ", no JSON result line")
+    else:
+        entry["result"] = json.loads(lines[-1])
     entry["seconds"] = round(time.perf_counter() - start, 1)
     print(
         f"== {name}: {entry['seconds']} s" + (f", failed: {entry['error']}" if "error" in entry else ""),
