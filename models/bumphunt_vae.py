@@ -360,6 +360,7 @@ class BumpHuntVAE(Tagger):
         self.tail_levels.assign(tables[0][0].astype("float32"))  # the same p-knots for every term
         self.tail_quantiles.assign(np.stack([q for _, q, _ in tables]).astype("float32"))
         self.tail_scales.assign(np.array([b for _, _, b in tables], "float32"))
+
         def at_level(lv, q, level):  # the knot at -log p = level; the last knot when n < 1/p events
             return float(q[min(np.searchsorted(lv, level), len(q) - 1)])
 
