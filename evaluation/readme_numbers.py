@@ -37,7 +37,7 @@ class Headline:
     Attributes:
         table: the first line of the table's header row starts with this text.
         rows: a row is quoted when it matches this regular expression.
-        columns: the header names quoted, in order (None: every column).
+        columns: the columns quoted, in order, by header name or position (None: every column).
     """
 
     table: str
@@ -48,7 +48,8 @@ class Headline:
 HEADLINES = {
     "dillon2021": Headline(
         "| scenario | model | label-free default",
-        columns=("scenario", "model", "label-free default", "AUC", "paper's score", "paper AUC"),
+        # the table has three AUC columns (default, paper's score, best with labels): by position
+        columns=(0, 1, 2, 3, 4, 5, 8),
     ),
     "bortolato2021": Headline(
         "| S/B | score | weights",
@@ -123,7 +124,8 @@ def headline_table(spec, text, paper):
         raise ValueError(f"{report_path(paper)}: no table whose header starts with {spec.table!r}")
     header, _, *rows = found[0]
     names = _cells(header)
-    keep = list(range(len(names))) if spec.columns is None else [names.index(c) for c in spec.columns]
+    columns = range(len(names)) if spec.columns is None else spec.columns
+    keep = [c if isinstance(c, int) else names.index(c) for c in columns]
     pick = re.compile(spec.rows)
     lines = ["| " + " | ".join(names[k] for k in keep) + " |", "|" + "---|" * len(keep)]
     for row in rows:
