@@ -13,7 +13,8 @@ from models import citations
 from models.registry import MODELS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# CI clones the repository with a copy of shared/ beside it; without it these tests must fail, not skip
+# CI clones the repository with a copy of shared/ beside it; there (CI=true) a missing shared/ fails
+# these tests; elsewhere (a user's checkout without shared/) they are skipped with the reason
 PAPERS_DIR = ROOT.parent / "shared" / "papers"
 HEAD_LINES = 40  # the title and the author list of every paper text lie in its first lines
 SKIP_DIRS = {".git", ".venv", "exported", "reproductions", "data", "runs", "__pycache__"}
@@ -47,6 +48,11 @@ def normalise(text):
 def readme_rows():
     """{key: (file, authors, title, arXiv id)} from the table of ../shared/papers/README.md."""
     readme = PAPERS_DIR / "README.md"
+    if not readme.is_file() and not os.environ.get("CI"):
+        # a checkout outside the project's workplace has no shared/ beside it; CI (CI=true) always has it
+        pytest.skip(
+            f"{readme} is missing (not in CI): the citation facts come from shared/papers beside the repository"
+        )
     assert readme.is_file(), f"{readme} is missing: the citation facts come from shared/papers beside the repository"
     rows = {}
     for line in readme.read_text(encoding="utf-8").splitlines():
