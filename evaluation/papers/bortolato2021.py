@@ -98,13 +98,18 @@ SCALES = {
 }
 
 
+# offsets from the run's seed: generator seeds of the two samples, training seeds of the stability runs
+# and of the background-only subsets (ensemble member k trains with seed + k); run() and seeds() share them
+BACKGROUND_SEED, SIGNAL_SEED, STABILITY_SEED, SUBSET_SEED = 11, 12, 100, 200
+
+
 def seeds(scale, seed):
     """{"generation": generator seeds, "member": training seeds} of a run (evaluation.protocol)."""
     cfg = SCALES[scale]
     members = {seed + k for k in range(cfg["members"])}
-    members |= {seed + 100 + k for k in range(cfg["stability_runs"])}
-    members |= {seed + 200 + k for k in range(cfg["subsets"])}
-    return {"generation": {seed + 11, seed + 12}, "member": members}
+    members |= {seed + STABILITY_SEED + k for k in range(cfg["stability_runs"])}
+    members |= {seed + SUBSET_SEED + k for k in range(cfg["subsets"])}
+    return {"generation": {seed + BACKGROUND_SEED, seed + SIGNAL_SEED}, "member": members}
 
 
 def selection():
@@ -133,8 +138,8 @@ def samples(cfg, seed, paths=None):
         return read_sample(paths[0]), read_sample(paths[1])
     out = []
     for process, n, s, opts in (
-        ("dijet", cfg["n_background"], seed + 11, {}),
-        ("lhco-signal", cfg["n_signal"], seed + 12, {"prongs": 2}),
+        ("dijet", cfg["n_background"], seed + BACKGROUND_SEED, {}),
+        ("lhco-signal", cfg["n_signal"], seed + SIGNAL_SEED, {"prongs": 2}),
     ):
         # the observables' version is in the name: a cache from older code is not reused
         path = datasets.generated_path(f"bortolato2021_obs{OBSERVABLES_VERSION}", process, 2 * n, s, opts)
@@ -339,7 +344,13 @@ def run(scale, out, seed, paths=None):
         for k in range(cfg["stability_runs"]):
             snaps = ScoreSnapshots(x_va, range(1, cfg["stability_epochs"] + 1), score="kl")
             pipeline.train_member(
-                stable, x_tr, x_va, seed + 100 + k, out / ".runs" / f"stab-{opt}-{k}", callbacks=[snaps], verbose=0
+                stable,
+                x_tr,
+                x_va,
+                seed + STABILITY_SEED + k,
+                out / ".runs" / f"stab-{opt}-{k}",
+                callbacks=[snaps],
+                verbose=0,
             )
             curves[f"{opt} run {k}"] = [
                 metrics.summary(snaps.snapshots[e], va_signal)["auc"] for e in sorted(snaps.snapshots)
@@ -385,7 +396,7 @@ def run(scale, out, seed, paths=None):
     for k in range(cfg["subsets"]):
         sub = rng.choice(b_tr, int(0.8 * len(b_tr)), replace=False)
         vae = pipeline.train_member(
-            settings, xb[sub], xb[b_va], seed + 200 + k, out / ".runs" / f"subset{k}", verbose=0
+            settings, xb[sub], xb[b_va], seed + SUBSET_SEED + k, out / ".runs" / f"subset{k}", verbose=0
         ).model
         order = rng.permutation(len(sub))
         decoder, _ = train_decoder(

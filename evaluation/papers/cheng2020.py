@@ -103,6 +103,12 @@ PAPER = {
 
 
 # -- data ------------------------------------------------------------------------------------
+def base_seed(seed):
+    """Generator seed of the QCD training jets; the W training jets and the test sets follow it
+    (+1, +10, +11...) (samples() and seeds() share it)."""
+    return 7000 + 100 * seed
+
+
 def selection():
     """No label-chosen rule: every model's default score is the paper's (the OE-VAE's is its OE space's)."""
     return ()
@@ -113,7 +119,7 @@ def seeds(scale, seed):
     from evaluation.protocol import recipe_seeds
     from models.registry import CHENG2020_OUTLIERS
 
-    base = 7000 + 100 * seed
+    base = base_seed(seed)
     generation = {base, base + 1, base + 10} | {base + 11 + k for k in range(len(TEST_SETS))}
     return {"generation": generation | recipe_seeds(CHENG2020_OUTLIERS, seed), "member": {seed}}
 
@@ -137,7 +143,7 @@ def samples(cfg, seed):
     from models.registry import CHENG2020_OUTLIERS
     from training import datasets
 
-    base = 7000 + 100 * seed
+    base = base_seed(seed)
     out = {
         "train": _generated("QCD training", "qcd", cfg["n_train"], base, "cheng2020-train", {"pthat_min": 400.0}),
         "w_train": _generated(

@@ -129,6 +129,10 @@ def bump_significance(mjj_b, pass_b, mjj_s, pass_s, n_background, n_signal):
 
 
 # -- data ------------------------------------------------------------------------------------
+# generator seed of each sample, an offset from the run's seed (samples() and seeds() share it)
+GENERATION_SEEDS = {"background": 21, 2: 22, 3: 23}
+
+
 def selection():
     """No label-chosen rule: the report's default, rho_prime, is the paper's own score."""
     return ()
@@ -137,7 +141,7 @@ def selection():
 def seeds(scale, seed):
     """{"generation": generator seeds, "member": training seeds} of a run (evaluation.protocol)."""
     prongs = SCALES[scale]["prongs"]
-    return {"generation": {seed + 21} | {seed + 20 + p for p in prongs}, "member": {seed}}
+    return {"generation": {seed + GENERATION_SEEDS[k] for k in ("background", *prongs)}, "member": {seed}}
 
 
 def samples(cfg, seed, paths=None):
@@ -152,9 +156,9 @@ def samples(cfg, seed, paths=None):
         return {"background": read_sample(paths[0]), 2: read_sample(paths[1]), 3: read_sample(paths[2])}
     out = {}
     for key, process, n, s, opts in (
-        ("background", "dijet", cfg["n_background"], seed + 21, {}),
-        (2, "lhco-signal", cfg["n_signal"], seed + 22, {"prongs": 2}),
-        (3, "lhco-signal", cfg["n_signal"], seed + 23, {"prongs": 3}),
+        ("background", "dijet", cfg["n_background"], seed + GENERATION_SEEDS["background"], {}),
+        (2, "lhco-signal", cfg["n_signal"], seed + GENERATION_SEEDS[2], {"prongs": 2}),
+        (3, "lhco-signal", cfg["n_signal"], seed + GENERATION_SEEDS[3], {"prongs": 3}),
     ):
         if key != "background" and key not in cfg["prongs"]:
             continue
