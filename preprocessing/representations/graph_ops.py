@@ -6,38 +6,131 @@ better). Everything here takes padded (jets, particles, ...) tensors and a (jets
 mask of real constituents; padded entries come out as zero.
 
 Bad input is an ``InvalidArgumentError`` from in-graph assertions (TF Serving and
-``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT).
+``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT). ``validate_constituents``
+is the one physical-input check of every builder: a jet that breaks a rule (``RULES``) is refused
+with a message naming the first bad jet and the rule, so no unphysical jet reaches the boosts and
+logarithms that would turn it into a NaN score.
 """
 
 import math
 
+# The physical-input rules of validate_constituents, in the order they are tested: a jet breaking
+# several is reported under the first. Bounds, and why:
+MAX_COMPONENT_GEV = 1e5  # |E|, |p_i| of a constituent: 14 TeV collisions stay far below; 1e30 overflows float32 squares
+MASS_SHELL_RTOL = 1e-4  # E >= |p| (1 - rtol): massless constituents stored in float32 round by ~1e-7
+# summed pT / summed E (|eta_J| < ~14.5): the boost 1 / sqrt(1 - beta^2) stays finite in float64
+MIN_AXIS_PT_FRACTION = 1e-6
+RULES = {
+    "n_constituents > 0": "no constituents (n_constituents <= 0)",
+    "n_constituents <= particles": "n_constituents is larger than the number of padded particles",
+    "finite": "a constituent component is NaN or infinity",
+    "bounded": f"a constituent component exceeds {MAX_COMPONENT_GEV:g} GeV in magnitude",
+    "E >= |p|": f"a constituent has E < |p| (beyond {MASS_SHELL_RTOL:g} relative); columns must be (E, px, py, pz)",
+    "E > 0 and pT > 0": "no constituent has E > 0 and pT > 0",
+    "jet axis": f"the summed pT is below {MIN_AXIS_PT_FRACTION:g} of the summed E (jet along the beam axis)",
+}
+EVERY_CONSTITUENT_RULE = "every E > 0 and pT > 0"
+EVERY_CONSTITUENT_TEXT = "a constituent has E <= 0 or pT <= 0 (the point cloud takes log E and log pT)"
+# the message of a refused jet: "jet 3 is not physical (rule E >= |p|): a constituent has E < |p| ..."
+MESSAGE = "jet {} is not physical (rule {}): {}"
 
-def validate_constituents(constituents, n_constituents):
-    """In-graph input checks; returns (p4 float64 with padding zeroed, mask bool).
+
+def refuse_jets(checks):
+    """One in-graph assertion over per-jet rules: an ``InvalidArgumentError`` naming the first bad jet
+    (lowest index) and the first rule it breaks, in the order of `checks`.
+
+    One assertion rather than one per rule, so which rule and jet are reported does not depend on
+    the order in which TensorFlow runs independent ops.
 
     Args:
-        constituents: (jets, particles, 4) float tensor as (E, px, py, pz).
+        checks: [(rule name, description, (jets,) bool tensor: the jet breaks the rule)].
+    """
+    import tensorflow as tf
+
+    bad = tf.stack([b for _, _, b in checks], axis=1)  # (jets, rules)
+    any_bad = tf.reduce_any(bad, axis=1)  # (jets,)
+    jet = tf.argmax(tf.cast(any_bad, tf.int32), output_type=tf.int32)  # first bad jet (0 when none)
+    rule = tf.argmax(tf.cast(tf.gather(bad, jet), tf.int32), output_type=tf.int32)  # its first broken rule
+
+    def message():
+        names = tf.constant([name for name, _, _ in checks])
+        texts = tf.constant([text for _, text, _ in checks])
+        start, after_jet, after_rule, end = MESSAGE.split("{}")
+        jet_text, rule_name, rule_text = tf.strings.as_string(jet), tf.gather(names, rule), tf.gather(texts, rule)
+        parts = [start, jet_text, after_jet, rule_name, after_rule, rule_text, end]
+        return tf.strings.join(parts)
+
+    ok = ~tf.reduce_any(any_bad)
+    # the message is built only when a jet is refused (a cond, not on every call)
+    text = tf.cond(ok, lambda: tf.constant(""), message)
+    return tf.debugging.Assert(ok, [text])
+
+
+def parse_refusal(message):
+    """(jet index, rule name, description) of a refusal from refuse_jets in an error message, else None."""
+    import re
+
+    found = re.search(r"jet (\d+) is not physical \(rule ([^)]*)\): ([^\]\n']*)", str(message))
+    return (int(found.group(1)), found.group(2), found.group(3).strip()) if found else None
+
+
+def validate_constituents(constituents, n_constituents, every_constituent_hard=False):
+    """In-graph physical-input checks; returns (p4 float64 with padding zeroed, mask bool).
+
+    Every graph builder of raw constituents calls this first. Over the real constituents of each
+    jet (the first n_constituents; padding is ignored whatever it holds), in this order (``RULES``):
+    at least one and at most the padding; finite; |component| <= MAX_COMPONENT_GEV; E >= |p| to
+    MASS_SHELL_RTOL (this catches E = 0 and columns given as (px, py, pz, E)); at least one
+    constituent with E > 0 and pT > 0 (all-zero jets, jets along the beam); a jet axis off the beam,
+    summed pT > MIN_AXIS_PT_FRACTION summed E. A broken rule is an ``InvalidArgumentError``
+    ("jet 3 is not physical (rule E >= |p|): ...", ``MESSAGE``) naming the first bad jet.
+
+    Args:
+        constituents: (jets, particles, 4) float tensor as (E, px, py, pz), GeV.
         n_constituents: (jets,) integer tensor of real constituents.
+        every_constituent_hard: also require E > 0 and pT > 0 of every real constituent (builders
+            that take their logarithm).
     """
     import tensorflow as tf
 
     n = tf.cast(n_constituents, tf.int32)  # (jets,)
     n_particles = tf.shape(constituents)[1]
-    checks = [
-        tf.debugging.assert_positive(n, message="a jet has no constituents (n_constituents <= 0)"),
-        tf.debugging.assert_less_equal(
-            n, n_particles, message="n_constituents is larger than the number of padded particles"
-        ),
-        tf.debugging.assert_equal(
-            tf.shape(n)[0], tf.shape(constituents)[0], message="n_constituents and constituents differ in jets"
-        ),
-    ]
-    mask = tf.range(n_particles)[None, :] < n[:, None]  # (jets, particles)
+    same_jets = tf.debugging.assert_equal(
+        tf.shape(n)[0], tf.shape(constituents)[0], message="n_constituents and constituents differ in jets"
+    )
+    with tf.control_dependencies([same_jets]):
+        mask = tf.range(n_particles)[None, :] < n[:, None]  # (jets, particles)
     p4 = tf.cast(constituents, tf.float64)
-    finite = tf.reduce_all(tf.math.is_finite(p4) | ~mask[..., None])
-    checks.append(tf.debugging.Assert(finite, ["constituents contain NaN or infinity"]))
-    with tf.control_dependencies(checks):
-        p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))  # padding is ignored whatever it holds
+    real = mask[..., None]  # (jets, particles, 1)
+    finite = tf.math.is_finite(p4)
+    # non-finite and padding entries are zeroed before any arithmetic, so the rules below stay finite
+    clean = tf.where(real & finite, p4, tf.zeros_like(p4))  # (jets, particles, 4)
+    e = clean[..., 0]
+    p2 = tf.reduce_sum(clean[..., 1:] * clean[..., 1:], axis=-1)  # (jets, particles) |p|^2, finite under the bound
+    pt2 = clean[..., 1] * clean[..., 1] + clean[..., 2] * clean[..., 2]
+    in_bound = tf.reduce_all(tf.abs(clean) <= MAX_COMPONENT_GEV, axis=-1)  # (jets, particles)
+    # E >= |p| (1 - rtol), without a square root: E >= 0 and E^2 >= |p|^2 (1 - rtol)^2
+    on_shell = (e >= 0) & (e * e >= p2 * (1.0 - MASS_SHELL_RTOL) ** 2)
+    hard = (e > 0) & (pt2 > 0)  # (jets, particles)
+    jet = tf.reduce_sum(clean, axis=1)  # (jets, 4)
+    jet_pt = tf.math.sqrt(jet[:, 1] * jet[:, 1] + jet[:, 2] * jet[:, 2])
+
+    def any_real(bad):  # (jets, particles) -> (jets,): a real constituent is bad
+        return tf.reduce_any(bad & mask, axis=1)
+
+    checks = [
+        ("n_constituents > 0", RULES["n_constituents > 0"], n <= 0),
+        ("n_constituents <= particles", RULES["n_constituents <= particles"], n > n_particles),
+        ("finite", RULES["finite"], any_real(~tf.reduce_all(finite, axis=-1))),
+        ("bounded", RULES["bounded"], any_real(~in_bound)),
+        ("E >= |p|", RULES["E >= |p|"], any_real(~on_shell)),
+        ("E > 0 and pT > 0", RULES["E > 0 and pT > 0"], ~any_real(hard)),
+        ("jet axis", RULES["jet axis"], ~(jet_pt > MIN_AXIS_PT_FRACTION * jet[:, 0])),
+    ]
+    if every_constituent_hard:
+        checks.append((EVERY_CONSTITUENT_RULE, EVERY_CONSTITUENT_TEXT, any_real(~hard)))
+    with tf.control_dependencies([refuse_jets(checks)]):
+        p4 = tf.identity(clean)  # padding is ignored whatever it holds
     return p4, mask
 
 

@@ -6,13 +6,13 @@ their count straight to a 40 x 40 image inside the serving graph. The arithmetic
 like the numpy builder, so both agree to rounding; tests hold them to 1e-4 per pixel.
 
 Bad input is an ``InvalidArgumentError`` raised by in-graph assertions (TF Serving and
-``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT): a jet with no constituents,
-a count larger than the padding, NaN or infinite components, no pT inside the image.
+``python -m serving`` answer it with HTTP 400 / gRPC INVALID_ARGUMENT): the physical-input rules
+of ``graph_ops.validate_constituents``, then a jet with no pT inside the image.
 """
 
 import math
 
-from preprocessing.representations.graph_ops import validate_constituents, wrap_phi
+from preprocessing.representations.graph_ops import refuse_jets, validate_constituents, wrap_phi
 from preprocessing.representations.jet_image import DEFAULT_PARAMS
 
 
@@ -62,8 +62,9 @@ def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel
 
     # step 5: unit sum
     total = tf.reduce_sum(images, axis=(1, 2), keepdims=True)
+    inside_pt = tf.reshape(total, [-1]) > 0  # (jets,)
     with tf.control_dependencies(
-        [tf.debugging.assert_positive(tf.reshape(total, [-1]), message="a jet has no pT inside the image")]
+        [refuse_jets([("pT inside the image", "a jet has no pT inside the image", ~inside_pt)])]
     ):
         return tf.cast(images / total, tf.float32)
 

@@ -18,7 +18,9 @@ def point_clouds(constituents, n_constituents, n_points=100, features=DEFAULT_PA
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise ValueError(f"point-cloud feature(s) {unknown} unknown; choose from {list(FEATURES)}")
-    p4, mask = graph_ops.validate_constituents(constituents, n_constituents)  # (jets, particles, 4), (jets, particles)
+    # a real constituent with E = 0 or pT = 0 would put log(0) into the features
+    logs = any(f.startswith("log_") for f in features)
+    p4, mask = graph_ops.validate_constituents(constituents, n_constituents, every_constituent_hard=logs)
     jet = tf.reduce_sum(p4, axis=1)  # (jets, 4)
     zero = tf.zeros_like(p4[..., 0])
     pt = graph_ops.pt(p4)
