@@ -1,0 +1,144 @@
+"""One run of the bench: data, trainings, exports, scores, then results.json, report.md, figures and models.config.
+
+Every number of the report and of the figures is read back from ``DIR/results.json`` after it is
+written (``report.write`` and ``figures.draw`` take the reloaded file), so nothing on the page can
+differ from the file.
+"""
+
+import datetime
+import json
+import pathlib
+import sys
+import time
+
+from evaluation.leaderboard import tasks
+
+RESULTS = "results.json"
+
+
+def materialise(recipes, workers):
+    """{recipe name: [paths]} of every recipe (generated where missing, as Dask tasks) and the seconds it took."""
+    from training.data import datasets
+
+    start = time.perf_counter()
+    paths = {}
+    for recipe in recipes:
+        if recipe.name not in paths:
+            paths[recipe.name] = datasets.materialise(recipe, recipe.n_jets, workers=workers)
+    return paths, time.perf_counter() - start
+
+
+def projection(info, scale, target, model, task):
+    """Training seconds of this entry at `target` scale, extrapolated from this run's measured time by
+    rows and epochs (a rate measured on a tiny run includes graph tracing: an upper bound)."""
+    size = "train_events" if task == tasks.EVENT_TASK else "train_jets"
+    rows = tasks.SCALES[target][size] / tasks.SCALES[scale][size]
+    epochs = tasks.epochs(target, model) / max(info["epochs"], 1)
+    return info["seconds"] * rows * epochs
+
+
+def run(args, argv):
+    from evaluation import protocol
+    from evaluation.leaderboard import evaluate, figures, report, train
+    from preprocessing import tasks as dask_tasks
+    from preprocessing.version import code_version
+    from serving.config import models_in, to_text
+
+    start = time.perf_counter()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = tasks.entries(args.scale, tuple(args.models), args.seed)
+    used = tasks.seeds(args.scale, args.seed, args.models)
+    overlaps = [r for r in tasks.selection() if any(r.overlap(used["generation"], used["member"]).values())]
+    confirm = not overlaps
+    with dask_tasks.shared_session(args.scheduler, args.workers):
+        suites = tasks.suites_for(chosen)
+        suite_recipes = {s: tasks.suite_recipe(s, args.scale, args.seed) for s in suites}
+        paths, generation_seconds = materialise([e.recipe for e in chosen] + list(suite_recipes.values()), args.workers)
+        jobs = [
+            train.TrainTask.of(e, args.scale, args.seed, paths[e.recipe.name], retrain=args.retrain) for e in chosen
+        ]
+        t0 = time.perf_counter()
+        infos = train.train_all(jobs, args.scheduler, args.workers)
+        training_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    samples = evaluate.Samples({s: paths[r.name][0] for s, r in suite_recipes.items()})
+    entries, records = [], []
+    for entry, job in zip(chosen, jobs):
+        info = infos[entry.name]
+        folder = train.install(job, info, out / "exported")
+        print(f"leaderboard: scoring {entry.name}", file=sys.stderr)
+        numbers, rows = evaluate.evaluate_entry(entry, folder, samples, args.scale, args.seed)
+        jet_aucs = [r["auc"] for r in rows if entry.task != tasks.EVENT_TASK]
+        entries.append(
+            {
+                "name": entry.name,
+                "model": entry.model,
+                "task": entry.task,
+                "variant": entry.variant,
+                "preset": info["preset"],
+                "representation": info["representation"],
+                "export": str(folder.relative_to(out)),
+                "parameters": info["parameters"],
+                "train_seconds": info["seconds"],
+                "train_rows_per_second": info["jets_per_second"],
+                "rows": info["rows"],
+                "n_train": info["n_train"],
+                "epochs": info["epochs"],
+                "stopping": info["stopping"],
+                "cached": info["cached"],
+                "training_files": [pathlib.Path(p).name for p in info["files"]],
+                "mean_jet_auc": sum(jet_aucs) / len(jet_aucs) if jet_aucs else None,
+                "projected_train_seconds": {
+                    s: projection(info, args.scale, s, entry.model, entry.task) for s in tasks.SCALES
+                },
+                **numbers,
+            }
+        )
+        records += rows
+    scoring_seconds = time.perf_counter() - t0
+    (out / "models.config").write_text(to_text(models_in(out / "exported")))
+    paper = [e["projected_train_seconds"]["paper"] for e in entries]
+    results = {
+        "meta": {
+            "title": f"Leaderboard ({args.scale} scale, seed {args.seed})",
+            "command": "python -m evaluation.leaderboard " + " ".join(argv),
+            "scale": args.scale,
+            "seed": args.seed,
+            "confirmation": confirm,
+            "protocol": [
+                line.replace(
+                    f"python -m evaluation.reproduce leaderboard --scale {args.scale} --confirm",
+                    f"python -m evaluation.leaderboard --scale {args.scale} --seed {protocol.CONFIRMATION_SEED}",
+                )
+                for line in protocol.report_section("leaderboard", tasks, args.scale, args.seed, confirm)
+            ],
+            "models": list(args.models),
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "code_version": code_version(),
+            "seconds": {
+                "generation": generation_seconds,
+                "training": training_seconds,
+                "scoring": scoring_seconds,
+                "total": time.perf_counter() - start,
+            },
+            "paper_hours_at_100_workers": max(max(paper, default=0), sum(paper) / 100) / 3600,
+            "scales": {name: {k: v for k, v in cfg.items()} for name, cfg in tasks.SCALES.items()},
+            "roc_eff_s": [float(x) for x in evaluate.metrics.ROC_EFF_S],
+            "sculpting_eff_b": evaluate.metrics.SCULPTING_EFF_B,
+            "event_eff_b": evaluate.metrics.EVENT_EFF_B,
+            "signals": list(tasks.SIGNAL_NAMES),
+            "mismodelling": tasks.MISMODELLING,
+            "notes": report.NOTES,
+            "samples": {r.name: [pathlib.Path(p).name for p in paths[r.name]] for r in suite_recipes.values()},
+        },
+        "entries": entries,
+        "records": records,
+    }
+    (out / RESULTS).write_text(json.dumps(results, indent=1, allow_nan=False))
+    reloaded = json.loads((out / RESULTS).read_text())  # the page is drawn from the file, not from memory
+    figures.draw(reloaded, out)
+    report.write(reloaded, out)
+    print(f"report: {out / 'report.md'}", file=sys.stderr)
+    print(json.dumps({"report": str(out / "report.md"), "results": str(out / RESULTS), "entries": len(entries)}))
+    return 0
