@@ -7,7 +7,7 @@
 - ``cheng2020``: training and scoring of the cheng2020 VAEs;
 - ``cheng2022``: training and scoring of ParticleNet and the FCN per preset;
 - ``emd``: the EMD score against EnergyFlow's, at 1 and 2 workers;
-- ``batches``: Keras' array batching against ``training.batches.BatchSource``;
+- ``batches``: Keras' array batching against ``training.data.batches.BatchSource``;
 - ``memory``: peak memory of a streamed ``fit`` against its ``--memory-budget``;
 - ``scaling``: generation and training over Dask workers, extrapolated to 100;
 - ``serving``: REST and gRPC latency and throughput of ``python -m serving``;

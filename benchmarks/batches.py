@@ -1,4 +1,4 @@
-"""Training speed of Keras' own array batching (``shuffle=True``) against ``training.batches.BatchSource``.
+"""Training speed of Keras' own array batching (``shuffle=True``) against ``training.data.batches.BatchSource``.
 
     python -m benchmarks.batches [--model dvae] [--n-jets 60000] [--epochs 3] [--repeats 2]
 
@@ -50,11 +50,12 @@ def collect(args):
     import keras
 
     from training import pipeline
-    from training.batches import BatchSource
+    from training.data.batches import BatchSource
+    from training.data.rows import load_inputs, split_rows
 
     settings = pipeline.resolve(args.model)
-    inputs = pipeline.load_inputs(settings, args.data, n_jets=args.n_jets)
-    split = pipeline.split_rows(inputs)
+    inputs = load_inputs(settings, args.data, n_jets=args.n_jets)
+    split = split_rows(inputs)
     x_train, x_val = inputs.training_inputs(split.train), inputs.training_inputs(split.validation)
     batch_size = settings.training["batch_size"]
 

@@ -57,7 +57,7 @@ def collect(args):
     rng = np.random.default_rng(0)
     if args.data:
         from preprocessing import representations
-        from training import datasets
+        from training.data import datasets
 
         sample = datasets.load(args.data)
         if args.n_jets < len(sample):

@@ -61,7 +61,7 @@ def collect(args):
     from models.dvae import DirichletVAE
     from models.registry import MODELS
     from preprocessing import representations
-    from training import datasets
+    from training.data import datasets
     from training.export import export_tagger, load_tagger
     from training.model_card import ModelCard
 

@@ -132,7 +132,7 @@ def collect(args):
     load_before = os.getloadavg()
     if args.data:
         from preprocessing import representations
-        from training import datasets
+        from training.data import datasets
 
         sample = datasets.load(args.data)
         if args.n_jets < len(sample):

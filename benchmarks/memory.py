@@ -4,7 +4,7 @@
                                  [--data FILE ...] [--dataset-jets N] [--no-compare]
 
 Picks the jets of the model's default dataset (or of ``--data``) whose in-memory footprint
-(``training.memory``) is ``--factor`` times the budget, then runs, each in its own process:
+(``training.data.memory``) is ``--factor`` times the budget, then runs, each in its own process:
 
 1. an idle process that imports TensorFlow and the modules fit imports, builds the model, trains
    it for one step on one batch of zeros and scores it: the footprint that the budget does not
@@ -29,7 +29,7 @@ import tempfile
 from benchmarks.table import Figure
 from preprocessing.cli import CommandParser, integer
 from preprocessing.errors import DataError, run_command
-from training import memory
+from training.data import memory
 
 # arguments of `python -m benchmarks --quick`
 # (a default dataset of 6000 jets: generating the full one takes minutes on first use)
@@ -64,7 +64,8 @@ import sys
 from preprocessing.cli import quiet_tensorflow
 quiet_tensorflow()
 import numpy as np
-from training import pipeline, streaming, batches, export, figures, metrics  # what fit imports
+from training import pipeline, export, figures, metrics
+from training.data import streaming, batches  # what fit imports
 from preprocessing import representations
 settings = pipeline.resolve(sys.argv[1])
 shapes = representations.input_shapes(settings.representation)
@@ -114,7 +115,8 @@ def main(argv=None):
 
 def collect(args):
     """The figures of one run as a JSON-ready dict (``run`` prints them)."""
-    from training import datasets, pipeline
+    from training import pipeline
+    from training.data import datasets
 
     budget = memory.parse_size(args.budget, "--budget")
     if not args.factor >= 1:

@@ -19,14 +19,14 @@ def head(x, n):
 def training_rate(model, x, epochs, batch_size, y=None):
     """Rows per second of training `model` on `x` (and targets `y`) as ``training.fit`` trains it.
 
-    The batches come from ``training.batches.BatchSource`` (seeded permutations; full batches for
+    The batches come from ``training.data.batches.BatchSource`` (seeded permutations; full batches for
     XLA-trained models, ``Tagger.xla_training``) in one ``fit`` of 1 + `epochs` epochs. The first
     epoch is not timed: it traces the train step and every variant of it the others need (a last,
     smaller batch; a last, shorter run with ``steps_per_execution``). The timed epochs run from
     their first batch to their last, so the seconds ``fit`` spends setting up and tearing down
     its data iterator, once per training, are not counted.
     """
-    from training.batches import BatchSource
+    from training.data.batches import BatchSource
 
     source = BatchSource(
         x, y, batch_size, shuffle=True, seed=0, full_batches=bool(getattr(model, "xla_training", False))

@@ -63,7 +63,7 @@ def collect(args):
     from models.registry import MODELS
     from models.vrnn import MASK, SEQUENCE, VRNN
     from preprocessing import representations
-    from training import datasets
+    from training.data import datasets
     from training.export import export_tagger, load_tagger
     from training.model_card import ModelCard
 

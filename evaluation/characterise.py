@@ -231,7 +231,7 @@ def characterise(encoder, data, out=None, epochs=200, seed=0, z_range=None, verb
     """
     from evaluation import plots
     from preprocessing.representations.highlevel import FEATURES, dijet_features, event_labels
-    from training import datasets
+    from training.data import datasets
 
     vae, card, folder = load_encoder(encoder)
     sample = datasets.load(data)

@@ -83,11 +83,22 @@ HEADLINES = {
         ),
     ),
     "cheng2022": Headline("| "),
+    BENCHMARKS: Headline("| benchmark | quantity"),
 }
 
 
-def report_path(paper):
-    return REPORTS / f"{paper}-small.md"
+BENCHMARKS = "benchmarks"  # the README's performance block quotes the benchmark runner's table
+
+
+def report_path(key):
+    """The committed report a block quotes: a paper's small confirmation run, or the benchmarks' table."""
+    return REPORTS / ("benchmarks-quick.md" if key == BENCHMARKS else f"{key}-small.md")
+
+
+def how_to_regenerate(key):
+    if key == BENCHMARKS:
+        return "`python -m benchmarks --quick --out DIR`, copy DIR/benchmarks.md there"
+    return f"`python -m evaluation.reproduce {key} --scale small --confirm`, copy its report.md there"
 
 
 def tables(text):
@@ -143,8 +154,8 @@ def block(paper):
     source = path.relative_to(ROOT)
     lines = [
         f"<!-- numbers: {paper} -->",
-        f"From `{source}` ({title}; regenerate with `python -m evaluation.reproduce {paper} --scale small "
-        f"--confirm`, copy its report.md there, then `python -m evaluation.readme_numbers`):",
+        f"From `{source}` ({title}; regenerate with {how_to_regenerate(paper)}, then "
+        "`python -m evaluation.readme_numbers`):",
         "",
         *headline_tables(paper, text),
         END,
@@ -208,10 +219,14 @@ def section(readme_text, paper):
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from preprocessing.cli import CommandParser
+
+    parser = CommandParser(prog="python -m evaluation.readme_numbers", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only check: exit 1 naming the stale blocks")
+    args = parser.parse_args(argv)
     text = README.read_text()
     new = render(text)
-    if "--check" in argv:
+    if args.check:
         if new != text:
             stale = [p for p in blocks(text) if block(p) not in text]
             print(f"error: README.md numbers blocks out of date: {stale}", file=sys.stderr)

@@ -50,7 +50,7 @@ class Tagger(keras.Model):
     score_rule = "larger = more anomalous by construction of the score"
     supervised = False  # True: loss_terms(inputs, labels) learns from integer class labels
     # True: the training step is compiled with XLA, once per batch shape: training batches all have
-    # one size (training.batches, full_batches), and member tasks run without TensorFlow's op
+    # one size (training.data.batches, full_batches), and member tasks run without TensorFlow's op
     # determinism, with which Keras turns XLA off (training.members)
     xla_training = False
 

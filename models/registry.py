@@ -256,7 +256,7 @@ CHENG2022 = DatasetRecipe(
 )
 # cheng2022 mass decorrelation (Sec. 4.2): mass-rescaled W and top jets spanning the QCD mass range,
 # resampled to the QCD training jets' mass and added to the W and top training classes
-# (training.augment, --set decorrelate=augment). For top masses <= 80 GeV the W mass is scaled with
+# (training.data.augment, --set decorrelate=augment). For top masses <= 80 GeV the W mass is scaled with
 # the top mass (paper footnote 3). Sizes relative to the base set as in the paper (W 250k, top 160k
 # beside 350k per class): 0.71 and 0.46 of a class.
 CHENG2022_W_MASSES = (20.0, 40.0, 60.0, 100.0, 130.0, 160.0, 200.0, 250.0)

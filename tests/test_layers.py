@@ -107,3 +107,86 @@ def test_the_checker_sees_a_module_imported_from_benchmarks(tmp_path, monkeypatc
     (tmp_path / "pkg" / "m.py").write_text("def f():\n    from benchmarks import timing\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert ("pkg/m.py", "benchmarks.timing") in imported_modules("pkg")
+
+
+PACKAGES = ("models", "losses", "preprocessing", "training", "evaluation", "serving", "benchmarks")
+
+
+def import_graph(root, packages=PACKAGES):
+    """{module: {project modules it imports}}, counting imports inside functions too (a lazy
+    import is still a dependency); `from pkg import mod` counts as importing pkg.mod."""
+    files = {}
+    for package in packages:
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def owner(name):  # the project module a dotted name lives in
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in files.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                deps |= {owner(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                deps |= {owner(f"{node.module}.{a.name}") for a in node.names}
+        graph[module] = deps - {None, module}
+    return graph
+
+
+def import_circles(graph):
+    """The strongly connected groups of more than one module (every import circle), sorted."""
+    order, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(v):
+        order[v] = low[v] = len(order)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in order:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], order[w])
+        if low[v] == order[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in order:
+            visit(v)
+    return sorted(circles)
+
+
+def test_no_import_circle_anywhere():
+    """No two project modules reach each other through imports, lazy ones included (the fit
+    pipeline and the streamed data path once did: training.data.rows now owns the rows)."""
+    assert import_circles(import_graph(ROOT)) == []
+
+
+def test_the_circle_finder_sees_a_lazy_circle(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("from pkg import b\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    from pkg.c import g\n")
+    (tmp_path / "pkg" / "c.py").write_text("import pkg.a\ndef g():\n    pass\n")
+    (tmp_path / "pkg" / "d.py").write_text("from pkg import a\n")
+    assert import_circles(import_graph(tmp_path, ("pkg",))) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_the_fit_pipeline_reaches_the_data_room_through_its_interface():
+    """training.pipeline imports training.data.rows and none of the room's parts."""
+    graph = import_graph(ROOT)
+    assert "training.data.rows" in graph["training.pipeline"]
+    parts = {m for m in graph["training.pipeline"] if m.startswith("training.data.") and m != "training.data.rows"}
+    assert parts == set()

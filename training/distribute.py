@@ -25,7 +25,7 @@ What the strategy changes, and why:
   dataset with ``strategy.experimental_distribute_dataset``, which gives each of the N replicas
   ``batch/N`` rows (``ceil`` or ``floor`` where it does not divide; with several workers the
   batches are sharded by element, every worker reading the same ``--data`` and drawing the same
-  seeded batch order, ``training.batches``). The one-cycle schedule counts the same steps per
+  seeded batch order, ``training.data.batches``). The one-cycle schedule counts the same steps per
   epoch as without a strategy. Each replica's loss is the mean over its own rows, so where a batch
   does not divide evenly among the replicas (an epoch's last, smaller batch, or a batch size N
   does not divide) a row weighs 1/(N * its replica's rows) instead of 1/batch: a small tilt

@@ -5,7 +5,7 @@
 
 Without --data each model's default dataset (models.registry: QCD and top jets for the dillon2021
 models, LHCO-like dijet events with 1 % signal for the bump hunt) is generated with Pythia8 +
-FastJet on first use and cached (training.datasets.cache_dir). Rows are split by event into
+FastJet on first use and cached (training.data.datasets.cache_dir). Rows are split by event into
 train/validation/test (80/10/10); the test rows are used only for the final metrics.
 
 The last line on stdout is a JSON summary: {"model", "export", "metrics": {"auc", "r50", ...}, ...}.
@@ -22,10 +22,10 @@ worker's summary carries ``distribute.weights_sha256``.
 Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
 (``--keep-runs`` keeps them).
 ``--memory-budget`` (default: half of the machine's memory): a sample whose arrays and
-representation would take more (``training.memory``, estimated from the files' shapes) is read in
+representation would take more (``training.data.memory``, estimated from the files' shapes) is read in
 chunks and its representation built into an on-disk row cache in ``<export-dir>/.runs/``, from
-which training, evaluation and the model card read in batches (``training.streaming``); same
-split, same batches (``training.batches``) and the same metrics as in memory.
+which training, evaluation and the model card read in batches (``training.data.streaming``); same
+split, same batches (``training.data.batches``) and the same metrics as in memory.
 """
 
 import datetime
@@ -39,7 +39,8 @@ import tempfile
 from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
 from preprocessing.errors import run_command
-from training import distribute, memory
+from training import distribute
+from training.data import memory
 
 
 def _models_and_presets():
@@ -86,7 +87,7 @@ def build_parser():
         metavar="SIZE",
         help="bytes the sample and its representation may take in memory, e.g. 2G or 500M (K/M/G/T: powers of "
         "1024); a larger sample is read in chunks and its representation streamed from a row cache in "
-        "<export-dir>/.runs/ (training.streaming); default: half of this machine's memory",
+        "<export-dir>/.runs/ (training.data.streaming); default: half of this machine's memory",
     )
     parser.add_argument(
         "--distribute",
@@ -119,6 +120,7 @@ def run(args):
 
     from models.registry import SUPERVISED
     from training import pipeline
+    from training.data.rows import class_targets, load_inputs, split_rows
 
     settings = pipeline.resolve(args.model, args.preset, pipeline.parse_sets(args.set), args.representation)
     distribute.check_settings(settings, args.distribute)
@@ -128,7 +130,7 @@ def run(args):
         settings.training["batch_size"] = args.batch_size
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    inputs = pipeline.load_inputs(
+    inputs = load_inputs(
         settings,
         args.data,
         n_jets=args.n_jets,
@@ -138,12 +140,12 @@ def run(args):
         cache_dir=pathlib.Path(args.export_dir) / ".runs" / f"{args.model}-{stamp}-{os.getpid()}-rows",
         keep_cache=args.keep_runs,
     )
-    split = pipeline.split_rows(inputs, seed=args.seed)
+    split = split_rows(inputs, seed=args.seed)
     targets = {}
     if settings.spec.mode == SUPERVISED:
         targets = {
-            "y_train": pipeline.class_targets(settings.spec, inputs, split.train),
-            "y_val": pipeline.class_targets(settings.spec, inputs, split.validation),
+            "y_train": class_targets(settings.spec, inputs, split.train),
+            "y_val": class_targets(settings.spec, inputs, split.validation),
         }
 
     # heavy imports after argument and data checks, so mistakes are reported at once
@@ -171,12 +173,13 @@ def run(args):
     finally:
         if not args.keep_runs or not chief:  # checkpoints are needed only while training (also when it fails)
             shutil.rmtree(run_dir, ignore_errors=True)
-        if not args.keep_runs:  # the streamed path's row cache (training.streaming), if any
+        if not args.keep_runs:  # the streamed path's row cache (training.data.streaming), if any
             inputs.close()
 
 
 def _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version, strategy=None):
     from training import pipeline
+    from training.data.rows import warmup_jets
 
     members = []
     if args.ensemble > 1:  # independent members as Dask tasks: the same members wherever they run
@@ -231,7 +234,7 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
         pathlib.Path(args.export_dir) / args.model,
         card,
         write_extras=lambda folder: pipeline.export_figures(settings, model, members, inputs, evaluation, folder),
-        warmup=pipeline.warmup_jets(inputs, split),  # streamed: read here, not by reading every file whole
+        warmup=warmup_jets(inputs, split),  # streamed: read here, not by reading every file whole
     )
     headline = evaluation.metrics.get(model.default_score, {})
     summary = {

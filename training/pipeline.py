@@ -21,7 +21,7 @@ import numpy as np
 
 from models.registry import MODELS, SUPERVISED
 from preprocessing.errors import DataError
-from training.training_arrays import CLASS_TARGET, OUTLIERS, training_arrays
+from training.data import rows
 
 # which weights a trained member keeps (training setting "stopping")
 BEST_VALIDATION = "best_val_loss"  # the epoch with the lowest validation loss
@@ -128,187 +128,6 @@ def resolve(model_name, preset_name=None, sets=None, representation=None, spec=N
     return Settings(model_name, spec, preset_name, config, training, representation)
 
 
-# -- inputs and split ------------------------------------------------------------------------
-@dataclasses.dataclass
-class Inputs:
-    """A sample in a representation: named arrays per row, with the rows' events and labels."""
-
-    arrays: dict  # {name: (rows, ...)} every array the representation builds
-    names: tuple  # the arrays the model takes, in serving order
-    event: np.ndarray  # (rows,) event ids: a split keeps an event's rows together
-    labels: np.ndarray  # (rows,) class indices into label_names (truth, for evaluation)
-    label_names: list
-    unit: str  # "jets" or "events"
-    representation: str
-    files: list
-    provenance: dict
-    # training-only arrays (ModelSpec.training_arrays): in training batches, never serving inputs
-    training: dict = dataclasses.field(default_factory=dict)  # {name: (rows, ...)}, e.g. "jet_mass"
-    outliers: object = None  # OutlierPool of models that take "outliers"
-    jet_mass: np.ndarray | None = None  # (rows,) jet masses where the rows are jets with masses
-    # streamed path (training.streaming): the RowCache on disk that `arrays` read from, else None,
-    # and the ChunkedSample of the jets the rows were built from
-    cache: object = None
-    reader: object = None
-
-    def __len__(self):
-        return len(self.event)
-
-    @property
-    def streamed(self):
-        return self.cache is not None
-
-    def close(self):
-        """Remove the on-disk row cache of a streamed sample (nothing to do in memory)."""
-        if self.cache is not None:
-            self.cache.remove()
-
-    def model_inputs(self, rows):
-        """The model's inputs at `rows`: a plain array for one input, a dict for several (streamed:
-        lazy ``RowsView`` objects read in batches)."""
-        if len(self.names) == 1:
-            return _take(self.arrays[self.names[0]], rows)
-        return {name: _take(self.arrays[name], rows) for name in self.names}
-
-    def shapes(self):
-        """{input name: per-row shape} of the model's inputs."""
-        return {name: tuple(self.arrays[name].shape[1:]) for name in self.names}
-
-    def training_inputs(self, rows, seed=0):
-        """What training and validation batches hold at `rows`: the model inputs, plus (as one dict)
-        the training-only arrays when the model takes any; outliers are paired one-to-one with the
-        rows, drawn from the pool to match the jet-mass distribution of these rows (seeded)."""
-        if not self.training and self.outliers is None:
-            return self.model_inputs(rows)
-        out = {name: _take(self.arrays[name], rows) for name in self.names}
-        out.update({name: values[rows] for name, values in self.training.items()})
-        if self.outliers is not None:
-            out[OUTLIERS] = self.outliers.paired(self.jet_mass[rows], seed)
-        return out
-
-
-def _take(values, rows):
-    """values[rows]; for an on-disk CachedArray a lazy view (nothing read yet)."""
-    from training.row_cache import CachedArray
-
-    return values.rows(rows) if isinstance(values, CachedArray) else values[rows]
-
-
-def input_names(settings, arrays):
-    """The model's input names among the representation's `arrays`; a DataError when they do not match."""
-    if settings.spec.inputs is None and len(arrays) != 1:
-        raise DataError(
-            f"model {settings.name!r} takes one input, but representation {settings.representation!r} "
-            f"builds {sorted(arrays)}; choose a single-input representation"
-        )
-    names = tuple(settings.spec.inputs or arrays)
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise DataError(
-            f"model {settings.name!r} takes inputs {list(names)}, but representation "
-            f"{settings.representation!r} builds {sorted(arrays)}"
-        )
-    return names
-
-
-def load_inputs(
-    settings, paths=None, n_jets=None, seed=0, workers=None, memory_budget=None, cache_dir=None, keep_cache=False
-):
-    """Read sample files (or make the model's default dataset) and build its representation.
-
-    Args:
-        paths: sample files; None makes or reuses the spec's default dataset of `n_jets` jets.
-        n_jets: with paths, a seeded random subset of that many jets; else the dataset size.
-        memory_budget: bytes; when the in-memory footprint (``training.memory``, estimated from
-            the files' shapes before reading them) is larger, the representation is built chunk
-            by chunk into an on-disk row cache in `cache_dir` (``training.streaming``) and the
-            returned Inputs read from it (``Inputs.close()`` removes it, as does the end of the
-            process unless `keep_cache`). None: always in memory.
-    """
-    from preprocessing import representations
-    from training import datasets
-
-    if paths:
-        paths = [pathlib.Path(p) for p in paths]
-        subset = n_jets
-    else:
-        paths = datasets.materialise(settings.spec.dataset, n_jets, workers=workers)
-        subset = None
-    if memory_budget is not None:
-        from training import memory
-
-        footprint = memory.estimate_footprint(paths, settings.representation, n_jets=subset)
-        if footprint.total > memory_budget:
-            from training import streaming
-
-            if cache_dir is None:
-                raise DataError("the streamed path needs a folder for its row cache (cache_dir)")
-            return streaming.load_streamed(
-                settings, paths, footprint, memory_budget, cache_dir, subset, seed, keep_cache, workers
-            )
-    sample = datasets.load(paths, n_jets=subset, seed=seed)
-    source = ", ".join(str(p) for p in paths)
-    arrays = representations.build(settings.representation, sample, source=source)
-    names = input_names(settings, arrays)
-    event, labels = representations.rows(settings.representation, sample, source=source)
-    unit = "events" if representations.row_level(settings.representation) == "event" else "jets"
-    jet_rows = unit == "jets" and len(event) == len(sample)
-    jet_mass = sample.jets.get("mass") if jet_rows else None
-    if settings.spec.training_arrays and not jet_rows:
-        raise DataError(
-            f"{source}: model {settings.name!r} trains with {list(settings.spec.training_arrays)} per jet, "
-            f"but the rows of representation {settings.representation!r} are not the sample's jets"
-        )
-    shapes = {name: tuple(arrays[name].shape[1:]) for name in names}
-    training, outliers = training_arrays(settings, sample, names, shapes, source, workers)
-    provenance = sample.provenance
-    if outliers is not None:
-        provenance = {**provenance, "outliers": {"files": outliers.files, "jets": len(outliers.mass)}}
-    return Inputs(
-        arrays,
-        names,
-        event,
-        labels,
-        list(sample.label_names),
-        unit,
-        settings.representation,
-        [str(p) for p in paths],
-        provenance,
-        training,
-        outliers,
-        None if jet_mass is None else np.asarray(jet_mass, np.float32),
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-
-
-def split_rows(inputs, seed=0):
-    """Train/validation/test rows, 80/10/10 by event; a clear error when a part would be empty."""
-    from training.datasets import split
-
-    parts = Split(*split(inputs.event, seed=seed))
-    if min(len(parts.train), len(parts.validation), len(parts.test)) == 0:
-        raise DataError(f"{len(inputs)} {inputs.unit} are too few for a train/validation/test split")
-    return parts
-
-
-def class_targets(spec, inputs, rows):
-    """Integer targets of a supervised model at `rows`: the index of each row's class in spec.classes."""
-    lookup = {name: k for k, name in enumerate(spec.classes)}
-    unknown = sorted({inputs.label_names[k] for k in np.unique(inputs.labels[rows])} - set(lookup))
-    if unknown:
-        raise DataError(
-            f"the data holds class(es) {unknown} that the model does not learn; it learns {list(spec.classes)}"
-        )
-    table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
-    return table[inputs.labels[rows]]
-
-
 # -- training --------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Stopping:
@@ -349,24 +168,6 @@ def build_optimizer(training, n_train=None):
     return keras.optimizers.Adam(rate, beta_2=training.get("beta_2", 0.999))
 
 
-def _with_training_arrays(settings, x, y):
-    """x with the class targets added where the spec asks for them; a clear error when a training array is missing."""
-    wanted = tuple(settings.spec.training_arrays)
-    if not wanted:
-        return x
-    if not isinstance(x, dict):
-        raise DataError(
-            f"model {settings.name!r} trains with {list(wanted)} beside its inputs; "
-            f"give Inputs.training_inputs(rows), not only the model inputs"
-        )
-    if CLASS_TARGET in wanted:
-        x = {**x, CLASS_TARGET: np.asarray(y, np.int32)}
-    missing = [name for name in wanted if name not in x]
-    if missing:
-        raise DataError(f"model {settings.name!r}: training batches lack {missing} (have {sorted(x)})")
-    return x
-
-
 def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=None, callbacks=(), verbose=2):
     """Build, train and calibrate one model, keeping the weights its stopping rule picks.
 
@@ -383,30 +184,17 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     import keras
 
     from models.base import n_rows
-    from training.batches import BatchSource
     from training.callbacks import KLPeakStopping, LastFiniteEpoch
     from training.distribute import compile_arguments  # under a tf.distribute scope: replicas' mean gradient
-    from training.row_cache import is_lazy
-    from training.streaming import chunks as streaming_chunks
 
     supervised = settings.spec.mode == SUPERVISED
     if supervised and (y_train is None or y_val is None):
         raise DataError(f"model {settings.name!r} learns from labels; give class targets")
-    x_train, x_val = _with_training_arrays(settings, x_train, y_train), _with_training_arrays(settings, x_val, y_val)
-    if settings.config.get("decorrelate") == "augment":  # cheng2022: mass-rescaled W/top rows, training only
-        from training.augment import augment
-
-        if is_lazy(x_train):
-            raise DataError(f"model {settings.name!r} augments its training rows in memory; they cannot stream")
-
-        x_train, y_train = augment(settings, x_train, y_train, seed)
+    x_train, y_train, x_val = rows.training_batches_inputs(settings, x_train, y_train, x_val, y_val, seed)
     training = settings.training
     keras.utils.set_random_seed(seed)
     model = settings.spec.cls(**settings.config, seed=seed)
-    if is_lazy(x_train):  # streamed rows (training.streaming): scalers fitted chunk by chunk, the same values
-        model.fit_scaler_in_chunks(lambda: streaming_chunks(x_train))
-    else:
-        model.fit_scaler(x_train)  # scalers see training rows only and live inside the model
+    rows.fit_scaler(model, x_train)  # scalers see training rows only and live inside the model
     n_train = n_rows(x_train)
     model.compile(**compile_arguments(build_optimizer(training, n_train)))
     run_dir = pathlib.Path(run_dir)
@@ -421,11 +209,16 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
         stop = keras.callbacks.ModelCheckpoint(
             str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, verbose=0
         )
-    # one batch source in memory and streamed: a seeded permutation per epoch (training.batches)
-    train_batches = BatchSource(
-        x_train, y_train if supervised else None, training["batch_size"], True, seed, model.xla_training
+    # one batch source in memory and streamed: a seeded permutation per epoch (training.data.batches)
+    train_batches, val_batches = rows.batch_sources(
+        x_train,
+        y_train if supervised else None,
+        x_val,
+        y_val if supervised else None,
+        training["batch_size"],
+        seed,
+        model.xla_training,
     )
-    val_batches = BatchSource(x_val, y_val if supervised else None, training["batch_size"])
     start = time.perf_counter()
     history = model.fit(
         train_batches.dataset(training["epochs"]),
@@ -481,13 +274,13 @@ class Evaluation:
     is_signal: np.ndarray | None
 
 
-def evaluate(model, inputs, rows, signal_label):
-    """Every named score on `rows` (held-out test rows) and its metrics with `signal_label` positive."""
+def evaluate(model, inputs, test_rows, signal_label):
+    """Every named score on `test_rows` (held-out) and its metrics with `signal_label` positive."""
     from models.base import batched_scores
     from training import metrics
 
-    scores = batched_scores(model, inputs.model_inputs(rows))
-    labels = inputs.labels[rows]
+    scores = batched_scores(model, inputs.model_inputs(test_rows))
+    labels = inputs.labels[test_rows]
     if signal_label in inputs.label_names and len(set(labels.tolist())) > 1:
         is_signal = labels == inputs.label_names.index(signal_label)
         return Evaluation(
@@ -527,7 +320,7 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
         representation={
             "name": settings.representation,
             "params": representations.resolve_params(settings.representation),
-            "fitted": _fitted_representation(settings.representation, inputs, split.train),
+            "fitted": rows.fitted_representation(settings.representation, inputs, split.train),
         },
         inputs={name: list(shape) for name, shape in inputs.shapes().items()},
         outputs=["anomaly_score"] + list(evaluation.scores) + list(model.extra_output_names),
@@ -549,26 +342,6 @@ def model_card(settings, model, members, inputs, split, evaluation, seed, code_v
         code_version=code_version,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-
-
-def warmup_jets(inputs, split, n=8):
-    """The first `n` test jets for an export's warmup requests when the sample streamed (read one by
-    one; the export would otherwise read every file whole to find them); None in memory (the export
-    reads them back itself, ``training.warmup.held_out_jets``: the same jets)."""
-    if inputs.reader is None or inputs.unit != "jets":
-        return None
-    return inputs.reader.take(split.test[:n])
-
-
-def _fitted_representation(name, inputs, rows):
-    """The representation's parameters fitted on the training rows (chunk by chunk when streamed)."""
-    from preprocessing import representations
-
-    if not inputs.streamed:
-        return representations.fit(name, {k: v[rows] for k, v in inputs.arrays.items()})
-    from training.streaming import fit_representation
-
-    return fit_representation(name, {k: _take(v, rows) for k, v in inputs.arrays.items()})
 
 
 def export_figures(settings, model, members, inputs, evaluation, folder):

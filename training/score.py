@@ -15,9 +15,9 @@ or events for event-level representations (bortolato2021's high-level features).
 the export's ``reconstruction`` signature, computed outside the graph in ``--workers`` processes
 (``training.emd``; EnergyFlow's ``emd(..., R=1, norm=True)`` on (pT, eta, phi)).
 
-A sample whose in-memory footprint (``training.memory``: the sample and its representation, from
+A sample whose in-memory footprint (``training.data.memory``: the sample and its representation, from
 the file's shapes) is larger than ``--memory-budget`` is read and scored in chunks of jets
-(``training.sample_chunks``), each a whole number of scoring batches (at least one, 4096 jets),
+(``training.data.sample_chunks``), each a whole number of scoring batches (at least one, 4096 jets),
 so that the scores are those of the in-memory path to the bit.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from preprocessing.cli import CommandParser, check_inputs, check_output_file, integer
 from preprocessing.errors import DataError, run_command
-from training import memory
+from training.data import memory
 
 BATCH_SIZE = 4096  # jets per call of the serving function; chunks of a streamed sample are multiples of it
 
@@ -74,11 +74,11 @@ def score_sample(fn, card, sample, source="input", batch_size=None):
 
 def streamed_chunk_rows(version, data, budget):
     """Jets per chunk when scoring `data` with the export in `version` needs more than `budget` bytes
-    in memory (``training.memory``), else None; a DataError when its rows cannot be scored in chunks."""
+    in memory (``training.data.memory``), else None; a DataError when its rows cannot be scored in chunks."""
     import h5py
 
     from preprocessing import representations
-    from training import streaming
+    from training.data import streaming
     from training.model_card import ModelCard
 
     card = ModelCard.read(version)
@@ -158,7 +158,7 @@ def run(args):
     if chunk_rows is None:
         sample = read_sample(args.data)
     else:
-        from training.sample_chunks import ChunkedSample
+        from training.data.sample_chunks import ChunkedSample
 
         sample = ChunkedSample([args.data])
 

@@ -25,7 +25,7 @@ def held_out_jets(card, n=8):
     The rows are rebuilt as ``training.fit`` chose them: the same files, the same seeded subset of
     ``n_train + n_validation + n_test`` rows and the same split by event.
     """
-    from training.datasets import load, split
+    from training.data.datasets import load, split
 
     data = card.data or {}
     files = data.get("files")

@@ -130,7 +130,7 @@ def samples(cfg, seed, paths=None):
     from preprocessing.events.generator import generate
     from preprocessing.jets.observables import OBSERVABLES_VERSION
     from preprocessing.samples.format import read_sample, write_sample
-    from training import datasets
+    from training.data import datasets
 
     if paths:
         if len(paths) != 2:
@@ -220,7 +220,7 @@ def run(scale, out, seed, paths=None):
     from preprocessing.representations.highlevel import FEATURES
     from training import metrics, pipeline
     from training.callbacks import ScoreSnapshots
-    from training.datasets import split
+    from training.data.datasets import split
 
     cfg = SCALES[scale]
     rng = np.random.default_rng(seed)

@@ -4,7 +4,7 @@ J. Leissner-Martin, J. Pilette, T. Golling, arXiv:2007.01850).
     python -m evaluation.reproduce cheng2020 [--scale smoke|small|paper] [--out DIR] [--seed S]
 
 Data (Pythia8 + FastJet, generator level; the paper: Delphes), generated once and cached in
-``training.datasets.cache_dir()``:
+``training.data.datasets.cache_dir()``:
 
 * training: QCD jets, anti-kT R = 1.0, pT > 450 GeV (``cheng2020-train``, pTHat > 400 GeV), split
   80/20 by event into training and validation jets;
@@ -127,7 +127,7 @@ def seeds(scale, seed):
 def _generated(label, process, n, seed, selection, options):
     from preprocessing.events.generator import generate
     from preprocessing.samples.format import read_sample, write_sample
-    from training import datasets
+    from training.data import datasets
 
     path = datasets.generated_path("cheng2020", process, n, seed, sorted(options.items()), selection)
     if not path.exists():
@@ -141,7 +141,7 @@ def samples(cfg, seed):
     "test": {name: (path, JetSample)} with "QCD" first}."""
     from evaluation.protocol import shifted
     from models.registry import CHENG2020_OUTLIERS
-    from training import datasets
+    from training.data import datasets
 
     base = base_seed(seed)
     out = {
@@ -169,7 +169,8 @@ def _constituents(sample, source):
 def train(model_name, preset, data, cfg, seed, run_dir):
     """One trained model of the registry on the cached data (80/20 train/validation by event)."""
     from preprocessing.samples.format import concatenate
-    from training import datasets, pipeline, training_arrays
+    from training import pipeline
+    from training.data import datasets, training_arrays
 
     supervised = model_name == "dnn"
     epochs = cfg["dnn_epochs"] if supervised else cfg["epochs"]

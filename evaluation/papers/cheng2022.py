@@ -6,7 +6,7 @@
 Data (Pythia8 + FastJet, anti-kT R = 1.0, 550 < pT < 650 GeV, |eta| < 2, generator level; the
 paper: Delphes): the training classes QCD, W (W' 1.25 TeV) and top (Z' 1.5 TeV)
 (models.registry.CHENG2022), split 80/10/10 by event; the mass-rescaled W and top jets of the
-decorrelation (models.registry.CHENG2022_AUGMENT, training.augment); and independently generated
+decorrelation (models.registry.CHENG2022_AUGMENT, training.data.augment); and independently generated
 test sets: QCD, H(174) -> hh(-> 4b) with m_h = 20 and 80, and top (m_t 174) with m_W = 20. Every
 AUC and R50 uses only these test jets (QCD = background), never a training jet.
 
@@ -133,7 +133,7 @@ def selection():
 
 def seeds(scale, seed):
     """{"generation": generator seeds, "member": training seeds} of a run (evaluation.protocol); the
-    augmentation jets (training.augment) keep their recipe's seeds."""
+    augmentation jets (training.data.augment) keep their recipe's seeds."""
     from evaluation.protocol import recipe_seeds
     from models.registry import CHENG2022, CHENG2022_AUGMENT
 
@@ -148,12 +148,12 @@ def samples(cfg, paths=None, seed=0):
     cached; the training and test recipes' generator seeds are moved by `seed` (evaluation.protocol.shifted)."""
     from evaluation.protocol import shifted
     from models.registry import CHENG2022, CHENG2022_AUGMENT
-    from training import datasets
+    from training.data import datasets
 
     if paths:
         raise DataError("cheng2022 generates its own training, augmentation and test sets; --data is not supported")
     train = datasets.materialise(shifted(CHENG2022, seed), cfg["n_jets"])
-    augment = datasets.materialise(CHENG2022_AUGMENT, cfg["n_augment"])  # training.augment reads the same files
+    augment = datasets.materialise(CHENG2022_AUGMENT, cfg["n_augment"])  # training.data.augment reads the same files
     tests = datasets.materialise(shifted(test_recipe(cfg["n_tests"]), seed), cfg["n_tests"])
     return {"train": train, "augment": augment, "tests": dict(zip(("qcd",) + SIGNALS, tests))}
 
@@ -180,7 +180,7 @@ def _settings(variant, decorrelate, cfg):
 
 def _test_inputs(settings, files):
     from preprocessing import representations
-    from training import datasets
+    from training.data import datasets
 
     out = {}
     for key, path in files.items():
@@ -211,8 +211,8 @@ def run(scale, out, seed=0, paths=None):
     """Train every variant at `scale` and evaluate on the test sets; returns the results dict."""
     from evaluation import sculpting
     from models.ensemble import Ensemble
-    from training import pipeline
-    from training.augment import augmentation_pool
+    from training.data.augment import augmentation_pool
+    from training.data.rows import load_inputs, split_rows
 
     cfg = SCALES[scale]
     out = pathlib.Path(out)
@@ -220,8 +220,8 @@ def run(scale, out, seed=0, paths=None):
     variants = list(cfg.get("variants", VARIANTS))
     settings = {v: _settings(*v, cfg) for v in variants}
     first = settings[variants[0]]
-    inputs = pipeline.load_inputs(first, files["train"])
-    split = pipeline.split_rows(inputs, seed)
+    inputs = load_inputs(first, files["train"])
+    split = split_rows(inputs, seed)
     tests = _test_inputs(first, files["tests"])
     results = {
         "scale": scale,
@@ -275,7 +275,7 @@ def train_networks(settings, cfg, inputs, split, seed):
 
     Every network trains on the same training rows (train_member adds the augmentation to them);
     checkpoints go to temporary folders on the workers (a remote cluster need not see the output)."""
-    from training import pipeline
+    from training.data.rows import class_targets
     from training.members import rebuild, train_members
 
     owner = {}  # network key -> the settings that train it
@@ -290,8 +290,8 @@ def train_networks(settings, cfg, inputs, split, seed):
     shared = {
         "x_train": inputs.training_inputs(split.train, seed=seed),
         "x_val": inputs.training_inputs(split.validation, seed=seed),
-        "y_train": pipeline.class_targets(first.spec, inputs, split.train),
-        "y_val": pipeline.class_targets(first.spec, inputs, split.validation),
+        "y_train": class_targets(first.spec, inputs, split.train),
+        "y_val": class_targets(first.spec, inputs, split.validation),
     }
     results = train_members(
         [owner[k] for k in keys],

@@ -125,7 +125,7 @@ def prepare(scale, seed, paths=None):
     from models.registry import MODELS
     from preprocessing import representations
     from preprocessing.representations.lund_image import lund_images
-    from training import datasets
+    from training.data import datasets
 
     cfg = SCALES[scale]
     paths = paths or datasets.materialise(shifted(MODELS["dvae"].dataset, seed), cfg["n_jets"])

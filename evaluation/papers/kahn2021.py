@@ -148,7 +148,7 @@ def samples(cfg, seed, paths=None):
     """{"background": JetSample, 2: JetSample, 3: JetSample} of events (two jets each), generated and cached."""
     from preprocessing.events.generator import generate
     from preprocessing.samples.format import read_sample, write_sample
-    from training import datasets
+    from training.data import datasets
 
     if paths:
         if len(paths) != 3:

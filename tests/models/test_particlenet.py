@@ -9,7 +9,7 @@ import tensorflow as tf
 from models.particlenet import INPUTS, PRESETS, ParticleNet
 from models.registry import MODELS
 from tests.conftest import minimal_card
-from training.batches import BatchSource
+from training.data.batches import BatchSource
 from training.export import export_tagger, load_tagger
 
 SHAPES = {"points": (100, 2), "features": (100, 4), "mask": (100,)}

@@ -64,9 +64,10 @@ def _run_together(commands, envs, timeout):
 def _fcn_inputs(sample_paths, n_jets=None):
     """The FCN's settings and the real jets of the small samples in its representation."""
     from training import pipeline
+    from training.data.rows import load_inputs
 
     settings = pipeline.resolve("fcn")
-    inputs = pipeline.load_inputs(settings, sample_paths, n_jets=n_jets)
+    inputs = load_inputs(settings, sample_paths, n_jets=n_jets)
     return settings, inputs
 
 
@@ -136,13 +137,14 @@ def test_mirrored_with_one_replica_trains_what_no_strategy_trains(small_samples,
     the right tolerance: with one replica the strategy adds no reduction, the step is the same
     XLA-compiled program on the same data in the same order (measured: identical)."""
     from training import pipeline
+    from training.data.rows import class_targets, split_rows
 
     settings, inputs = _fcn_inputs([small_samples["qcd_path"], small_samples["top_path"]], n_jets=600)
     settings.training["epochs"] = 2
-    split = pipeline.split_rows(inputs)
+    split = split_rows(inputs)
     targets = {
-        "y_train": pipeline.class_targets(settings.spec, inputs, split.train),
-        "y_val": pipeline.class_targets(settings.spec, inputs, split.validation),
+        "y_train": class_targets(settings.spec, inputs, split.train),
+        "y_val": class_targets(settings.spec, inputs, split.validation),
     }
     strategy = distribute.make_strategy("mirrored")
     if strategy.num_replicas_in_sync != 1:
@@ -175,15 +177,16 @@ import numpy as np
 from preprocessing.cli import quiet_tensorflow
 quiet_tensorflow()
 from training import distribute, pipeline
+from training.data.rows import class_targets, load_inputs
 distribute.split_cpu(2)
 import keras
 
 strategy = distribute.make_strategy("mirrored")
 out = {"replicas": strategy.num_replicas_in_sync}
 settings = pipeline.resolve("fcn")
-inputs = pipeline.load_inputs(settings, sys.argv[1:3])
+inputs = load_inputs(settings, sys.argv[1:3])
 rows = np.arange(64)
-x, y = inputs.model_inputs(rows), pipeline.class_targets(settings.spec, inputs, rows)
+x, y = inputs.model_inputs(rows), class_targets(settings.spec, inputs, rows)
 
 def sgd_step(strategy, corrected):
     # one SGD step of the FCN (no dropout: deterministic) on one batch of 64 real jets
@@ -210,7 +213,7 @@ out["max_update"] = max(float(np.max(np.abs(b))) for b in plain)
 
 # batch-norm moving statistics are replica-local; ReplicaSync averages them
 pn = pipeline.resolve("particlenet", sets={"k": 3, "channels": [[8, 8, 8]], "fc_units": 8})
-points = pipeline.load_inputs(pn, sys.argv[1:3])
+points = load_inputs(pn, sys.argv[1:3])
 px = points.model_inputs(rows)
 keras.utils.set_random_seed(0)
 with strategy.scope():

@@ -10,6 +10,7 @@ from models.base import Tagger
 from models.registry import SUPERVISED, TOP_QCD, ModelSpec
 from preprocessing.errors import DataError
 from training import pipeline
+from training.data.rows import class_targets, load_inputs, split_rows
 from training.export import export_tagger, load_tagger
 
 
@@ -74,8 +75,8 @@ def _train(settings, spec, inputs, split, tmp_path, callbacks=()):
         inputs.model_inputs(split.validation),
         seed=0,
         run_dir=tmp_path / "run",
-        y_train=pipeline.class_targets(spec, inputs, split.train),
-        y_val=pipeline.class_targets(spec, inputs, split.validation),
+        y_train=class_targets(spec, inputs, split.train),
+        y_val=class_targets(spec, inputs, split.validation),
         callbacks=callbacks,
         verbose=0,
     )
@@ -83,10 +84,10 @@ def _train(settings, spec, inputs, split, tmp_path, callbacks=()):
 
 def test_two_input_supervised_model_trains_exports_and_loads_back(small_samples, tmp_path):
     settings = pipeline.resolve("points_classifier", spec=SPEC)
-    inputs = pipeline.load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
+    inputs = load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
     assert inputs.names == ("points", "mask") and set(inputs.arrays) == {"points", "features", "mask"}
-    split = pipeline.split_rows(inputs, seed=0)
-    y_train = pipeline.class_targets(SPEC, inputs, split.train)
+    split = split_rows(inputs, seed=0)
+    y_train = class_targets(SPEC, inputs, split.train)
     np.testing.assert_array_equal(y_train, inputs.labels[split.train])  # label table (qcd, top) = classes
     member = _train(settings, SPEC, inputs, split, tmp_path)
     assert member.history["loss"][-1] < member.history["loss"][0]
@@ -112,13 +113,13 @@ def test_two_input_supervised_model_trains_exports_and_loads_back(small_samples,
 
 def test_supervised_training_needs_targets_and_known_classes(small_samples, tmp_path):
     settings = pipeline.resolve("points_classifier", spec=SPEC)
-    inputs = pipeline.load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
+    inputs = load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
     rows = np.arange(10)
     with pytest.raises(DataError, match="learns from labels"):
         pipeline.train_member(settings, inputs.model_inputs(rows), inputs.model_inputs(rows), 0, tmp_path)
     only_qcd = ModelSpec(**{**SPEC.__dict__, "classes": ("qcd",)})
     with pytest.raises(DataError, match=r"holds class\(es\) \['top'\] that the model does not learn"):
-        pipeline.class_targets(only_qcd, inputs, np.arange(len(inputs)))
+        class_targets(only_qcd, inputs, np.arange(len(inputs)))
 
 
 def test_settings_validate_presets_and_overrides():
@@ -164,8 +165,8 @@ def test_final_epoch_rule_keeps_the_last_weights(small_samples, tmp_path):
     spec = ModelSpec(**{**SPEC.__dict__, "presets": presets, "default_preset": "paper"})
     settings = pipeline.resolve("points_classifier", spec=spec, sets={"epochs": 4})
     assert settings.training["stopping"] == pipeline.FINAL_EPOCH
-    inputs = pipeline.load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
-    split = pipeline.split_rows(inputs, seed=0)
+    inputs = load_inputs(settings, [small_samples["qcd_path"], small_samples["top_path"]])
+    split = split_rows(inputs, seed=0)
     seen = []
 
     class LastWeights(keras.callbacks.Callback):

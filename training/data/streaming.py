@@ -1,13 +1,13 @@
 """The streamed path of ``fit`` for samples larger than ``--memory-budget``.
 
-    inputs = load_streamed(settings, paths, footprint, budget, folder)   # pipeline.Inputs on disk
+    inputs = load_streamed(settings, paths, footprint, budget, folder)   # training.data.inputs.Inputs on disk
 
-The sample files are read in chunks of jets (``training.sample_chunks``), the representation is
+The sample files are read in chunks of jets (``training.data.sample_chunks``), the representation is
 built chunk by chunk with the same numpy builders as in memory and its rows are written to an
-on-disk cache in sample order (``training.row_cache``, a temporary folder renamed when complete).
+on-disk cache in sample order (``training.data.row_cache``, a temporary folder renamed when complete).
 ``Inputs.arrays`` then holds ``CachedArray`` objects instead of arrays: ``Inputs.model_inputs(rows)``
 gives lazy ``RowsView`` objects, which training and validation read batch by batch
-(``training.batches``), and evaluation, calibration and the model card read in consecutive slices
+(``training.data.batches``), and evaluation, calibration and the model card read in consecutive slices
 (``models.base.batched``, ``chunks``). The split is the in-memory one: it needs only the rows'
 event ids, which are held whole (with the labels and jet masses: a few bytes per jet).
 
@@ -24,8 +24,8 @@ import sys
 import numpy as np
 
 from preprocessing.errors import DataError
-from training import memory
-from training.training_arrays import OUTLIERS
+from training.data import memory
+from training.data.training_arrays import OUTLIERS
 
 CHUNK_SHARE = 4  # a chunk of jets being built takes at most budget / CHUNK_SHARE
 MIN_CHUNK, MAX_CHUNK = 64, 65536
@@ -64,7 +64,7 @@ def refuse(settings, budget, footprint, reason):
 
 
 def load_streamed(settings, paths, footprint, budget, folder, n_jets=None, seed=0, keep=False, workers=None):
-    """pipeline.Inputs of `paths` in `settings.representation`, rows cached on disk in `folder`.
+    """training.data.inputs.Inputs of `paths` in `settings.representation`, rows cached on disk in `folder`.
 
     Args:
         footprint, budget: the estimate that sent the run here and the budget (bytes), for messages
@@ -73,10 +73,10 @@ def load_streamed(settings, paths, footprint, budget, folder, n_jets=None, seed=
         n_jets, seed: a seeded random subset of the jets, as ``datasets.load``.
     """
     from preprocessing import representations
-    from training import pipeline
-    from training.row_cache import RowCache
-    from training.sample_chunks import ChunkedSample
-    from training.training_arrays import training_arrays
+    from training.data.inputs import Inputs, input_names
+    from training.data.row_cache import RowCache
+    from training.data.sample_chunks import ChunkedSample
+    from training.data.training_arrays import training_arrays
 
     reason = streamable(settings)
     if reason:
@@ -102,7 +102,7 @@ def load_streamed(settings, paths, footprint, budget, folder, n_jets=None, seed=
                 settings.representation, chunk, params, source=f"{source} (jets {rows.start}..)"
             )
             if writer is None:
-                names = pipeline.input_names(settings, built)
+                names = input_names(settings, built)
                 layout = {name: (built[name].shape[1:], built[name].dtype) for name in names}
                 writer = RowCache.writer(folder, layout, len(sample))
             writer.append({name: built[name] for name in writer.layout})
@@ -114,13 +114,13 @@ def load_streamed(settings, paths, footprint, budget, folder, n_jets=None, seed=
         if writer is not None:
             writer.abort()
         raise
-    names = pipeline.input_names(settings, cache.arrays)
+    names = input_names(settings, cache.arrays)
     skeleton = sample.skeleton()
     event, labels = representations.rows(settings.representation, skeleton, source=source)
     jet_shapes = {name: tuple(cache.arrays[name].shape[1:]) for name in names}
     training, outliers = training_arrays(settings, skeleton, names, jet_shapes, source, workers)
     mass = skeleton.jets.get("mass")
-    return pipeline.Inputs(
+    return Inputs(
         dict(cache.arrays),
         names,
         event,

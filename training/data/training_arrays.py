@@ -91,7 +91,7 @@ def _jet_masses(sample, source, model_name):
 def load_outliers(settings, sample, names, shapes, source, workers=None):
     """The OutlierPool of an outlier-exposure model; clear errors when the outliers cannot pair with the inputs."""
     from preprocessing import representations
-    from training import datasets
+    from training.data import datasets
 
     if len(names) != 1:
         raise DataError(f"model {settings.name!r}: outlier exposure needs a single-input model, not {list(names)}")

@@ -3,7 +3,7 @@ in-memory footprint from its HDF5 shapes and dtypes, before any array is read.
 
     budget = parse_size("2G", "--memory-budget")          # bytes; K/M/G/T are powers of 1024
     estimate = estimate_footprint(paths, "jet_image", n_jets=None)
-    estimate.total > budget                                # -> the streamed path (training.streaming)
+    estimate.total > budget                                # -> the streamed path (training.data.streaming)
 
 The in-memory path holds, at its peak,
 

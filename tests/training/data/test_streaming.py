@@ -11,10 +11,12 @@ from models.registry import MODELS
 from preprocessing import representations
 from preprocessing.errors import DataError
 from preprocessing.samples.format import write_sample
-from training import datasets, fit, memory, pipeline, score, streaming
-from training.batches import BatchSource
-from training.row_cache import RowCache, RowsView
-from training.sample_chunks import ChunkedSample
+from training import fit, pipeline, score
+from training.data import datasets, memory, streaming
+from training.data.batches import BatchSource
+from training.data.row_cache import RowCache, RowsView
+from training.data.rows import class_targets, load_inputs, split_rows
+from training.data.sample_chunks import ChunkedSample
 
 TINY = 1 << 20  # 1M: far below the ~25M that 1200 jets and their images need in memory
 
@@ -97,11 +99,11 @@ def test_streamed_inputs_are_the_in_memory_rows_never_built_whole(small_samples,
     settings = pipeline.resolve("dvae")
     paths = _paths(small_samples)
     folder = tmp_path / "rows"
-    streamed = pipeline.load_inputs(settings, paths, n_jets=1000, seed=3, memory_budget=TINY, cache_dir=folder)
+    streamed = load_inputs(settings, paths, n_jets=1000, seed=3, memory_budget=TINY, cache_dir=folder)
     assert streamed.streamed and (folder / "jet_image.npy").is_file()
     assert max(build_sizes) < 1000 / 4  # chunk by chunk, never the whole sample
     build_sizes.clear()
-    whole = pipeline.load_inputs(settings, paths, n_jets=1000, seed=3, memory_budget=None)
+    whole = load_inputs(settings, paths, n_jets=1000, seed=3, memory_budget=None)
     assert build_sizes == [1000] and not whole.streamed
     assert np.load(folder / "jet_image.npy").shape == whole.arrays["jet_image"].shape
     np.testing.assert_array_equal(np.load(folder / "jet_image.npy"), whole.arrays["jet_image"])
@@ -113,7 +115,7 @@ def test_streamed_inputs_are_the_in_memory_rows_never_built_whole(small_samples,
         whole.provenance,
     )
     assert streamed.shapes() == whole.shapes()
-    a, b = pipeline.split_rows(streamed, seed=3), pipeline.split_rows(whole, seed=3)
+    a, b = split_rows(streamed, seed=3), split_rows(whole, seed=3)
     for part in ("train", "validation", "test"):
         np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
     view = streamed.model_inputs(a.test)
@@ -176,7 +178,7 @@ def test_full_batches_carry_the_batch_size_as_a_static_dimension_from_memory_or_
 def test_what_cannot_stream_says_so(small_samples, tmp_path):
     settings = pipeline.resolve("bumphunt_vae")  # event rows: two jets each
     with pytest.raises(DataError, match=r"--memory-budget 1M: the in-memory path needs about .* one row per jet"):
-        pipeline.load_inputs(settings, _paths(small_samples), memory_budget=TINY, cache_dir=tmp_path / "rows")
+        load_inputs(settings, _paths(small_samples), memory_budget=TINY, cache_dir=tmp_path / "rows")
     assert not (tmp_path / "rows").exists()
     assert "rows" in streaming.streamable(pipeline.resolve("bumphunt_vae"))  # one row per event
     assert streaming.streamable(pipeline.resolve("dvae")) is None
@@ -285,17 +287,17 @@ def test_supervised_two_input_model_trains_alike_streamed(small_samples, tmp_pat
     paths = _paths(small_samples)
     results = []
     for budget in (None, TINY):
-        inputs = pipeline.load_inputs(settings, paths, memory_budget=budget, cache_dir=tmp_path / "rows")
+        inputs = load_inputs(settings, paths, memory_budget=budget, cache_dir=tmp_path / "rows")
         assert inputs.streamed == (budget is not None)
-        split = pipeline.split_rows(inputs, seed=0)
+        split = split_rows(inputs, seed=0)
         member = pipeline.train_member(
             settings,
             inputs.model_inputs(split.train),
             inputs.model_inputs(split.validation),
             seed=0,
             run_dir=tmp_path / f"run-{budget}",
-            y_train=pipeline.class_targets(SPEC, inputs, split.train),
-            y_val=pipeline.class_targets(SPEC, inputs, split.validation),
+            y_train=class_targets(SPEC, inputs, split.train),
+            y_val=class_targets(SPEC, inputs, split.validation),
             verbose=0,
         )
         results.append((member.history, pipeline.evaluate(member.model, inputs, split.test, SPEC.signal_label)))

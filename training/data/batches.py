@@ -15,7 +15,7 @@ ParticleNet-Lite step then runs about 20 % faster on 2 CPU cores than when trace
 batch dimension (alternated in one process: 709-762 against 540-619 jets/s).
 
 Rows come from memory (arrays become tensors and each batch is one ``tf.gather`` in the tf.data
-graph) or from disk (``training.row_cache.RowsView``: each batch is read with ``os.preadv`` in a
+graph) or from disk (``training.data.row_cache.RowsView``: each batch is read with ``os.preadv`` in a
 ``tf.numpy_function``), so a model trained on rows in memory and the same model trained on the
 same rows streamed from the on-disk cache see identical batches and end bit for bit alike.
 
@@ -97,7 +97,7 @@ class BatchSource:
         """A tf.data.Dataset of the batches of `epochs` epochs: x, or (x, y) with targets."""
         import tensorflow as tf
 
-        from training.row_cache import RowsView
+        from training.data.row_cache import RowsView
 
         # full batches have a static size (see the module's docstring)
         batch_shape = [self.batch_size] if self.full_batches else [None]

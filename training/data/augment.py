@@ -34,7 +34,7 @@ def augmentation_pool(settings, n_jets=None, paths=None, workers=None):
     """
     from models.registry import CHENG2022_AUGMENT
     from preprocessing import representations
-    from training import datasets
+    from training.data import datasets
 
     if not paths:
         paths = datasets.materialise(CHENG2022_AUGMENT, n_jets, workers=workers)

@@ -1,8 +1,8 @@
-"""training.batches.BatchSource: the seeded batch order, with and without full batches."""
+"""training.data.batches.BatchSource: the seeded batch order, with and without full batches."""
 
 import numpy as np
 
-from training.batches import BatchSource
+from training.data.batches import BatchSource
 
 
 def test_batches_follow_each_epoch_permutation_with_a_smaller_last_batch():

@@ -5,7 +5,7 @@ import pytest
 
 from preprocessing.errors import DataError
 from preprocessing.samples.format import write_sample
-from training.datasets import load, split
+from training.data.datasets import load, split
 
 
 def test_split_partitions_jets_and_keeps_events_together():

@@ -9,7 +9,9 @@ from preprocessing.errors import DataError
 from preprocessing.samples import resample
 from preprocessing.samples.format import write_sample
 from tests.cheng2020_synthetic import jet_sample
-from training import pipeline, training_arrays
+from training import pipeline
+from training.data import training_arrays
+from training.data.rows import load_inputs
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def files(tmp_path_factory):
 
 def test_jet_mass_travels_with_training_batches_only(files):
     settings = pipeline.resolve("disco_vae")
-    inputs = pipeline.load_inputs(settings, [files["qcd"]])
+    inputs = load_inputs(settings, [files["qcd"]])
     rows = np.arange(10, 60)
     assert inputs.names == ("constituents",) and inputs.shapes() == {"constituents": (20, 4)}
     assert isinstance(inputs.model_inputs(rows), np.ndarray)  # serving and evaluation: constituents only
@@ -44,7 +46,7 @@ def test_jet_mass_travels_with_training_batches_only(files):
 def test_a_sample_without_jet_masses_is_a_clear_error(files):
     settings = pipeline.resolve("disco_vae")
     with pytest.raises(DataError, match=r"qcd_no_mass.h5.*/jets/mass"):
-        pipeline.load_inputs(settings, [files["no_mass"]])
+        load_inputs(settings, [files["no_mass"]])
     sample = jet_sample(20, 5)
     del sample.jets["mass"]
     with pytest.raises(DataError, match=r"in.h5: the sample has no jet masses \(/jets/mass\); model 'disco_vae'"):
@@ -53,7 +55,7 @@ def test_a_sample_without_jet_masses_is_a_clear_error(files):
 
 def test_outliers_are_paired_one_to_one_and_mass_matched(files):
     settings = pipeline.resolve("oe_vae", sets={"outliers": str(files["outliers"])})
-    inputs = pipeline.load_inputs(settings, [files["qcd"]])
+    inputs = load_inputs(settings, [files["qcd"]])
     assert inputs.shapes() == {"constituents": (20, 4)}
     assert inputs.provenance["outliers"]["files"] == [str(files["outliers"])]
     rows = np.arange(160)
@@ -70,7 +72,7 @@ def test_outliers_are_paired_one_to_one_and_mass_matched(files):
 def test_outlier_files_that_do_not_fit_are_clear_errors(files, tmp_path):
     settings = pipeline.resolve("oe_vae", sets={"outliers": str(files["outliers_r08"])})
     with pytest.raises(DataError, match=r"w08.h5: outlier jets have jet radius R = \[0.8\].*selection.jet_radius"):
-        pipeline.load_inputs(settings, [files["qcd"]])
+        load_inputs(settings, [files["qcd"]])
     missing = pipeline.resolve("oe_vae", sets={"outliers": str(tmp_path / "nope.h5")})
     with pytest.raises(DataError, match="nope.h5: outlier file not found"):
-        pipeline.load_inputs(missing, [files["qcd"]])
+        load_inputs(missing, [files["qcd"]])

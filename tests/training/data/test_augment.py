@@ -5,7 +5,7 @@ import pytest
 
 from preprocessing.errors import DataError
 from training import pipeline
-from training.augment import augment
+from training.data.augment import augment
 
 
 def test_augmentation_matches_the_qcd_mass_and_extends_every_array():

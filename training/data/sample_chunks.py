@@ -1,4 +1,4 @@
-"""Sample files read chunk by chunk, joined exactly as ``training.datasets.load`` joins them.
+"""Sample files read chunk by chunk, joined exactly as ``training.data.datasets.load`` joins them.
 
     sample = ChunkedSample(paths, n_jets=None, seed=0)
     sample.event, sample.labels, sample.jets           # (jets,) per-jet arrays, read whole (small)
@@ -21,7 +21,7 @@ import numpy as np
 
 from preprocessing.errors import DataError
 from preprocessing.samples.format import JetSample, _validate, concatenate, open_sample, validate_per_jet
-from training import datasets
+from training.data import datasets
 
 
 class ChunkedSample:
