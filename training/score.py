@@ -35,12 +35,16 @@ from training.data import memory
 BATCH_SIZE = 4096  # jets per call of the serving function; chunks of a streamed sample are multiples of it
 
 
-def score_sample(fn, card, sample, source="input", batch_size=None):
+def score_sample(fn, card, sample, source="input", batch_size=None, first_row=0):
     """{output name: (rows,) array} from a loaded serving function and its ModelCard for a JetSample.
 
     `fn` is the export's ``serving_default``: with raw constituents in (jet-image taggers) the
     sample's constituents go in as they are, the path a served model takes; otherwise the card's
     representation is rebuilt in numpy (Lund images, event-level features, older exports).
+
+    A jet the graph refuses (its physical-input check, ``graph_ops.validate_constituents``) is a
+    one-line DataError naming `source` and the jet (its row in the sample, plus `first_row` for a
+    chunk of a larger one) and the rule; a NaN or infinite score is one too, so none is returned.
     """
     import tensorflow as tf
 
@@ -60,7 +64,17 @@ def score_sample(fn, card, sample, source="input", batch_size=None):
             graph.COUNTS: np.asarray(sample.n_constituents, np.int32),
         }
         dtypes = {graph.CONSTITUENTS: tf.float32, graph.COUNTS: tf.int32}
-        return batched(lambda batch: fn(**{k: tf.constant(v, dtypes[k]) for k, v in batch.items()}), feed, batch_size)
+        done = [0]  # rows of the batches before this one (batched runs them in order)
+
+        def run(batch):
+            try:
+                out = fn(**{k: tf.constant(v, dtypes[k]) for k, v in batch.items()})
+            except tf.errors.InvalidArgumentError as err:
+                raise DataError(refusal_message(err.message, source, first_row + done[0])) from None
+            done[0] += len(batch[graph.COUNTS])
+            return out
+
+        return finite_scores(batched(run, feed, batch_size), source, first_row)
     rep = card.representation
     inputs = representations.build(rep["name"], sample, rep.get("params"), source=source)
     missing = sorted(set(expected) - set(inputs))
@@ -69,7 +83,35 @@ def score_sample(fn, card, sample, source="input", batch_size=None):
             f"model expects inputs {sorted(expected)} but representation {rep['name']!r} builds {sorted(inputs)}"
         )
     feed = {name: inputs[name] for name in expected}
-    return batched(lambda batch: fn(**{k: tf.constant(v, tf.float32) for k, v in batch.items()}), feed, batch_size)
+    scores = batched(lambda batch: fn(**{k: tf.constant(v, tf.float32) for k, v in batch.items()}), feed, batch_size)
+    return finite_scores(scores, source, first_row)
+
+
+def refusal_message(message, source, offset):
+    """One line for an InvalidArgumentError of a serving graph: the refused jet's row in the file
+    (its index in the batch plus `offset`) and the rule, or the error's first line."""
+    from preprocessing.representations.graph_ops import parse_refusal
+
+    refused = parse_refusal(message)
+    if refused is not None:
+        jet, rule, text = refused
+        return f"{source}: jet {offset + jet} is not physical (rule {rule}): {text}; no scores written"
+    skip = ("[[", "File ", "Graph execution error", "Detected at node")
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip() and not ln.lstrip().startswith(skip)]
+    return f"{source}: the model refused its input: {lines[0] if lines else message}; no scores written"
+
+
+def finite_scores(scores, source, first_row=0):
+    """`scores` ({name: (rows,)}) unchanged, or a DataError naming the first row with a NaN or
+    infinite score: a score file never holds one."""
+    for name, values in scores.items():
+        bad = np.flatnonzero(~np.isfinite(np.asarray(values, np.float64)))
+        if len(bad):
+            raise DataError(
+                f"{source}: jet {first_row + int(bad[0])} gets a NaN or infinite {name!r} score "
+                f"({len(bad)} such rows); no scores written"
+            )
+    return scores
 
 
 def streamed_chunk_rows(version, data, budget):
@@ -167,8 +209,8 @@ def run(args):
 
     _, card, folder, loaded = load_tagger(path)
 
-    def score_jets(jets, source):
-        out = score_sample(loaded.signatures["serving_default"], card, jets, source=source)
+    def score_jets(jets, source, first_row=0):
+        out = score_sample(loaded.signatures["serving_default"], card, jets, source=source, first_row=first_row)
         if args.emd:
             from training.emd import export_emd_scores
 
@@ -178,7 +220,10 @@ def run(args):
     if chunk_rows is None:
         scores = score_jets(sample, str(args.data))
     else:  # chunk by chunk: only the scores of every row are held whole
-        parts = [score_jets(chunk, f"{args.data} (jets {rows.start}..)") for rows, chunk in sample.chunks(chunk_rows)]
+        parts = [
+            score_jets(chunk, f"{args.data} (jets {rows.start}..)", rows.start)
+            for rows, chunk in sample.chunks(chunk_rows)
+        ]
         scores = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         sample = sample.skeleton()  # per-jet labels and events, for the rows below
     # one row per jet, or per event for event-level representations
