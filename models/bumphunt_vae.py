@@ -113,6 +113,7 @@ def _mlp(n_in, n_out, units, layers, name):
 
 TAIL_SCORES = ("latent_nll", "reconstruction")  # the terms of the default score, in this order
 TAIL_KNOTS = 256  # tabulated tail probabilities per term
+MIN_CALIBRATION_EVENTS = 2  # a latent-mean mixture and a tail table need two events (the split gives >= 6)
 
 
 def tail_table(train_scores, knots=TAIL_KNOTS, excess_level=0.01):
@@ -324,7 +325,9 @@ class BumpHuntVAE(Tagger):
         2. The upper-tail tables of ``latent_nll`` (under that mixture) and ``reconstruction``
            over the same events (``rarity``, the default).
 
-        At most `max_events` events (a seeded subset) enter the fits.
+        At most `max_events` events (a seeded subset) enter the fits. Any number from
+        ``MIN_CALIBRATION_EVENTS`` up works (fewer than 100 events: the tail tables end at
+        -log p = log n, and the summary's 99th percentile is their last knot); fewer is a DataError.
 
         Returns:
             {"weights", "means", "sigmas"} of the mixture (lists), also kept as ``density``; the
@@ -333,6 +336,13 @@ class BumpHuntVAE(Tagger):
         from sklearn.mixture import GaussianMixture
 
         train_features = np.asarray(train_features)
+        if len(train_features) < MIN_CALIBRATION_EVENTS:
+            from preprocessing.errors import DataError
+
+            raise DataError(
+                f"bumphunt_vae: the score calibration needs at least {MIN_CALIBRATION_EVENTS} training events "
+                f"(a mixture and a tail table from them), got {len(train_features)}"
+            )
         if len(train_features) > max_events:
             pick = np.random.default_rng(self.seed).choice(len(train_features), max_events, replace=False)
             train_features = train_features[np.sort(pick)]

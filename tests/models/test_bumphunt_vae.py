@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from models.bumphunt_vae import FEATURES, BumpHuntVAE, MassDecoder, tail_score, tail_table
@@ -276,3 +277,33 @@ def test_calibrate_takes_fewer_training_events_than_the_tail_percentiles_need():
     model.calibrate(x)
     for tail in model.tails.values():
         assert np.isfinite(tail["q99"]) and tail["q99"] >= tail["median"]
+
+
+def test_calibrate_works_for_every_training_size_the_split_allows():
+    """From the fewest training events a train/validation/test split leaves (rows.split_rows refuses
+    fewer events) through the 99th-percentile boundary at 100: finite tables, finite scores; below
+    the calibration's own minimum, one clear DataError."""
+    from models.bumphunt_vae import MIN_CALIBRATION_EVENTS
+    from preprocessing.errors import DataError
+    from training.data.datasets import split
+
+    smallest = next(n for n in range(1, 100) if min(len(p) for p in split(np.arange(n))) > 0)
+    fewest_train = len(split(np.arange(smallest))[0])
+    assert fewest_train >= MIN_CALIBRATION_EVENTS
+    rng = np.random.default_rng(1)
+    test = rng.uniform(0.1, 1.0, (30, 6)).astype("float32")
+    for n in sorted({MIN_CALIBRATION_EVENTS, fewest_train, fewest_train + 1, 20, 99, 100, 101}):
+        model = BumpHuntVAE(seed=0)
+        x = rng.uniform(0.1, 1.0, (n, 6)).astype("float32")
+        model.fit_scaler(x)
+        model.calibrate(x)
+        quantiles = keras.ops.convert_to_numpy(model.tail_quantiles)
+        assert np.all(np.isfinite(quantiles)) and np.all(np.diff(quantiles, axis=1) >= 0), n
+        for tail in model.tails.values():
+            assert np.isfinite(tail["q99"]) and tail["q99"] >= tail["median"] and tail["tail_scale"] > 0, (n, tail)
+        for name, values in model.anomaly_scores(test).items():
+            assert np.all(np.isfinite(np.asarray(values))), (n, name)
+    model = BumpHuntVAE(seed=0)
+    model.fit_scaler(test)
+    with pytest.raises(DataError, match=f"needs at least {MIN_CALIBRATION_EVENTS} training events.*got 1"):
+        model.calibrate(test[:1])
