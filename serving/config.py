@@ -10,7 +10,10 @@ serves every model. ``--container-base`` rewrites the base paths for a container
 the export base there (the official Docker image reads ``/models``).
 
 Version policies: ``latest { num_versions: N }`` (TF Serving's default, N = 1), ``all {}``,
-``specific { versions: 1 versions: 3 }``.
+``specific { versions: 1 versions: 3 }``; ``version_labels { key: "stable" value: 2 }`` names versions.
+
+``read_batching_parameters`` reads TF Serving's ``--batching_parameters_file`` (text-format
+``BatchingParameters``).
 """
 
 import dataclasses
@@ -40,9 +43,12 @@ class VersionPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
+    """One ``config { }`` entry: `labels` are ``version_labels`` as sorted (label, version) pairs."""
+
     name: str
     base_path: pathlib.Path
     policy: VersionPolicy = VersionPolicy()
+    labels: tuple = ()
 
 
 def _policy_from_proto(proto, where):
@@ -96,8 +102,16 @@ def read_config_file(path):
             raise DataError(f"{where}: model_platform {c.model_platform!r} is not supported (only 'tensorflow')")
         if not c.base_path:
             raise DataError(f"{where}: no base_path")
+        for label, version in c.version_labels.items():
+            if not label or version < 0:
+                raise DataError(f"{where}: version_labels {{ key: {label!r} value: {version} }} is not a label")
         configs.append(
-            ModelConfig(c.name, pathlib.Path(c.base_path), _policy_from_proto(c.model_version_policy, where))
+            ModelConfig(
+                c.name,
+                pathlib.Path(c.base_path),
+                _policy_from_proto(c.model_version_policy, where),
+                tuple(sorted(c.version_labels.items())),
+            )
         )
     return check_unique(configs)
 
@@ -119,7 +133,91 @@ def to_text(configs, base_path_of=None):
             entry.model_version_policy.specific.versions.extend(c.policy.versions)
         else:
             entry.model_version_policy.latest.num_versions = c.policy.num_versions
+        for label, version in c.labels:
+            entry.version_labels[label] = version
     return text_format.MessageToString(proto)
+
+
+# BatchingParameters of tensorflow_serving/servables/tensorflow/session_bundle_config.proto (field numbers
+# and types as published there); tensorflow-serving-api ships no Python module for it, so the message is
+# declared here and the file read with protobuf's own text-format parser.
+_BATCHING_FIELDS = (
+    ("max_batch_size", 1, "Int64Value"),
+    ("batch_timeout_micros", 2, "Int64Value"),
+    ("max_enqueued_batches", 3, "Int64Value"),
+    ("num_batch_threads", 4, "Int64Value"),
+    ("thread_pool_name", 5, "StringValue"),
+    ("allowed_batch_sizes", 6, "repeated int64"),
+    ("pad_variable_length_inputs", 7, "bool"),
+    ("enable_large_batch_splitting", 8, "BoolValue"),
+    ("max_execution_batch_size", 9, "Int64Value"),
+)
+_BATCHING_CLASS = []
+
+
+def _batching_message():
+    """A fresh BatchingParameters message (the class is built once)."""
+    if not _BATCHING_CLASS:
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
+        pool = descriptor_pool.DescriptorPool()
+        wrappers = descriptor_pb2.FileDescriptorProto()
+        wrappers_pb2.DESCRIPTOR.CopyToProto(wrappers)
+        pool.Add(wrappers)
+        f = descriptor_pb2.FileDescriptorProto(
+            name="serving_batching_parameters.proto",
+            package="tensorflow.serving",
+            syntax="proto3",
+            dependency=[wrappers.name],
+        )
+        msg = f.message_type.add(name="BatchingParameters")
+        field_type = descriptor_pb2.FieldDescriptorProto
+        for name, number, kind in _BATCHING_FIELDS:
+            field = msg.field.add(name=name, number=number)
+            if kind == "repeated int64":
+                field.label, field.type = field_type.LABEL_REPEATED, field_type.TYPE_INT64
+            elif kind == "bool":
+                field.label, field.type = field_type.LABEL_OPTIONAL, field_type.TYPE_BOOL
+            else:
+                field.label, field.type = field_type.LABEL_OPTIONAL, field_type.TYPE_MESSAGE
+                field.type_name = f".google.protobuf.{kind}"
+        pool.Add(f)
+        _BATCHING_CLASS.append(
+            message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+        )
+    return _BATCHING_CLASS[0]()
+
+
+def read_batching_parameters(path):
+    """{field: value} of a text-format BatchingParameters file (``--batching_parameters_file``).
+
+    Only the fields the file sets are returned (wrapper fields unwrapped); a DataError names the
+    file and the problem. ``deploy/batching.config`` is read by both servers unchanged.
+    """
+    from google.protobuf import text_format
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError(f"--batching_parameters_file {path}: no such file")
+    proto = _batching_message()
+    try:
+        text_format.Parse(path.read_text(), proto)
+    except text_format.ParseError as err:
+        raise DataError(f"--batching_parameters_file {path}: not a text-format BatchingParameters ({err})") from None
+    out = {}
+    for field, value in proto.ListFields():
+        if field.name == "allowed_batch_sizes":
+            out[field.name] = list(value)
+        elif field.message_type is not None:
+            out[field.name] = value.value
+        else:
+            out[field.name] = value
+    for name in ("max_batch_size", "num_batch_threads", "max_enqueued_batches"):
+        if name in out and out[name] < 1:
+            raise DataError(f"--batching_parameters_file {path}: {name} must be at least 1, got {out[name]}")
+    if out.get("batch_timeout_micros", 0) < 0:
+        raise DataError(f"--batching_parameters_file {path}: batch_timeout_micros must not be negative")
+    return out
 
 
 def models_in(export_dir, policy=VersionPolicy()):

@@ -1,7 +1,7 @@
 """Serving errors with TF Serving's canonical codes (``tensorflow/core/protobuf/error_codes.proto``).
 
 The REST API answers ``{"error": message}`` with the HTTP status TF Serving maps the code to
-(``tensorflow_serving/model_servers/http_rest_api_handler`` → ``ToHTTPStatusCode``); gRPC aborts
+(``tensorflow_serving/model_servers/http_server.cc`` → ``ToHTTPStatusCode``); gRPC aborts
 with the same code.
 """
 
@@ -11,7 +11,7 @@ CODES = {
     "CANCELLED": (499, "CANCELLED"),
     "UNKNOWN": (500, "UNKNOWN"),
     "INVALID_ARGUMENT": (400, "INVALID_ARGUMENT"),
-    "DEADLINE_EXCEEDED": (408, "DEADLINE_EXCEEDED"),
+    "DEADLINE_EXCEEDED": (504, "DEADLINE_EXCEEDED"),  # ToHTTPStatusCode: GATEWAY_TO, not 408
     "NOT_FOUND": (404, "NOT_FOUND"),
     "ALREADY_EXISTS": (409, "ALREADY_EXISTS"),
     "PERMISSION_DENIED": (403, "PERMISSION_DENIED"),

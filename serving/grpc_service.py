@@ -1,10 +1,12 @@
 """TF Serving's gRPC API with the official ``tensorflow_serving.apis`` protos over grpcio.
 
 ``PredictionService``: ``Predict`` (``model_spec`` name / version / signature_name, ``inputs``,
-``output_filter``) and ``GetModelMetadata`` (``metadata_field`` ``signature_def``: an ``Any``
+``output_filter``; ``version`` or ``version_label``) and ``GetModelMetadata`` (``metadata_field`` ``signature_def``: an ``Any``
 holding a ``SignatureDefMap``); ``Classify``, ``Regress`` and ``MultiInference`` answer
-UNIMPLEMENTED. ``ModelService``: ``GetModelStatus``; ``HandleReloadConfigRequest`` answers
-UNIMPLEMENTED (the server reloads versions from the base paths by itself).
+UNIMPLEMENTED. An unknown signature is FAILED_PRECONDITION, as in ``predict_util.cc`` (over REST
+it is INVALID_ARGUMENT, as in ``http_rest_api_handler.cc``). ``ModelService``: ``GetModelStatus``;
+``HandleReloadConfigRequest`` answers UNIMPLEMENTED (versions reload from the base paths, and the
+config file with ``--model_config_file_poll_wait_seconds``).
 
 Inputs may come as ``tensor_content`` bytes or typed fields (``float_val``, ``int_val``, ...);
 outputs are written as typed fields, as ``tensorflow_model_server`` writes them
@@ -36,11 +38,12 @@ def _abort(context, err):
 
 
 def _version(spec):
+    """(version or None, label or None) of a ModelSpec (``version_choice`` is a oneof: at most one is set)."""
     if spec.HasField("version"):
-        return spec.version.value
+        return spec.version.value, None
     if spec.version_label:
-        raise ServingError("UNIMPLEMENTED", "version labels are not supported by this server")
-    return None
+        return None, spec.version_label
+    return None, None
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -49,8 +52,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request, context):  # noqa: N802 (the proto's name)
         try:
-            servable = self.store.servable(request.model_spec.name, _version(request.model_spec))
-            signature = servable.signature(request.model_spec.signature_name)
+            servable = self.store.servable(request.model_spec.name, *_version(request.model_spec))
+            signature = servable.signature(request.model_spec.signature_name, protocol="grpc")
             arrays = tensors.proto_inputs(request.inputs, signature.input_specs)
             outputs = signature.run(arrays, output_filter=list(request.output_filter))
         except ServingError as err:
@@ -64,12 +67,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         try:
+            # get_model_metadata_impl.cc: at least one field, and signature_def is the only one
             fields = list(request.metadata_field)
-            if fields != ["signature_def"]:
-                raise invalid(
-                    "Metadata field signature_def is the only one supported; request metadata_field: signature_def"
-                )
-            servable = self.store.metadata_servable(request.model_spec.name, _version(request.model_spec))
+            if not fields:
+                raise invalid("GetModelMetadataRequest must specify at least one metadata_field")
+            for field in fields:
+                if field != "signature_def":
+                    raise invalid(f"Metadata field {field} is not supported")
+            servable = self.store.metadata_servable(request.model_spec.name, *_version(request.model_spec))
         except ServingError as err:
             return _abort(context, err)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
@@ -94,7 +99,8 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
     def GetModelStatus(self, request, context):  # noqa: N802
         try:
-            found = self.store.status(request.model_spec.name, _version(request.model_spec))
+            # get_model_status_impl.cc: a label is not resolved; without a version every version is listed
+            found = self.store.status(request.model_spec.name, _version(request.model_spec)[0])
         except ServingError as err:
             return _abort(context, err)
         response = get_model_status_pb2.GetModelStatusResponse()

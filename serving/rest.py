@@ -1,10 +1,22 @@
 """TF Serving's REST API on a threaded HTTP server.
 
-    GET  /v1/models/{name}[/versions/{v}]             status of every loaded version (or one)
-    GET  /v1/models/{name}[/versions/{v}]/metadata    {"model_spec", "metadata": {"signature_def": {"signature_def": ...}}}
-    POST /v1/models/{name}[/versions/{v}]:predict     {"signature_name"?, "instances" | "inputs"}
+    GET  /v1/models/{name}[/versions/{v} | /labels/{label}]             status of every loaded version (or one)
+    GET  /v1/models/{name}[/versions/{v} | /labels/{label}]/metadata    {"model_spec", "metadata": {"signature_def": ...}}
+    POST /v1/models/{name}[/versions/{v} | /labels/{label}]:predict     {"signature_name"?, "instances" | "inputs"}
 
-Errors are ``{"error": message}`` with TF Serving's status for the code (``errors.CODES``).
+Paths are matched as ``http_rest_api_util.cc`` matches them: ``/v1/`` case-insensitively, model
+names and labels URL-decoded, versions as digits. A path under ``/v1/`` that matches neither
+pattern (a GET of ``:predict``, a POST of status or metadata, any other method) is 400
+"Malformed request"; ``GET /v1/models`` is 400 "Missing model name in request."; a path outside
+``/v1/`` is 404, as TF Serving's dispatcher ignores it. Errors are ``{"error": message}`` with
+TF Serving's status for the code (``errors.CODES``, from ``http_server.cc``).
+
+Bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` (TF Serving's libevent server
+reads both); a POST with neither has an empty body. Before a body is parsed, its size is bounded
+(``MAX_BODY``: 413 beyond it, without reading it) and its nesting depth too (``MAX_DEPTH``: 400),
+so a hostile body cannot exhaust memory or the parser's recursion. Outputs that are NaN or
+±infinite are written ``NaN``, ``Infinity`` and ``-Infinity``, as ``json_tensor.cc`` writes them.
+
 The server keeps a real listen backlog (1024), answers HTTP/1.1 keep-alive connections on one
 thread each, and drops a connection whose request does not arrive completely within the
 timeout (``--rest_api_timeout_in_ms``), so a slow or truncated client blocks nobody else.
@@ -14,25 +26,54 @@ import http.server
 import json
 import re
 import sys
+import urllib.parse
 
 from google.protobuf import json_format
 
 from serving import tensors
-from serving.errors import ServingError, invalid, not_found
+from serving.errors import ServingError, invalid
 
-ROUTE = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?:/labels/(?P<label>[^/:]+))?"
-    r"(?P<rest>:predict|:classify|:regress|/metadata)?$"
+# http_rest_api_util.h: the handler takes every path under /v1/ (case-insensitive)
+HANDLED = re.compile(r"(?i)/v1/.*", re.DOTALL)
+# http_rest_api_util.cc: the predict path (POST) and the status / metadata path (GET)
+PREDICT_PATH = re.compile(
+    r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)", re.DOTALL
 )
-MAX_BODY = 512 * 1024 * 1024
+STATUS_PATH = re.compile(
+    r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:\/(metadata))?", re.DOTALL
+)
+MAX_BODY = 512 * 1024 * 1024  # bytes of one request body (gRPC's message limit here is the same)
+MAX_DEPTH = 64  # nesting of arrays and objects; a predict body of any signature here needs at most 5
 
 
-def _version(text):
-    if text is None:
-        return None
-    if not text.isdigit():
-        raise invalid(f"version {text!r} is not an integer")
-    return int(text)
+class Route:
+    """A matched /v1/ path: model name, version (int or None), label (or None), method, subresource."""
+
+    def __init__(self, name, version, label, method=None, subresource=None):
+        self.name, self.version, self.label = name, version, label
+        self.method, self.subresource = method, subresource
+
+
+def route(http_method, path):
+    """The Route of a request, or a ServingError as TF Serving's handler answers for it."""
+    malformed = invalid(f"Malformed request: {http_method} {path}")
+    if http_method == "POST":
+        m = PREDICT_PATH.fullmatch(path)
+    elif http_method == "GET":
+        m = STATUS_PATH.fullmatch(path)
+    else:
+        raise malformed
+    if m is None:
+        raise malformed
+    name, version, label, last = m.groups()
+    name = urllib.parse.unquote(name) if name else ""
+    label = urllib.parse.unquote(label) if label else None
+    version = int(version) if version else None
+    if http_method == "POST":
+        return Route(name, version, label, method=last)
+    if not name:
+        raise invalid("Missing model name in request.")
+    return Route(name, version, label, subresource=last)
 
 
 def status_json(store, name, version=None):
@@ -60,8 +101,8 @@ def signature_def_map(servable):
     return proto
 
 
-def metadata_json(store, name, version=None):
-    servable = store.metadata_servable(name, version)
+def metadata_json(store, name, version=None, label=None):
+    servable = store.metadata_servable(name, version, label)
     sig_map = json_format.MessageToDict(
         signature_def_map(servable), always_print_fields_with_no_presence=True, preserving_proto_field_name=True
     )
@@ -71,15 +112,55 @@ def metadata_json(store, name, version=None):
     }
 
 
-def predict_json(store, name, version, body):
+def predict_json(store, name, version, body, label=None):
     request = tensors.parse_json(body)
     signature_name = request.get("signature_name", "serving_default")
     if not isinstance(signature_name, str):
         raise invalid("'signature_name' must be a string")
-    servable = store.servable(name, version)
+    servable = store.servable(name, version, label)
     signature = servable.signature(signature_name)
     arrays, row_format = tensors.rest_inputs(request, signature.input_specs)
     return tensors.rest_outputs(signature.run(arrays), row_format)
+
+
+class BodyTooLarge(Exception):
+    """A request body over MAX_BODY bytes (answered 413 and the connection closed)."""
+
+
+def read_chunked(rfile, limit=MAX_BODY):
+    """The body of a ``Transfer-Encoding: chunked`` request (RFC 9112 section 7.1); trailers are skipped.
+
+    Raises:
+        BodyTooLarge past `limit` bytes (before reading the chunk that would pass it);
+        ServingError INVALID_ARGUMENT for a malformed chunk size;
+        ConnectionError if the client closed the connection mid-body.
+    """
+    parts, total = [], 0
+    while True:
+        line = rfile.readline(1026)
+        if not line:
+            raise ConnectionError("the client closed the connection inside a chunked body")
+        size_text = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise invalid(f"malformed chunked body: chunk size {size_text[:20]!r} is not hexadecimal") from None
+        if size < 0:
+            raise invalid("malformed chunked body: negative chunk size")
+        if size == 0:
+            while True:  # trailer fields up to the empty line
+                trailer = rfile.readline(8194)
+                if not trailer or trailer in (b"\r\n", b"\n"):
+                    return b"".join(parts)
+        total += size
+        if total > limit:
+            raise BodyTooLarge(total)
+        chunk = rfile.read(size)
+        if len(chunk) < size:
+            raise ConnectionError("the client closed the connection inside a chunk")
+        parts.append(chunk)
+        if rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise invalid("malformed chunked body: a chunk does not end with CRLF")
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -100,23 +181,19 @@ def make_handler(store, timeout_s=30.0, verbose=False):
                 sys.stderr.write("serve: " + fmt % args + "\n")
 
         def _send(self, code, payload):
-            data = json.dumps(payload, allow_nan=False).encode()
+            # json_tensor.cc writes non-finite outputs as NaN, Infinity and -Infinity: so does allow_nan
+            data = json.dumps(payload).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def _error(self, err):
             self._send(err.http_status, {"error": err.message})
-
-        def _route(self):
-            m = ROUTE.match(self.path.split("?", 1)[0])
-            if not m:
-                raise not_found(f"Malformed request: {self.command} {self.path}")
-            if m["label"] is not None:
-                raise ServingError("UNIMPLEMENTED", "version labels are not supported by this server")
-            return m
 
         def handle_one_request(self):
             try:
@@ -124,39 +201,84 @@ def make_handler(store, timeout_s=30.0, verbose=False):
             except (TimeoutError, ConnectionError):
                 self.close_connection = True  # the client stalled or went away: drop it
 
-        def do_GET(self):
+        def _linger(self, seconds=1.0):
+            """Half-close, then discard what the client still sends for a moment: closing a socket with
+            unread data resets the connection, and the client could lose the answer already sent."""
+            import socket
+            import time
+
             try:
-                m = self._route()
-                if m["rest"] in (":predict", ":classify", ":regress"):
-                    raise ServingError("UNIMPLEMENTED", f"{m['rest'][1:]} needs POST")
-                version = _version(m["version"])
-                if m["rest"] == "/metadata":
-                    return self._send(200, metadata_json(store, m["name"], version))
-                return self._send(200, status_json(store, m["name"], version))
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+                end = time.monotonic() + seconds
+                self.connection.settimeout(seconds)
+                while time.monotonic() < end and self.connection.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+        def _read_body(self):
+            """The request body (b"" when there is none); None when the client went away mid-body."""
+            encoding = self.headers.get("Transfer-Encoding", "").lower()
+            if encoding:
+                if [e.strip() for e in encoding.split(",")][-1] != "chunked":
+                    self.close_connection = True
+                    raise invalid(f"Transfer-Encoding {encoding!r} is not supported (only chunked)")
+                try:
+                    return read_chunked(self.rfile, MAX_BODY)
+                except ConnectionError:
+                    self.close_connection = True
+                    return None
+                except ServingError:
+                    self.close_connection = True  # the stream position is lost
+                    raise
+            length = self.headers.get("Content-Length")
+            if length is None:
+                return b""  # neither header: no body (RFC 9112 section 6.3)
+            if not length.strip().isdigit():
+                self.close_connection = True
+                raise invalid(f"Content-Length {length!r} is not a number")
+            if int(length) > MAX_BODY:
+                raise BodyTooLarge(int(length))
+            body = self.rfile.read(int(length))  # times out after `timeout` seconds of silence
+            if len(body) < int(length):
+                self.close_connection = True
+                return None  # the client closed early: nobody to answer
+            return body
+
+        def _handle(self):
+            path = self.path.split("?", 1)[0]  # TF Serving routes on the URI path, without the query
+            try:
+                body = self._read_body()
+            except BodyTooLarge as err:
+                self.close_connection = True  # the unread body is not read
+                self._send(413, {"error": f"request body of {err.args[0]} bytes is over {MAX_BODY} bytes"})
+                return self._linger()
+            except ServingError as err:
+                return self._error(err)
+            if body is None:
+                return None
+            if not HANDLED.fullmatch(path):
+                return self._send(404, {"error": f"Malformed request: {self.command} {path} (not under /v1/)"})
+            try:
+                if self.command == "OPTIONS":  # a CORS preflight, as http_server.cc answers it
+                    if re.search(r"https?://", self.headers.get("Origin", "")):
+                        return self._send(200, {})
+                    raise ServingError("FAILED_PRECONDITION", "Origin header is missing in CORS preflight")
+                r = route(self.command, path)
+                if self.command == "POST":
+                    if r.method != "predict":  # :classify and :regress (and a :PREDICT that the regex let in)
+                        if r.method in ("classify", "regress"):
+                            raise ServingError("UNIMPLEMENTED", f"{r.method} is not supported; use :predict")
+                        raise invalid(f"Malformed request: {self.command} {path}")
+                    return self._send(200, predict_json(store, r.name, r.version, body, r.label))
+                if r.subresource == "metadata":
+                    return self._send(200, metadata_json(store, r.name, r.version, r.label))
+                return self._send(200, status_json(store, r.name, r.version))  # labels: every version (TF Serving)
             except ServingError as err:
                 return self._error(err)
 
-        def do_POST(self):
-            try:
-                length = self.headers.get("Content-Length")
-                if length is None or not length.isdigit():
-                    self.close_connection = True
-                    raise invalid("a POST needs a Content-Length header")
-                if int(length) > MAX_BODY:
-                    self.close_connection = True
-                    raise ServingError("RESOURCE_EXHAUSTED", f"request body over {MAX_BODY} bytes")
-                body = self.rfile.read(int(length))  # times out after `timeout` seconds of silence
-                if len(body) < int(length):
-                    self.close_connection = True
-                    return None  # the client closed early: nobody to answer
-                m = self._route()
-                if m["rest"] in (":classify", ":regress"):
-                    raise ServingError("UNIMPLEMENTED", f"{m['rest'][1:]} is not supported; use :predict")
-                if m["rest"] != ":predict":
-                    raise ServingError("UNIMPLEMENTED", "POST is only for :predict")
-                return self._send(200, predict_json(store, m["name"], _version(m["version"]), body))
-            except ServingError as err:
-                return self._error(err)
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
     return Handler
 

@@ -6,19 +6,23 @@ import threading
 import numpy as np
 
 from serving.batching import Batcher
-from serving.errors import from_exception, invalid
+from serving.errors import ServingError, from_exception, invalid
 
 PREDICT_METHOD = "tensorflow/serving/predict"
 
 
 def read_signature_defs(folder):
-    """{signature name: SignatureDef} of the SavedModel in `folder`, as TF Serving reports them."""
+    """{signature name: SignatureDef} of the SavedModel in `folder`, every one as TF Serving reports them.
+
+    ``__saved_model_init_op`` is kept: ``get_model_metadata_impl.cc`` copies the whole
+    ``signature_def`` map of the MetaGraphDef into the metadata, so clients see it there too.
+    """
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((pathlib.Path(folder) / "saved_model.pb").read_bytes())
     defs = proto.meta_graphs[0].signature_def
-    return {k: defs[k] for k in sorted(defs) if not k.startswith("__")}
+    return {k: defs[k] for k in sorted(defs)}
 
 
 class Signature:
@@ -31,6 +35,18 @@ class Signature:
         self.output_specs = dict(fn.structured_outputs)
         batchable = all(s.shape.rank and s.shape[0] is None for s in self.input_specs.values()) and all(
             s.shape.rank and s.shape[0] is None for s in self.output_specs.values()
+        )
+        # An empty batch (first dimension 0) is answered, as TF Serving answers it when its graph runs on
+        # 0 rows: 0 rows of every output. It is answered from the output specs, without the graph, whose
+        # raw-constituent builders reduce over the jets and fail on none; it needs every other dimension known.
+        known = batchable and all(None not in s.shape.as_list()[1:] for s in self.output_specs.values())
+        self.empty_outputs = (
+            {
+                n: np.zeros([0] + s.shape.as_list()[1:], np.dtype(s.dtype.as_numpy_dtype))
+                for n, s in self.output_specs.items()
+            }
+            if known
+            else None
         )
         self.batcher = None
         if batching and batchable:
@@ -53,10 +69,10 @@ class Signature:
                 raise invalid(f"output tensor alias not found in signature: {', '.join(unknown)}")
             names = [n for n in names if n in set(output_filter)]
         rows = check_batch(arrays)
-        if rows == 0:
-            raise invalid("the batch is empty (first dimension 0)")
+        if rows == 0 and self.empty_outputs is not None:
+            return {n: self.empty_outputs[n] for n in names}
         try:
-            if self.batcher is not None and rows is not None:
+            if self.batcher is not None and rows:
                 out = self.batcher.submit(arrays, rows)
             else:
                 out = self._call(arrays)
@@ -120,10 +136,18 @@ class Servable:
         self.loaded = None
         self.state = "END"
 
-    def signature(self, name):
+    def signature(self, name, protocol="rest"):
+        """The Signature called `name` (empty: serving_default).
+
+        An unknown name is INVALID_ARGUMENT over REST (``http_rest_api_handler.cc``, ``GetInfoMap``)
+        and FAILED_PRECONDITION over gRPC (``predict_util.cc``, ``RunPredict``), as in TF Serving.
+        """
         name = name or "serving_default"
         if name not in self.signatures:
-            raise invalid(
-                f'Serving signature name: "{name}" not found in signature def; this model has {sorted(self.signatures)}'
-            )
+            have = sorted(self.signatures)
+            if protocol == "grpc":
+                raise ServingError(
+                    "FAILED_PRECONDITION", f'Serving signature key "{name}" not found. This model has {have}'
+                )
+            raise invalid(f'Serving signature name: "{name}" not found in signature def; this model has {have}')
         return self.signatures[name]

@@ -6,33 +6,79 @@ per row (a bare value when the signature has one input, else an object keyed by 
 each with the batch as its first axis. Rows come back as ``{"predictions": [...]}``, columns as
 ``{"outputs": ...}``; with one output the values are bare, with several they are keyed by name.
 
+Request bodies are parsed as TF Serving's ``json_tensor.cc`` parses them (rapidjson with
+``kParseNanAndInfFlag``): ``NaN``, ``Infinity`` and ``-Infinity`` are numbers. Before parsing, the
+nesting depth of arrays and objects is bounded (``MAX_DEPTH``), so a hostile body cannot exhaust
+the parser's recursion. Outputs are written the same way: a NaN or infinite output is ``NaN``,
+``Infinity`` or ``-Infinity`` (never ``null``).
+
 Every value is checked before a graph sees it: numbers only (``null``, strings, booleans and
-ragged lists are rejected), finite (``NaN``/``Infinity`` are not JSON, and a number that
-overflows the input's dtype is rejected too), integral for integer inputs, and of the rank and
-fixed dimensions of the signature.
+ragged lists are rejected), integral for integer inputs, and of the rank and fixed dimensions of
+the signature. Non-finite values of float inputs (``NaN``, ``Infinity``, and numbers that overflow
+the input's dtype, such as ``1e999`` or ``1e300`` for float32) are refused with a 400 naming the
+input, for every model: no input of any tagger here has a meaning for them, and a NaN score is
+never an answer (TF Serving passes them to the graph; see the README's serving section).
+
+``TensorProto`` values (gRPC) are checked against their payload before anything is allocated:
+``tensor_content`` must hold exactly the declared shape's bytes, and a declared shape larger than
+``MAX_TENSOR_BYTES`` is refused, so a tiny message cannot make the server allocate terabytes.
 """
 
 import json
+import re
 
 import numpy as np
 
 from serving.errors import invalid
 
+MAX_DEPTH = 64  # nesting of arrays and objects in a REST body; any signature here needs at most 5
+MAX_TENSOR_BYTES = 512 * 1024 * 1024  # the most one TensorProto may declare (the gRPC message limit)
 
-def _reject_constant(name):
-    raise invalid(f"JSON Parse error: {name} is not a valid JSON value (non-finite numbers are not accepted)")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b'[]{}"')
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the character it escapes
+_STEP = np.zeros(256, np.int32)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
 
 
-def parse_json(body):
-    """The request object of a REST body; malformed JSON and NaN/Infinity are INVALID_ARGUMENT."""
+def nesting_depth(body):
+    """The deepest nesting of arrays and objects in JSON `body` (bytes), brackets in strings not counted.
+
+    Linear and without recursion: escapes are dropped, then everything but brackets and quotes,
+    and the depth is a cumulative sum outside strings (about 2 ms per MB).
+    """
+    if b"\\" in body:
+        body = _ESCAPE.sub(b"", body)
+    arr = np.frombuffer(body.translate(None, _NOT_BRACKETS), np.uint8)
+    if not arr.size:
+        return 0
+    step = _STEP[arr]
+    quotes = arr == ord('"')
+    if quotes.any():
+        step[np.cumsum(quotes) % 2 == 1] = 0  # inside a string
+    return int(np.cumsum(step).max())
+
+
+def parse_json(body, max_depth=MAX_DEPTH):
+    """The request object of a REST body; malformed or too deeply nested JSON is INVALID_ARGUMENT."""
+    if not body:
+        raise invalid("JSON Parse error: The document is empty")
+    if body.count(b"[") + body.count(b"{") > max_depth:  # only then can it be too deep
+        depth = nesting_depth(body)
+        if depth > max_depth:
+            raise invalid(
+                f"JSON Parse error: arrays and objects nested {depth} deep; this server accepts at most {max_depth}"
+            )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid("JSON Parse error: the body is not UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text)  # NaN, Infinity, -Infinity are numbers, as with kParseNanAndInfFlag
     except json.JSONDecodeError as err:
         raise invalid(f"JSON Parse error: {err.msg} at offset: {err.pos}") from None
+    except RecursionError:  # not reached after the depth bound; kept so that nothing escapes as a crash
+        raise invalid("JSON Parse error: nested too deeply") from None
     if not isinstance(value, dict):
         raise invalid("JSON Value not an object")
     return value
@@ -118,8 +164,10 @@ def rest_inputs(body, input_specs):
         )
     if has_rows:
         rows = body["instances"]
-        if not isinstance(rows, list) or not rows:
-            raise invalid("'instances' must be a non-empty list (one entry per row)")
+        if not isinstance(rows, list):
+            raise invalid("Expecting 'instances' to be an list/array (one entry per row)")
+        if not rows:  # json_tensor.cc: the row format needs a row (the columnar one may be empty)
+            raise invalid("No values in 'instances' array")
         if all(isinstance(r, dict) for r in rows):
             for i, r in enumerate(rows):
                 if set(r) != set(names):
@@ -160,9 +208,9 @@ def check_batch(arrays):
 
 
 def _json_safe(arr):
+    """Nested lists of an output; NaN and ±inf stay floats, which json.dumps writes NaN / Infinity /
+    -Infinity, the tokens json_tensor.cc writes (the VRNN event score is -inf for an event without jets)."""
     arr = np.asarray(arr)
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        arr = np.where(np.isfinite(arr), arr, None)  # JSON has no NaN; a non-finite output is null
     if arr.dtype.kind in "SO":
         arr = np.vectorize(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v, otypes=[object])(arr)
     return arr.tolist()
@@ -211,6 +259,33 @@ _BITS = {
 }
 
 
+def check_declared_size(proto, shape, name, limit=MAX_TENSOR_BYTES):
+    """Refuse a TensorProto whose declared shape does not fit its payload, before any allocation.
+
+    ``tensor_content`` must hold exactly the declared bytes; typed fields may hold fewer values
+    (TensorFlow repeats the last), but the declared size may not pass `limit` bytes: a message
+    cannot make the server allocate more than a message may carry. Sizes are Python integers,
+    so a product of huge dimensions cannot wrap around.
+    """
+    count = 1
+    for d in shape:
+        count *= int(d)
+    itemsize = np.dtype(_FIELDS[proto.dtype][1]).itemsize if proto.dtype in _FIELDS else 8
+    declared = count * itemsize
+    if proto.tensor_content:
+        if len(proto.tensor_content) != declared and proto.dtype in _FIELDS:
+            raise invalid(
+                f"input '{name}': malformed TensorProto (tensor_content has {len(proto.tensor_content)} bytes, "
+                f"shape {shape} needs {declared})"
+            )
+    if declared > limit:
+        raise invalid(
+            f"input '{name}': TensorProto declares shape {shape} ({count} values, {declared} bytes), over the "
+            f"server's limit of {limit} bytes per tensor (the message carries {proto.ByteSize()} bytes)"
+        )
+    return count
+
+
 def proto_array(proto, name="tensor"):
     """The numpy array of a TensorProto, decoded as ``Tensor::FromProto`` does.
 
@@ -226,6 +301,7 @@ def proto_array(proto, name="tensor"):
     shape = [d.size for d in proto.tensor_shape.dim]
     if any(d < 0 for d in shape):
         raise invalid(f"input '{name}': malformed TensorProto (negative dimension in shape {shape})")
+    check_declared_size(proto, shape, name)
     field = _FIELDS.get(proto.dtype)
     if field is None:
         import tensorflow as tf
@@ -235,7 +311,7 @@ def proto_array(proto, name="tensor"):
         except (ValueError, TypeError) as err:
             raise invalid(f"input '{name}': malformed TensorProto ({err})") from None
     attr, dtype = field
-    count = int(np.prod(shape, dtype=np.int64))
+    count = int(np.prod(shape, dtype=np.int64))  # fits: check_declared_size bounded it
     content = proto.tensor_content
     if content:
         want = count * np.dtype(dtype).itemsize

@@ -68,3 +68,48 @@ def test_command_writes_a_config_for_every_model(tmp_path):
     assert entries["dvae"].model_version_policy.latest.num_versions == 2
     assert [c.name for c in config.read_config_file(out)] == ["ae1d", "dvae"]
     assert config.main(["--export-dir", str(tmp_path / "exported" / "empty"), "--out", str(out)]) == 2
+
+
+def test_version_labels_are_read_and_written(tmp_path):
+    """model_server_config.proto: ModelConfig.version_labels maps a label to a version (read and written back)."""
+    path = tmp_path / "models.config"
+    path.write_text(
+        'model_config_list { config { name: "dvae" base_path: "/m/dvae" model_version_policy { all {} } '
+        'version_labels { key: "stable" value: 2 } version_labels { key: "canary" value: 3 } } }'
+    )
+    (got,) = config.read_config_file(path)
+    assert got.labels == (("canary", 3), ("stable", 2))
+    again = tmp_path / "again.config"
+    again.write_text(config.to_text([got]))
+    assert config.read_config_file(again) == [got]
+
+
+def test_batching_parameters_file_is_read_as_tf_serving_reads_it(tmp_path):
+    """servables/tensorflow/session_bundle_config.proto, BatchingParameters: wrapper fields
+    (max_batch_size { value: N }), allowed_batch_sizes, pad_variable_length_inputs; deploy/batching.config
+    is the file both servers read."""
+    import pathlib
+
+    deploy = pathlib.Path(__file__).parents[2] / "deploy" / "batching.config"
+    assert config.read_batching_parameters(deploy) == {
+        "max_batch_size": 256,
+        "batch_timeout_micros": 1000,
+        "num_batch_threads": 2,
+        "max_enqueued_batches": 1000,
+        "pad_variable_length_inputs": True,
+    }
+    path = tmp_path / "batching.config"
+    path.write_text(
+        "max_batch_size { value: 32 } allowed_batch_sizes: 8 allowed_batch_sizes: 32\n"
+        'thread_pool_name { value: "pool" } enable_large_batch_splitting { value: true }'
+    )
+    got = config.read_batching_parameters(path)
+    assert got["max_batch_size"] == 32 and got["allowed_batch_sizes"] == [8, 32] and got["thread_pool_name"] == "pool"
+    for text, words in [
+        ("max_batch_size: 32", "not a text-format BatchingParameters"),  # a wrapper needs { value: }
+        ("batch_size { value: 3 }", "not a text-format BatchingParameters"),
+        ("num_batch_threads { value: 0 }", "num_batch_threads must be at least 1"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(DataError, match=words):
+            config.read_batching_parameters(path)
