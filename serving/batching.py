@@ -45,10 +45,19 @@ class Batcher:
         max_batch_size: most rows merged into one call (a larger request runs alone).
         batch_timeout_s: how long the first request of a batch waits for company (0: not at all).
         num_batch_threads: most batches running at once (None: one per core, as TF Serving).
+        max_enqueued_batches: most batches' worth of rows waiting (None: no bound); a request that
+            finds the queue full is UNAVAILABLE, as TF Serving's batch scheduler answers it.
     """
 
     def __init__(
-        self, run, input_specs, max_batch_size=256, batch_timeout_s=0.0, num_batch_threads=None, name="batcher"
+        self,
+        run,
+        input_specs,
+        max_batch_size=256,
+        batch_timeout_s=0.0,
+        num_batch_threads=None,
+        name="batcher",
+        max_enqueued_batches=None,
     ):
         self.run = run
         self.padded = {
@@ -57,6 +66,8 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.batch_timeout_s = batch_timeout_s
         self.num_batch_threads = max(1, int(num_batch_threads or os.cpu_count() or 1))
+        self.max_queued_rows = None if max_enqueued_batches is None else max_enqueued_batches * max_batch_size
+        self.queued_rows = 0
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)  # a request queued, or a batch slot freed
         self.pending = collections.deque()  # queued tasks, oldest first
@@ -84,7 +95,16 @@ class Batcher:
             if inline:
                 self.running += 1
             else:
+                if self.max_queued_rows is not None and self.queued_rows + rows > self.max_queued_rows:
+                    from serving.errors import ServingError
+
+                    raise ServingError(
+                        "UNAVAILABLE",
+                        f"The batch scheduling queue to which this task was submitted is full "
+                        f"({self.queued_rows} rows wait; max_enqueued_batches x max_batch_size = {self.max_queued_rows})",
+                    )
                 self.pending.append(task)
+                self.queued_rows += rows
                 self.changed.notify_all()
         if inline:
             try:
@@ -143,6 +163,7 @@ class Batcher:
         while self.pending and rows + self.pending[0].rows <= self.max_batch_size:
             tasks.append(self.pending.popleft())
             rows += tasks[-1].rows
+        self.queued_rows -= rows
         return tasks
 
     def _count_call(self):

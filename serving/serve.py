@@ -13,12 +13,19 @@ Clients written against TF Serving work unchanged (``../shared/SPECS.md``, "Serv
 
 Flags follow ``tensorflow_model_server``: ``--port`` (gRPC, 8500), ``--rest_api_port`` (8501),
 ``--model_name`` + ``--model_base_path`` or ``--model_config_file`` (text ``ModelServerConfig``
-with ``latest{N}``/``all{}``/``specific{}`` policies), ``--file_system_poll_wait_seconds``
-(new versions are served without a restart), ``--enable_batching``, ``--max_batch_size``,
-``--batch_timeout_micros``, ``--num_batch_threads`` (``BatchingParameters`` fields as flags),
-``--enable_model_warmup``, ``--rest_api_timeout_in_ms``. Port 0 means
-any free port; the ports in use are printed on stderr as one JSON line. It binds 127.0.0.1
-unless ``--host`` says otherwise (``tensorflow_model_server`` binds every interface).
+with ``latest{N}``/``all{}``/``specific{}`` policies and ``version_labels``),
+``--model_config_file_poll_wait_seconds`` (re-read the config file; 0: never, TF Serving's default),
+``--allow_version_labels_for_unavailable_models``, ``--file_system_poll_wait_seconds``
+(new versions are served without a restart), ``--enable_batching``, ``--batching_parameters_file``
+(text ``BatchingParameters``: ``max_batch_size``, ``batch_timeout_micros``, ``num_batch_threads``,
+``max_enqueued_batches``; ``deploy/batching.config`` serves both servers), the same fields as
+flags (``--max_batch_size``, ``--batch_timeout_micros``, ``--num_batch_threads``, which win over
+the file), ``--enable_model_warmup``, ``--rest_api_timeout_in_ms``. Port 0 means any free port;
+the ports in use are printed on stderr as one JSON line.
+
+It binds 127.0.0.1 unless ``--host`` says otherwise: ``--host 0.0.0.0`` listens on every interface
+as ``tensorflow_model_server`` does (``server.cc`` binds ``0.0.0.0``), for a container or a
+cluster; the server has no authentication, so only do that behind a network you trust.
 """
 
 import argparse
@@ -113,6 +120,10 @@ def start(
     num_batch_threads=None,
     warmup=False,
     timeout_s=30.0,
+    max_enqueued_batches=None,
+    config_file=None,
+    config_poll_s=0,
+    allow_unavailable_labels=False,
 ):
     """Start serving in background threads; returns a Running.
 
@@ -123,6 +134,8 @@ def start(
         grpc_port: the gRPC port (0: any free port; None: no gRPC).
         configs: [ModelConfig] instead of `model_dirs`.
         poll_s: seconds between scans of the base paths (0: no hot reload).
+        config_file, config_poll_s: the models.config re-read every `config_poll_s` seconds (0: never).
+        allow_unavailable_labels: a new label may name a version that is not AVAILABLE.
     """
     from serving.config import VersionPolicy
     from serving.store import ModelStore
@@ -130,12 +143,25 @@ def start(
     if configs is None:
         configs = configs_from(model_dirs=model_dirs, policy=VersionPolicy("all"))
     batch = (
-        {"max_batch_size": max_batch_size, "batch_timeout_s": batch_timeout_s, "num_batch_threads": num_batch_threads}
+        {
+            "max_batch_size": max_batch_size,
+            "batch_timeout_s": batch_timeout_s,
+            "num_batch_threads": num_batch_threads,
+            "max_enqueued_batches": max_enqueued_batches,
+        }
         if batching
         else None
     )
     rest = grpc_server = bound = None
-    store = ModelStore(configs, poll_s=poll_s, batching=batch, warmup=warmup)
+    store = ModelStore(
+        configs,
+        poll_s=poll_s,
+        batching=batch,
+        warmup=warmup,
+        config_file=config_file,
+        config_poll_s=config_poll_s,
+        allow_unavailable_labels=allow_unavailable_labels,
+    )
     try:
         # bind first, gRPC then REST: a port in use is reported before any model loads
         if grpc_port is not None:
@@ -173,13 +199,32 @@ def main(argv=None):
     parser.add_argument("--model_base_path", help="folder of integer version folders")
     parser.add_argument("--model_config_file", help="text-format ModelServerConfig")
     parser.add_argument("--model-dir", action="append", help="export folder served under its name, every version")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; 0.0.0.0: every interface, as tensorflow_model_server)",
+    )
     parser.add_argument("--file_system_poll_wait_seconds", type=integer(0), default=1, help="0: no hot reload")
+    parser.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=integer(0),
+        default=0,
+        help="re-read --model_config_file every N seconds (default 0: never)",
+    )
+    parser.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="a new version label may name a version not loaded yet (default false)",
+    )
     parser.add_argument(
         "--enable_batching", type=_bool, nargs="?", const=True, default=True, help="true/false (default true)"
     )
-    parser.add_argument("--max_batch_size", type=integer(1), default=256, help="most rows per batched call")
-    parser.add_argument("--batch_timeout_micros", type=integer(0), default=0, help="wait for company (default 0)")
+    parser.add_argument("--batching_parameters_file", help="text-format BatchingParameters (TF Serving's flag)")
+    parser.add_argument("--max_batch_size", type=integer(1), default=None, help="most rows per batched call (256)")
+    parser.add_argument("--batch_timeout_micros", type=integer(0), default=None, help="wait for company (default 0)")
     parser.add_argument(
         "--num_batch_threads", type=integer(1), default=None, help="most batches run at once (default: one per core)"
     )
@@ -193,9 +238,30 @@ def main(argv=None):
     return run_command(run, args)
 
 
+def batching_options(args):
+    """{max_batch_size, batch_timeout_s, num_batch_threads, max_enqueued_batches}: the file's values
+    (``--batching_parameters_file``), then the flags given on the command line over them."""
+    from serving.config import read_batching_parameters
+
+    params = read_batching_parameters(args.batching_parameters_file) if args.batching_parameters_file else {}
+    for name in ("max_batch_size", "batch_timeout_micros", "num_batch_threads"):
+        given = getattr(args, name)
+        if given is not None:
+            params[name] = given
+    return {
+        "max_batch_size": params.get("max_batch_size", 256),
+        "batch_timeout_s": params.get("batch_timeout_micros", 0) / 1e6,
+        "num_batch_threads": params.get("num_batch_threads"),
+        "max_enqueued_batches": params.get("max_enqueued_batches"),
+    }
+
+
 def run(args):
     from serving.config import VersionPolicy
 
+    if args.model_config_file_poll_wait_seconds and not args.model_config_file:
+        raise DataError("--model_config_file_poll_wait_seconds needs --model_config_file")
+    batch = batching_options(args)
     configs = configs_from(
         model_dirs=args.model_dir,
         model_name=args.model_name,
@@ -211,11 +277,12 @@ def run(args):
         configs=configs,
         poll_s=args.file_system_poll_wait_seconds,
         batching=args.enable_batching,
-        max_batch_size=args.max_batch_size,
-        batch_timeout_s=args.batch_timeout_micros / 1e6,
-        num_batch_threads=args.num_batch_threads,
         warmup=args.enable_model_warmup,
         timeout_s=args.rest_api_timeout_in_ms / 1000,
+        config_file=args.model_config_file,
+        config_poll_s=args.model_config_file_poll_wait_seconds,
+        allow_unavailable_labels=args.allow_version_labels_for_unavailable_models,
+        **batch,
     )
     print(
         json.dumps(

@@ -177,3 +177,36 @@ def test_batch_timeout_waits_for_company():
     assert calls == [3]  # nobody ran alone: the first request waited for the other two
     assert {k: float(v["s"][0]) for k, v in out.items()} == {0: 0.0, 1: 2.0, 2: 4.0}
     batcher.close()
+
+
+def test_a_full_batch_queue_is_unavailable():
+    """servables/tensorflow/session_bundle_config.proto, max_enqueued_batches: the queue holds at most that
+    many batches; TF Serving's batch scheduler then answers UNAVAILABLE ("... queue ... is full")."""
+    from serving.errors import ServingError
+
+    release = threading.Event()
+
+    def run(arrays):
+        release.wait(10)
+        return {"y": arrays["x"]}
+
+    import tensorflow as tf
+
+    batcher = Batcher(
+        run, {"x": tf.TensorSpec([None], tf.float32)}, max_batch_size=2, num_batch_threads=1, max_enqueued_batches=1
+    )
+    threads = [threading.Thread(target=batcher.submit, args=({"x": np.ones(1, np.float32)}, 1)) for _ in range(3)]
+    try:
+        for t in threads:  # one runs (the only batch slot), two wait: one batch's worth of rows
+            t.start()
+            time.sleep(0.2)
+        assert batcher.queued() == 2
+        with pytest.raises(ServingError) as err:
+            batcher.submit({"x": np.ones(1, np.float32)}, 1)
+        assert err.value.code == "UNAVAILABLE" and "queue" in err.value.message and "is full" in err.value.message
+    finally:
+        release.set()
+        for t in threads:
+            t.join(10)
+        batcher.close()
+    assert batcher.queued() == 0 and batcher.queued_rows == 0

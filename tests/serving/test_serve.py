@@ -99,3 +99,98 @@ def test_training_serve_is_the_same_command_kept_for_one_release():
     ]
     assert [h.returncode for h in helps] == [0, 0]
     assert helps[0].stdout.startswith("usage: python -m serving ") and helps[1].stdout == helps[0].stdout
+
+
+def _start_command(args):
+    """(process, the JSON line it prints once serving) of `python -m serving ARGS`."""
+    proc = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for _ in range(200):  # bounded: the JSON line comes once the models are loaded
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("{"):
+            return proc, json.loads(line), lines
+    proc.terminate()
+    proc.wait(timeout=30)
+    raise AssertionError("".join(lines))
+
+
+def test_bind_address_flag_and_batching_parameters_file(exported):
+    """model_servers/server.cc listens on 0.0.0.0 (every interface) and main.cc reads
+    --batching_parameters_file: here --host 0.0.0.0 does the same (127.0.0.1 stays the default) and
+    deploy/batching.config is read unchanged."""
+    import socket
+
+    base, _ = exported
+    proc, ready, _ = _start_command(
+        [
+            "--model_name",
+            "dvae",
+            "--model_base_path",
+            str(base / "dvae"),
+            "--port",
+            "0",
+            "--rest_api_port",
+            "0",
+            "--host",
+            "0.0.0.0",
+            "--batching_parameters_file",
+            str(ROOT / "deploy" / "batching.config"),
+            "--file_system_poll_wait_seconds",
+            "0",
+        ]
+    )
+    try:
+        assert ready["rest"].startswith("http://0.0.0.0:") and ready["grpc"].startswith("0.0.0.0:")
+        port = int(ready["rest"].split(":")[2].split("/")[0])
+        addresses = {"127.0.0.1"}
+        try:  # another local interface, if the machine has one, reaches a server bound to every interface
+            addresses.add(socket.gethostbyname(socket.gethostname()))
+        except OSError:
+            pass
+        for address in addresses:
+            with urllib.request.urlopen(f"http://{address}:{port}/v1/models/dvae", timeout=30) as resp:
+                assert json.loads(resp.read())["model_version_status"][0]["state"] == "AVAILABLE"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    parser_default = subprocess.run(
+        [sys.executable, "-m", "serving", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    ).stdout
+    assert "default 127.0.0.1" in parser_default and "--batching_parameters_file" in parser_default
+
+
+def test_batching_flags_win_over_the_batching_parameters_file():
+    """main.cc has only the file; here the flags that name the same fields, when given, override it."""
+    import argparse
+
+    args = argparse.Namespace(
+        batching_parameters_file=str(ROOT / "deploy" / "batching.config"),
+        max_batch_size=None,
+        batch_timeout_micros=None,
+        num_batch_threads=1,
+    )
+    assert serve.batching_options(args) == {
+        "max_batch_size": 256,
+        "batch_timeout_s": 0.001,
+        "num_batch_threads": 1,
+        "max_enqueued_batches": 1000,
+    }
+    args.batching_parameters_file = None
+    assert (
+        serve.batching_options(args)["max_batch_size"] == 256 and serve.batching_options(args)["batch_timeout_s"] == 0
+    )
+
+
+def test_default_bind_address_is_loopback(exported):
+    """The safe default: a started server listens on 127.0.0.1 only unless told otherwise."""
+    from serving.config import ModelConfig
+
+    base, _ = exported
+    running = serve.start(port=0, grpc_port=None, configs=[ModelConfig("dvae", base / "dvae")], poll_s=0)
+    try:
+        assert running.rest.server_address[0] == "127.0.0.1"
+    finally:
+        running.shutdown()
