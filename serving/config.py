@@ -93,11 +93,16 @@ def read_config_file(path):
         text_format.Parse(path.read_text(), proto)
     except text_format.ParseError as err:
         raise DataError(f"--model_config_file {path}: not a text-format ModelServerConfig ({err})") from None
+    return configs_from_proto(proto, f"--model_config_file {path}")
+
+
+def configs_from_proto(proto, where_text):
+    """[ModelConfig] of a ModelServerConfig message; a DataError starts with `where_text`."""
     if proto.WhichOneof("config") != "model_config_list" or not proto.model_config_list.config:
-        raise DataError(f"--model_config_file {path}: no model_config_list {{ config {{ ... }} }}")
+        raise DataError(f"{where_text}: no model_config_list {{ config {{ ... }} }}")
     configs = []
     for c in proto.model_config_list.config:
-        where = f"--model_config_file {path}: model {c.name!r}"
+        where = f"{where_text}: model {c.name!r}"
         if c.model_platform and c.model_platform != "tensorflow":
             raise DataError(f"{where}: model_platform {c.model_platform!r} is not supported (only 'tensorflow')")
         if not c.base_path:

@@ -4,9 +4,9 @@
 ``output_filter``; ``version`` or ``version_label``) and ``GetModelMetadata`` (``metadata_field`` ``signature_def``: an ``Any``
 holding a ``SignatureDefMap``); ``Classify``, ``Regress`` and ``MultiInference`` answer
 UNIMPLEMENTED. An unknown signature is FAILED_PRECONDITION, as in ``predict_util.cc`` (over REST
-it is INVALID_ARGUMENT, as in ``http_rest_api_handler.cc``). ``ModelService``: ``GetModelStatus``;
-``HandleReloadConfigRequest`` answers UNIMPLEMENTED (versions reload from the base paths, and the
-config file with ``--model_config_file_poll_wait_seconds``).
+it is INVALID_ARGUMENT, as in ``http_rest_api_handler.cc``). ``ModelService``: ``GetModelStatus`` and
+``HandleReloadConfigRequest`` (a new ``ModelConfigList``: models, policies and labels; the config
+file is also re-read with ``--model_config_file_poll_wait_seconds``).
 
 Inputs may come as ``tensor_content`` bytes or typed fields (``float_val``, ``int_val``, ...);
 outputs are written as typed fields, as ``tensorflow_model_server`` writes them
@@ -114,7 +114,26 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
     def HandleReloadConfigRequest(self, request, context):  # noqa: N802
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "reload the config by restarting; versions reload by themselves")
+        """Serve `request.config` from now on (model_service_impl.cc: only a ModelConfigList is accepted)."""
+        from tensorflow_serving.apis import model_management_pb2
+
+        from preprocessing.errors import DataError
+        from serving.config import configs_from_proto
+
+        try:
+            if request.config.WhichOneof("config") != "model_config_list":
+                raise invalid(
+                    "ServerModelConfig type not supported by HandleReloadConfigRequest. "
+                    "Only ModelConfigList is currently supported"
+                )
+            try:
+                configs = configs_from_proto(request.config, "ReloadConfigRequest")
+                self.store.reconfigure(configs)
+            except DataError as err:
+                raise invalid(str(err)) from None
+        except ServingError as err:
+            return _abort(context, err)
+        return model_management_pb2.ReloadConfigResponse()  # status: OK (error_code 0)
 
 
 def serve_grpc(store, host="127.0.0.1", port=8500, workers=32):

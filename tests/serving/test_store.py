@@ -125,7 +125,7 @@ def test_version_labels_over_rest_and_grpc_and_their_hot_reload(exported, tmp_pa
     for predict and metadata (GetModelVersionForLabel; an unknown label is INVALID_ARGUMENT "Unrecognized
     servable version label"), only AVAILABLE versions get a label and an assigned label is not moved to
     an unavailable one; http_rest_api_util.cc routes /labels/<label>; server.cc re-reads the config
-    every --model_config_file_poll_wait_seconds."""
+    every --model_config_file_poll_wait_seconds; model_service_impl.cc reloads it over gRPC."""
     import grpc
     import numpy as np
     import tensorflow as tf
@@ -184,6 +184,24 @@ def test_version_labels_over_rest_and_grpc_and_their_hot_reload(exported, tmp_pa
         config.write_text("model_config_list { config { name: ")
         time.sleep(0.6)
         assert label_version("stable") == "2"
+
+        # model_service_impl.cc: ModelService/HandleReloadConfigRequest applies a ModelConfigList at once
+        from google.protobuf import text_format
+        from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+
+        models = model_service_pb2_grpc.ModelServiceStub(channel)
+        reload = model_management_pb2.ReloadConfigRequest()
+        text_format.Parse(
+            f'model_config_list {{ config {{ name: "dvae" base_path: "{tmp_path / "dvae"}" '
+            'model_version_policy { all {} } version_labels { key: "stable" value: 1 } } }',
+            reload.config,
+        )
+        assert models.HandleReloadConfigRequest(reload, timeout=60).status.error_code == 0
+        assert label_version("stable") == "1" and grpc_version("stable") == 1
+        reload.config.custom_model_config.SetInParent()
+        with pytest.raises(grpc.RpcError) as err:
+            models.HandleReloadConfigRequest(reload, timeout=60)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "Only ModelConfigList" in err.value.details()
     finally:
         channel.close()
         running.shutdown()
