@@ -81,12 +81,13 @@ def decorrelation_point(background_mass, background_scores, signal_scores, eff_b
     return {"eff_b": eff_b, "eff_s": eff_s, "jsd": value, "inverse_jsd": float(np.inf) if value == 0 else 1.0 / value}
 
 
-def plot_sculpting(results, path, title=""):
+def plot_sculpting(results, path, title="", xlabel="jet mass [GeV]", ylabel="fraction of QCD jets"):
     """Background mass histograms before and after each cut, one panel per tagger (seaborn histograms
     of the binned fractions, the cut as hue).
 
     Args:
         results: {tagger name: `sculpting` output}.
+        xlabel, ylabel: axis labels (another background observable, e.g. m_jj of events).
     """
     import pandas as pd
     import seaborn as sns
@@ -125,10 +126,10 @@ def plot_sculpting(results, path, title=""):
         )
         ax.get_legend().set_title(None)
         plt.setp(ax.get_legend().get_texts(), fontsize=7)
-        ax.set_xlabel("jet mass [GeV]")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("")
         ax.set_title(name, fontsize=9)
-    axes[0][0].set_ylabel("fraction of QCD jets")
+    axes[0][0].set_ylabel(ylabel)
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path, dpi=110)

@@ -29,12 +29,14 @@ def materialise(recipes, workers):
 
 
 def projection(info, scale, target, model, task):
-    """Training seconds of this entry at `target` scale, extrapolated from this run's measured time by
-    rows and epochs (a rate measured on a tiny run includes graph tracing: an upper bound)."""
+    """Seconds of this entry's training task at `target` scale: this run's fixed cost (tracing, calibration,
+    evaluation, export: the task's wall time less its steps at the steady rate) plus the target's rows x
+    epochs at the steady rate measured here (``train.steady_rate``, at this run's batch size)."""
     size = "train_events" if task == tasks.EVENT_TASK else "train_jets"
-    rows = tasks.SCALES[target][size] / tasks.SCALES[scale][size]
-    epochs = tasks.epochs(target, model) / max(info["epochs"], 1)
-    return info["seconds"] * rows * epochs
+    rows = info["n_train"] * tasks.SCALES[target][size] / tasks.SCALES[scale][size]
+    rate = info["steady_rows_per_second"]
+    fixed = max(info["wall_seconds"] - info["n_train"] * info["epochs"] / rate, 0.0)
+    return fixed + rows * tasks.epochs(target, model) / rate
 
 
 def run(args, argv):
@@ -82,6 +84,8 @@ def run(args, argv):
                 "parameters": info["parameters"],
                 "train_seconds": info["seconds"],
                 "train_rows_per_second": info["jets_per_second"],
+                "train_steady_rows_per_second": info["steady_rows_per_second"],
+                "train_task_seconds": info["wall_seconds"],
                 "rows": info["rows"],
                 "n_train": info["n_train"],
                 "epochs": info["epochs"],

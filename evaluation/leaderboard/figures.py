@@ -105,7 +105,7 @@ def _heatmap(results, path):
     ax.set_title(f"AUC of the default score, 68 % bootstrap interval ({results['meta']['scale']} scale)", fontsize=10)
     ax.collections[0].colorbar.set_label("AUC")
     save_figure(fig, path, dpi=110)
-    return auc
+    return auc, text
 
 
 def _roc(results, path):
@@ -116,8 +116,23 @@ def _roc(results, path):
 
     frame = roc_data(results)
     pyplot()
+    models = list(dict.fromkeys(frame["model"]))
+    # more models than the theme's ten colours: evenly spaced hues, and the task as the line style
+    palette = sns.color_palette("husl", len(models)) if len(models) > 10 else None
+    tasks = {e["name"]: e["task"] for e in results["entries"]}
+    frame = frame.assign(task=frame["model"].map(tasks))
     grid = sns.relplot(
-        frame, x="eff_s", y="rejection", hue="model", col="signal", col_wrap=4, kind="line", height=2.8, aspect=1.1
+        frame,
+        x="eff_s",
+        y="rejection",
+        hue="model",
+        style="task",
+        palette=palette,
+        col="signal",
+        col_wrap=4,
+        kind="line",
+        height=2.8,
+        aspect=1.1,
     )
     grid.set(yscale="log", xlim=(0, 1))
     grid.set_axis_labels(r"$\epsilon_S$", r"$1/\epsilon_B$")
@@ -129,6 +144,7 @@ def _roc(results, path):
 
 
 def _cost(results, path):
+    import matplotlib.ticker
     import seaborn as sns
 
     from training.figure_style import pyplot
@@ -143,6 +159,7 @@ def _cost(results, path):
             row["model"], (row["rows/s"], row["mean AUC"]), fontsize=7, xytext=(4, 3), textcoords="offset points"
         )
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # decades only: minor labels overlap
     ax.set_xlabel("scoring rate through the SavedModel [jets/s]")
     ax.set_ylabel("mean AUC over the jet-level signals")
     ax.legend(fontsize=7, loc="best")
@@ -189,10 +206,17 @@ def draw(results, out, per_figure=4):
     if len(robustness_data(results)):
         drawn["robustness.png"] = _robustness(results, out / "robustness.png")
     sculpt = sculpting_data(results)
-    names = list(sculpt)
-    for k in range(0, len(names), per_figure):
-        chunk = {n: sculpt[n] for n in names[k : k + per_figure]}
-        name = f"sculpting_{k // per_figure + 1}.png"
-        plot_sculpting(chunk, out / name, title="background mass (m_jj for event-level models) after the cut")
-        drawn[name] = chunk
+    kinds = {e["name"]: "events" if e["task"].startswith("3") else "jets" for e in results["entries"]}
+    labels = {
+        "jets": ("QCD test jets: jet mass before and after the cut on each model's default score", "jet mass [GeV]"),
+        "events": ("QCD dijet test events: m_jj before and after the cut on each model's default score", "m_jj [GeV]"),
+    }
+    for kind, (title, xlabel) in labels.items():
+        names = [n for n in sculpt if kinds[n] == kind]
+        for k in range(0, len(names), per_figure):
+            chunk = {n: sculpt[n] for n in names[k : k + per_figure]}
+            name = f"sculpting_{kind}_{k // per_figure + 1}.png"
+            ylabel = "fraction of QCD events" if kind == "events" else "fraction of QCD jets"
+            plot_sculpting(chunk, out / name, title=title, xlabel=xlabel, ylabel=ylabel)
+            drawn[name] = chunk
     return drawn

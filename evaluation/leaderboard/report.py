@@ -157,6 +157,7 @@ def cost_table(results):
                 str(e["epochs"]),
                 _f(e["train_seconds"], 1),
                 _f(e["train_rows_per_second"], 0),
+                _f(e["train_steady_rows_per_second"], 0),
                 _f(e["score_rows_per_second"], 0),
                 e["signature"],
                 "yes" if e["cached"] else "no",
@@ -164,7 +165,7 @@ def cost_table(results):
                 _f(p["paper"] / 3600, 1),
             ]
         )
-    header = ["model", "parameters", "training rows", "epochs", "training s", "training rows/s"]
+    header = ["model", "parameters", "training rows", "epochs", "training s", "training rows/s", "steady rows/s"]
     header += ["scoring rows/s (SavedModel)", "signature", "cached", "small: training min (projected)"]
     header += ["paper: training h (projected)"]
     return _table(header, rows)
@@ -241,9 +242,11 @@ def render(results, figure_names=()):
         "",
         "## Cost",
         "",
-        "Projected training times scale this run's measured time by rows and epochs; a smoke run's rate includes "
-        f"graph tracing, so its projections are upper bounds. Paper scale at 100 workers (every training a task): "
-        f"{_f(meta['paper_hours_at_100_workers'], 1)} h of training.",
+        "Training rows/s: rows x epochs over the whole fit (graph tracing included); steady rows/s: this run's "
+        "batch size over the median step time after the first two steps. Projected times: each training task's "
+        "fixed cost here plus the scale's rows x epochs at the steady rate (at this run's batch size; validation "
+        "passes not counted). Paper scale at 100 workers (every training a task, the longest bounds the wall "
+        f"time): {_f(meta['paper_hours_at_100_workers'], 1)} h of training.",
         "",
         *cost_table(results),
         "",

@@ -23,7 +23,10 @@ import shutil
 import sys
 import time
 
+import numpy as np
+
 INFO = "training.json"
+CACHE_FORMAT = 2  # the fields of training.json; a new field makes the old cache unusable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +74,7 @@ def key(model, sets, recipe, seed):
     spec = MODELS[model]
     source = pathlib.Path(inspect.getsourcefile(spec.cls)).read_bytes()
     record = {
+        "format": CACHE_FORMAT,
         "model": model,
         "preset": spec.default_preset,
         "sets": [list(s) for s in sets],
@@ -80,6 +84,32 @@ def key(model, sets, recipe, seed):
     }
     text = json.dumps(record, sort_keys=True, default=str)
     return f"{model}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def step_timer():
+    """A Keras callback that times every training step (``.times``: seconds per step)."""
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self._start = [], None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter() - self._start)
+
+    return StepTimer()
+
+
+def steady_rate(times, batch_size, fallback):
+    """Rows per second of the steps after the first two (graph tracing and compilation), from the median
+    step time; `fallback` (the whole run's rate) when there are too few steps."""
+    if len(times) < 4:
+        return fallback
+    return batch_size / float(np.median(times[2:]))
 
 
 def cached(task):
@@ -122,12 +152,14 @@ def train_task(task):
     shutil.rmtree(work, ignore_errors=True)
     try:
         start = time.perf_counter()
+        timer = step_timer()
         member = pipeline.train_member(
             settings,
             inputs.training_inputs(split.train, seed=task.seed),
             inputs.training_inputs(split.validation, seed=task.seed),
             task.seed,
             work / "run",
+            callbacks=[timer],
             verbose=0,
             **targets,
         )
@@ -138,11 +170,15 @@ def train_task(task):
             model, inputs.shapes(), work / "export" / task.name, card, warmup=rows.warmup_jets(inputs, split)
         )
         epochs_run = len(member.history["loss"])
+        rate = len(split.train) * epochs_run / member.seconds
+        batch = min(settings.training["batch_size"], len(split.train))
         info = {
             "export": str(folder.relative_to(work)),
             "seconds": round(member.seconds, 2),
-            "wall_seconds": round(time.perf_counter() - start, 2),
-            "jets_per_second": round(len(split.train) * epochs_run / member.seconds, 1),
+            "wall_seconds": round(time.perf_counter() - start, 2),  # + evaluation and export
+            "jets_per_second": round(rate, 1),
+            "steady_rows_per_second": round(steady_rate(timer.times, batch, rate), 1),
+            "steps": len(timer.times),
             "epochs": epochs_run,
             "n_train": int(len(split.train)),
             "n_validation": int(len(split.validation)),
@@ -171,7 +207,7 @@ def train_task(task):
 
 
 def train_all(train_tasks, scheduler=None, workers=None):
-    """{entry name: training info} of every task, the longest first, as Dask tasks (cached ones at once)."""
+    """{entry name: training info} of every task: cached ones at once, the others as Dask tasks."""
     from preprocessing.tasks import run_tasks
 
     out, todo = {}, []
