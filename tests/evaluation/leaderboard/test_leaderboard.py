@@ -15,14 +15,38 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _leaves(value):
+    """Every scalar in a JSON value, leaving out long lists (ROC points, histograms: never printed)."""
     if isinstance(value, dict):
         for v in value.values():
             yield from _leaves(v)
     elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
+        if len(value) <= 10:
+            for v in value:
+                yield from _leaves(v)
     else:
         yield value
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
+
+
+def _formatted(values):
+    """Every way the report may print these values (rounded to 0-4 digits, minutes, hours, integers)."""
+    out = set()
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        out |= {f"{v:.{d}f}" for d in range(5)} | {f"{v / 60:.1f}", f"{v / 3600:.1f}"}
+        if isinstance(v, int):
+            out.add(str(v))
+    return out
 
 
 def test_every_number_in_the_report_comes_from_results_json(smoke_run):
@@ -30,26 +54,26 @@ def test_every_number_in_the_report_comes_from_results_json(smoke_run):
     text = (out / "report.md").read_text()
     figures_listed = sorted(p.name for p in out.glob("*.png"))
     assert text == report.render(json.loads((out / "results.json").read_text()), figures_listed)
-    leaves = list(_leaves(results))
-    strings = sorted({v for v in leaves if isinstance(v, str)}, key=len, reverse=True)
-    numbers = {
-        f"{v:.{d}f}" for v in leaves if isinstance(v, (int, float)) and not isinstance(v, bool) for d in range(5)
-    }
-    numbers |= {str(v) for v in leaves if isinstance(v, int)}
-    numbers |= {f"{v / 60:.1f}" for v in leaves if isinstance(v, float)} | {
-        f"{v / 3600:.1f}" for v in leaves if isinstance(v, float)
-    }
-    body = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith("| model |")]
-    body = [ln for ln in body if not ln.startswith("| scale |")]
+    strings = {v for v in _leaves(results) if isinstance(v, str)} | set(_keys(results))
+    strings = sorted(strings, key=len, reverse=True)
+    # each table row may only show numbers of its own model (its entry and its records) or its own scale
+    own = {e["name"]: list(_leaves(e)) for e in results["entries"]}
+    for r in results["records"]:
+        own[r["entry"]] += list(_leaves(r))
+    own |= {name: list(_leaves(cfg)) for name, cfg in results["meta"]["scales"].items()}
+    body = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith(("| model |", "| scale |"))]
     assert len(body) > 3 * len(SMOKE_MODELS)
     for line in body:
-        for cell in line.strip("|").split("|"):
-            cell = cell.strip()
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        values = [v for name, leaves in own.items() if name.startswith(cells[0]) for v in leaves]
+        assert values, f"row {line!r} names no model or scale of results.json"
+        numbers = _formatted(values)
+        for cell in cells[1:]:
             for s in strings:  # names, variants and stored sentences
                 if len(s) > 1 and s in cell:
                     cell = cell.replace(s, "")
             for token in NUMBER.findall(cell):
-                assert token in numbers, f"{token!r} of {line!r} is not a number of results.json"
+                assert token in numbers, f"{token!r} of {line!r} is not a number of its model in results.json"
 
 
 def test_figures_are_drawn_from_results_json(smoke_run, tmp_path):
