@@ -16,7 +16,8 @@ import math
 
 # The physical-input rules of validate_constituents, in the order they are tested: a jet breaking
 # several is reported under the first. Bounds, and why:
-MAX_COMPONENT_GEV = 1e5  # |E|, |p_i| of a constituent: 14 TeV collisions stay far below; 1e30 overflows float32 squares
+MAX_ENERGY_GEV = 1e5  # E of a constituent (E >= |p| then bounds every component): 14 TeV collisions stay far
+# below; a jet scaled by 1e30 would overflow float32 squares downstream
 MASS_SHELL_RTOL = 1e-4  # E >= |p| (1 - rtol): massless constituents stored in float32 round by ~1e-7
 # summed pT / summed E (|eta_J| < ~14.5): the boost 1 / sqrt(1 - beta^2) stays finite in float64
 MIN_AXIS_PT_FRACTION = 1e-6
@@ -24,7 +25,7 @@ RULES = {
     "n_constituents > 0": "no constituents (n_constituents <= 0)",
     "n_constituents <= particles": "n_constituents is larger than the number of padded particles",
     "finite": "a constituent component is NaN or infinity",
-    "bounded": f"a constituent component exceeds {MAX_COMPONENT_GEV:g} GeV in magnitude",
+    "bounded": f"a constituent has E above {MAX_ENERGY_GEV:g} GeV",
     "E >= |p|": f"a constituent has E < |p| (beyond {MASS_SHELL_RTOL:g} relative); columns must be (E, px, py, pz)",
     "E > 0 and pT > 0": "no constituent has E > 0 and pT > 0",
     "jet axis": f"the summed pT is below {MIN_AXIS_PT_FRACTION:g} of the summed E (jet along the beam axis)",
@@ -35,33 +36,33 @@ EVERY_CONSTITUENT_TEXT = "a constituent has E <= 0 or pT <= 0 (the point cloud t
 MESSAGE = "jet {} is not physical (rule {}): {}"
 
 
-def refuse_jets(checks):
-    """One in-graph assertion over per-jet rules: an ``InvalidArgumentError`` naming the first bad jet
-    (lowest index) and the first rule it breaks, in the order of `checks`.
+def refuse_jets(bad, rules):
+    """One in-graph assertion: an ``InvalidArgumentError`` naming the first bad jet (lowest index)
+    and the first rule it breaks, in the order of `rules`.
 
-    One assertion rather than one per rule, so which rule and jet are reported does not depend on
-    the order in which TensorFlow runs independent ops.
+    The per-rule table is built only when a jet is refused (in a ``tf.cond`` branch), so accepted
+    requests pay for `bad` alone; one assertion rather than one per rule, so which rule and jet are
+    reported does not depend on the order in which TensorFlow runs independent ops.
 
     Args:
-        checks: [(rule name, description, (jets,) bool tensor: the jet breaks the rule)].
+        bad: (jets,) bool tensor, True where a jet breaks a rule: the OR of the rules' columns.
+        rules: callable returning [(rule name, description, (jets,) bool tensor: the jet breaks the rule)].
     """
     import tensorflow as tf
 
-    bad = tf.stack([b for _, _, b in checks], axis=1)  # (jets, rules)
-    any_bad = tf.reduce_any(bad, axis=1)  # (jets,)
-    jet = tf.argmax(tf.cast(any_bad, tf.int32), output_type=tf.int32)  # first bad jet (0 when none)
-    rule = tf.argmax(tf.cast(tf.gather(bad, jet), tf.int32), output_type=tf.int32)  # its first broken rule
+    ok = ~tf.reduce_any(bad)
 
     def message():
+        checks = rules()
+        table = tf.stack([b for _, _, b in checks], axis=1)  # (jets, rules)
+        jet = tf.argmax(tf.cast(bad, tf.int32), output_type=tf.int32)  # first bad jet
+        rule = tf.argmax(tf.cast(tf.gather(table, jet), tf.int32), output_type=tf.int32)  # its first broken rule
         names = tf.constant([name for name, _, _ in checks])
         texts = tf.constant([text for _, text, _ in checks])
         start, after_jet, after_rule, end = MESSAGE.split("{}")
         jet_text, rule_name, rule_text = tf.strings.as_string(jet), tf.gather(names, rule), tf.gather(texts, rule)
-        parts = [start, jet_text, after_jet, rule_name, after_rule, rule_text, end]
-        return tf.strings.join(parts)
+        return tf.strings.join([start, jet_text, after_jet, rule_name, after_rule, rule_text, end])
 
-    ok = ~tf.reduce_any(any_bad)
-    # the message is built only when a jet is refused (a cond, not on every call)
     text = tf.cond(ok, lambda: tf.constant(""), message)
     return tf.debugging.Assert(ok, [text])
 
@@ -79,11 +80,16 @@ def validate_constituents(constituents, n_constituents, every_constituent_hard=F
 
     Every graph builder of raw constituents calls this first. Over the real constituents of each
     jet (the first n_constituents; padding is ignored whatever it holds), in this order (``RULES``):
-    at least one and at most the padding; finite; |component| <= MAX_COMPONENT_GEV; E >= |p| to
-    MASS_SHELL_RTOL (this catches E = 0 and columns given as (px, py, pz, E)); at least one
-    constituent with E > 0 and pT > 0 (all-zero jets, jets along the beam); a jet axis off the beam,
-    summed pT > MIN_AXIS_PT_FRACTION summed E. A broken rule is an ``InvalidArgumentError``
-    ("jet 3 is not physical (rule E >= |p|): ...", ``MESSAGE``) naming the first bad jet.
+    at least one and at most the padding; finite; E <= MAX_ENERGY_GEV; E >= |p| to MASS_SHELL_RTOL
+    (this catches E = 0 and columns given as (px, py, pz, E); with the bound on E it bounds every
+    component); at least one constituent with E > 0 and pT > 0 (all-zero jets, jets along the beam);
+    a jet axis off the beam, summed pT > MIN_AXIS_PT_FRACTION summed E. A broken rule is an
+    ``InvalidArgumentError`` ("jet 3 is not physical (rule E >= |p|): ...", ``MESSAGE``) naming the
+    first bad jet.
+
+    Accepted jets cost one pass of comparisons: a constituent is good when
+    0 <= E <= MAX_ENERGY_GEV and E^2 >= |p|^2 (1 - rtol)^2, which is false for any NaN or infinite
+    component, so the finite rule needs its own test only in the branch that names the rule.
 
     Args:
         constituents: (jets, particles, 4) float tensor as (E, px, py, pz), GeV.
@@ -101,36 +107,42 @@ def validate_constituents(constituents, n_constituents, every_constituent_hard=F
     with tf.control_dependencies([same_jets]):
         mask = tf.range(n_particles)[None, :] < n[:, None]  # (jets, particles)
     p4 = tf.cast(constituents, tf.float64)
-    real = mask[..., None]  # (jets, particles, 1)
-    finite = tf.math.is_finite(p4)
-    # non-finite and padding entries are zeroed before any arithmetic, so the rules below stay finite
-    clean = tf.where(real & finite, p4, tf.zeros_like(p4))  # (jets, particles, 4)
-    e = clean[..., 0]
-    p2 = tf.reduce_sum(clean[..., 1:] * clean[..., 1:], axis=-1)  # (jets, particles) |p|^2, finite under the bound
-    pt2 = clean[..., 1] * clean[..., 1] + clean[..., 2] * clean[..., 2]
-    in_bound = tf.reduce_all(tf.abs(clean) <= MAX_COMPONENT_GEV, axis=-1)  # (jets, particles)
-    # E >= |p| (1 - rtol), without a square root: E >= 0 and E^2 >= |p|^2 (1 - rtol)^2
-    on_shell = (e >= 0) & (e * e >= p2 * (1.0 - MASS_SHELL_RTOL) ** 2)
-    hard = (e > 0) & (pt2 > 0)  # (jets, particles)
-    jet = tf.reduce_sum(clean, axis=1)  # (jets, 4)
-    jet_pt = tf.math.sqrt(jet[:, 1] * jet[:, 1] + jet[:, 2] * jet[:, 2])
-
-    def any_real(bad):  # (jets, particles) -> (jets,): a real constituent is bad
-        return tf.reduce_any(bad & mask, axis=1)
-
-    checks = [
-        ("n_constituents > 0", RULES["n_constituents > 0"], n <= 0),
-        ("n_constituents <= particles", RULES["n_constituents <= particles"], n > n_particles),
-        ("finite", RULES["finite"], any_real(~tf.reduce_all(finite, axis=-1))),
-        ("bounded", RULES["bounded"], any_real(~in_bound)),
-        ("E >= |p|", RULES["E >= |p|"], any_real(~on_shell)),
-        ("E > 0 and pT > 0", RULES["E > 0 and pT > 0"], ~any_real(hard)),
-        ("jet axis", RULES["jet axis"], ~(jet_pt > MIN_AXIS_PT_FRACTION * jet[:, 0])),
-    ]
+    e, px, py, pz = (p4[..., k] for k in range(4))  # (jets, particles) each
+    pt2 = px * px + py * py
+    p2 = pt2 + pz * pz
+    in_bound = e <= MAX_ENERGY_GEV  # false for NaN
+    on_shell = (e >= 0.0) & (e * e >= p2 * (1.0 - MASS_SHELL_RTOL) ** 2)  # false for NaN and inf in p
+    good = in_bound & on_shell | ~mask  # (jets, particles): padding is never bad
+    hard = mask & (e > 0.0) & (pt2 > 0.0)  # (jets, particles)
+    p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))  # padding is ignored whatever it holds
+    jet = tf.reduce_sum(p4, axis=1)  # (jets, 4)
+    axis = jet[:, 1] * jet[:, 1] + jet[:, 2] * jet[:, 2] > (MIN_AXIS_PT_FRACTION * jet[:, 0]) ** 2  # false for NaN
+    axis = axis & (jet[:, 0] > 0.0)
+    has_hard = tf.reduce_any(hard, axis=1)  # (jets,)
+    bad = (n <= 0) | (n > n_particles) | ~tf.reduce_all(good, axis=1) | ~has_hard | ~axis
     if every_constituent_hard:
-        checks.append((EVERY_CONSTITUENT_RULE, EVERY_CONSTITUENT_TEXT, any_real(~hard)))
-    with tf.control_dependencies([refuse_jets(checks)]):
-        p4 = tf.identity(clean)  # padding is ignored whatever it holds
+        every_hard = tf.reduce_all(hard | ~mask, axis=1)
+        bad = bad | ~every_hard
+
+    def rules():  # built only when a jet is refused; their OR is `bad`
+        def any_real(broken):  # (jets, particles) -> (jets,): a real constituent breaks the rule
+            return tf.reduce_any(broken & mask, axis=1)
+
+        table = [
+            ("n_constituents > 0", RULES["n_constituents > 0"], n <= 0),
+            ("n_constituents <= particles", RULES["n_constituents <= particles"], n > n_particles),
+            ("finite", RULES["finite"], any_real(~tf.reduce_all(tf.math.is_finite(p4), axis=-1))),
+            ("bounded", RULES["bounded"], any_real(~in_bound)),
+            ("E >= |p|", RULES["E >= |p|"], any_real(~on_shell)),
+            ("E > 0 and pT > 0", RULES["E > 0 and pT > 0"], ~has_hard),
+            ("jet axis", RULES["jet axis"], ~axis),
+        ]
+        if every_constituent_hard:
+            table.append((EVERY_CONSTITUENT_RULE, EVERY_CONSTITUENT_TEXT, ~every_hard))
+        return table
+
+    with tf.control_dependencies([refuse_jets(bad, rules)]):
+        p4 = tf.identity(p4)
     return p4, mask
 
 

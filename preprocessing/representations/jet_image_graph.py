@@ -64,7 +64,7 @@ def jet_images(constituents, n_constituents, n_pixels=40, pixel_eta=0.029, pixel
     total = tf.reduce_sum(images, axis=(1, 2), keepdims=True)
     inside_pt = tf.reshape(total, [-1]) > 0  # (jets,)
     with tf.control_dependencies(
-        [refuse_jets([("pT inside the image", "a jet has no pT inside the image", ~inside_pt)])]
+        [refuse_jets(~inside_pt, lambda: [("pT inside the image", "a jet has no pT inside the image", ~inside_pt)])]
     ):
         return tf.cast(images / total, tf.float32)
 
