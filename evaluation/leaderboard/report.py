@@ -171,6 +171,13 @@ def cost_table(results):
     return _table(header, rows)
 
 
+def projection_table(results):
+    projected = results["meta"]["projected_training_hours"]
+    workers = list(next(iter(projected.values())))
+    rows = [[scale] + [_f(hours[w], 2) for w in workers] for scale, hours in projected.items()]
+    return _table(["scale: projected training wall time [h]"] + workers, rows)
+
+
 def scales_table(results):
     scales = results["meta"]["scales"]
     keys = ["train_jets", "train_events", "test_jets", "test_qcd", "test_events", "test_signal_events", "bootstrap"]
@@ -245,8 +252,9 @@ def render(results, figure_names=()):
         "Training rows/s: rows x epochs over the whole fit (graph tracing included); steady rows/s: this run's "
         "batch size over the median step time after the first two steps. Projected times: each training task's "
         "fixed cost here plus the scale's rows x epochs at the steady rate (at this run's batch size; validation "
-        "passes not counted). Paper scale at 100 workers (every training a task, the longest bounds the wall "
-        f"time): {_f(meta['paper_hours_at_100_workers'], 1)} h of training.",
+        "passes not counted). Every training is a task; the longest bounds the wall time.",
+        "",
+        *projection_table(results),
         "",
         *cost_table(results),
         "",
