@@ -31,7 +31,7 @@ import urllib.parse
 from google.protobuf import json_format
 
 from serving import tensors
-from serving.errors import ServingError, invalid
+from serving.errors import ServingError, from_exception, invalid
 
 # http_rest_api_util.h: the handler takes every path under /v1/ (case-insensitive)
 HANDLED = re.compile(r"(?i)/v1/.*", re.DOTALL)
@@ -277,6 +277,8 @@ def make_handler(store, timeout_s=30.0, verbose=False):
                 return self._send(200, status_json(store, r.name, r.version))  # labels: every version (TF Serving)
             except ServingError as err:
                 return self._error(err)
+            except Exception as err:  # anything unforeseen is still an answer (500), never a dropped connection
+                return self._error(from_exception(err))
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 

@@ -392,3 +392,20 @@ def test_a_body_over_the_size_limit_is_413_without_reading_it(server, monkeypatc
     assert data.startswith(b"HTTP/1.1 413") and b"5000000000 bytes is over 1000" in data
     code, out = _chunked(server.rest_port, "/v1/models/dvae:predict", [b" " * 600, b" " * 600])
     assert code == 413 and "over 1000 bytes" in out["error"]
+
+
+def test_an_unforeseen_exception_is_a_json_500_not_a_dropped_connection():
+    """model_servers/http_server.cc always replies with the handler's status (INTERNAL is 500)."""
+    from serving.rest import serve_rest
+
+    class _Broken:
+        def servable(self, name, version=None, label=None):
+            raise MemoryError("out of memory")
+
+    rest = serve_rest(_Broken(), "127.0.0.1", 0)
+    try:
+        code, out = _request(rest.server_port, "POST", "/v1/models/m:predict", {"instances": [1]})
+        assert code == 500 and out == {"error": "MemoryError: out of memory"}
+    finally:
+        rest.shutdown()
+        rest.server_close()
