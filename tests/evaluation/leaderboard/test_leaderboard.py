@@ -188,3 +188,20 @@ def test_entries_have_servable_unique_names_and_every_task():
     for e in events:  # S/B of the generated training set as stated
         dijet, signal = e.recipe.components
         assert signal.share / dijet.share == e.fraction
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--models", "nonsense"], "unknown model(s) ['nonsense']"),
+        (["--models", "dvae", "--scheduler", "nohost"], "--scheduler 'nohost'"),
+    ],
+)
+def test_bad_arguments_are_one_error_line_before_any_work(argv, words, tmp_path, capsys):
+    from evaluation.leaderboard.__main__ import main
+
+    out = tmp_path / "out"
+    assert main(["--scale", "smoke", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err and "Traceback" not in err
+    assert not out.exists()
