@@ -44,15 +44,22 @@ def write_models_config(out):
     return out / "models.config"
 
 
-def projection(info, scale, target, model, task):
+def projection(info, scale, target, entry):
     """Seconds of this entry's training task at `target` scale: this run's fixed cost (tracing, calibration,
     evaluation, export: the task's wall time less its steps at the steady rate) plus the target's rows x
-    epochs at the steady rate measured here (``train.steady_rate``, at this run's batch size)."""
-    size = "train_events" if task == tasks.EVENT_TASK else "train_jets"
-    rows = info["n_train"] * tasks.SCALES[target][size] / tasks.SCALES[scale][size]
+    epochs at the steady rate measured here (``train.steady_rate``, at this run's batch size). The target's
+    rows scale with its size (all classes together, capped by its train_cap)."""
+    size = "train_events" if entry.task == tasks.EVENT_TASK else "train_jets"
+    shares = sum(c.share for c in entry.recipe.components)
+    here = shares * tasks.SCALES[scale][size]
+    there = shares * tasks.SCALES[target][size]
+    if entry.task != tasks.EVENT_TASK:
+        there = min(there, tasks.SCALES[target]["train_cap"].get(entry.model, there))
+        here = min(here, tasks.SCALES[scale]["train_cap"].get(entry.model, here))
+    rows = info["n_train"] * there / here
     rate = info["steady_rows_per_second"]
     fixed = max(info["wall_seconds"] - info["n_train"] * info["epochs"] / rate, 0.0)
-    return fixed + rows * tasks.epochs(target, model) / rate
+    return fixed + rows * tasks.epochs(target, entry.model) / rate
 
 
 def run(args, argv):
@@ -108,9 +115,7 @@ def run(args, argv):
                 "cached": info["cached"],
                 "training_files": [pathlib.Path(p).name for p in info["files"]],
                 "mean_jet_auc": sum(jet_aucs) / len(jet_aucs) if jet_aucs else None,
-                "projected_train_seconds": {
-                    s: projection(info, args.scale, s, entry.model, entry.task) for s in tasks.SCALES
-                },
+                "projected_train_seconds": {s: projection(info, args.scale, s, entry) for s in tasks.SCALES},
                 **numbers,
             }
         )

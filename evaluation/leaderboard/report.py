@@ -249,8 +249,10 @@ def render(results, figure_names=()):
         "",
         "## Cost",
         "",
-        "Training rows/s: rows x epochs over the whole fit (graph tracing included); steady rows/s: this run's "
-        "batch size over the median step time after the first two steps. Projected times: each training task's "
+        "Training rows/s: rows x epochs over the whole fit (graph tracing included); steady rows/s: rows per Keras "
+        "batch call (batch size x steps per execution) over the median call time after the first two calls, or "
+        "the whole fit's rate where fewer than four calls were timed (the VRNN runs 16 batches per call, so "
+        "its smoke projections include tracing). Projected times: each training task's "
         "fixed cost here plus the scale's rows x epochs at the steady rate (at this run's batch size; validation "
         "passes not counted). Every training is a task; the longest bounds the wall time.",
         "",

@@ -138,6 +138,7 @@ SCALES = {
         "test_signal_events": 150,
         "epochs": {"*": 1},
         "batch_size": 64,  # a few hundred jets: every model takes several steps per epoch
+        "train_cap": {},
         "bootstrap": 50,
         "description": "a few hundred jets, 1 epoch: every step runs (tests)",
     },
@@ -159,6 +160,9 @@ SCALES = {
             "bumphunt_vae": 60,
         },
         "batch_size": None,  # the model's own
+        # a seeded subset of the training jets for the slowest networks (jets, all classes together):
+        # dillon2021's convolutional AE/VAE/GMVAE (~10-20 jets/s on one busy core) and ParticleNet-Lite
+        "train_cap": {"ae1d": 8_000, "vae1d": 8_000, "gmvae": 8_000, "particlenet": 12_000},
         "bootstrap": 200,
         "description": "minutes per model on 2 cores; >= 2000 test jets per signal",
     },
@@ -180,6 +184,7 @@ SCALES = {
             "bumphunt_vae": 100,
         },
         "batch_size": None,
+        "train_cap": {},
         "bootstrap": 500,
         "description": "the papers' sizes and epochs (cheng2020 480k QCD jets, LHCO 1M events); a cluster job",
     },

@@ -39,6 +39,7 @@ class TrainTask:
     seed: int
     cache: str  # the cache folder of this key
     retrain: bool = False
+    n_jets: int | None = None  # a seeded subset of the files' jets (the scale's train_cap), None: all
 
     @classmethod
     def of(cls, entry, scale, seed, paths, retrain=False):
@@ -49,6 +50,8 @@ class TrainTask:
         if cfg["batch_size"]:
             sets["batch_size"] = cfg["batch_size"]
         sets = tuple(sorted(sets.items()))
+        cap = cfg["train_cap"].get(entry.model) if entry.task != tasks.EVENT_TASK else None
+        cap = cap if cap is not None and cap < entry.recipe.n_jets else None
         return cls(
             entry.name,
             entry.model,
@@ -56,8 +59,9 @@ class TrainTask:
             entry.recipe,
             tuple(str(p) for p in paths),
             seed,
-            str(cache_root() / key(entry.model, sets, entry.recipe, seed)),
+            str(cache_root() / key(entry.model, sets, entry.recipe, seed, cap)),
             retrain,
+            cap,
         )
 
 
@@ -67,7 +71,7 @@ def cache_root():
     return cache_dir() / "leaderboard"
 
 
-def key(model, sets, recipe, seed):
+def key(model, sets, recipe, seed, n_jets=None):
     """The cache key of a training: 20 hex digits of a hash of everything that defines it."""
     from models.registry import MODELS
 
@@ -82,6 +86,8 @@ def key(model, sets, recipe, seed):
         "seed": seed,
         "model_source": hashlib.sha256(source).hexdigest(),
     }
+    if n_jets is not None:
+        record["n_jets"] = n_jets
     text = json.dumps(record, sort_keys=True, default=str)
     return f"{model}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
@@ -104,12 +110,12 @@ def step_timer():
     return StepTimer()
 
 
-def steady_rate(times, batch_size, fallback):
-    """Rows per second of the steps after the first two (graph tracing and compilation), from the median
-    step time; `fallback` (the whole run's rate) when there are too few steps."""
+def steady_rate(times, rows_per_call, fallback):
+    """Rows per second of the batch calls after the first two (graph tracing and compilation), from the
+    median call time; `fallback` (the whole run's rate) when there are fewer than four calls."""
     if len(times) < 4:
         return fallback
-    return batch_size / float(np.median(times[2:]))
+    return rows_per_call / float(np.median(times[2:]))
 
 
 def cached(task):
@@ -139,7 +145,7 @@ def train_task(task):
     from training.export import export_tagger
 
     settings = pipeline.resolve(task.model, None, dict(task.sets))
-    inputs = rows.load_inputs(settings, list(task.paths), seed=task.seed, workers=1)
+    inputs = rows.load_inputs(settings, list(task.paths), n_jets=task.n_jets, seed=task.seed, workers=1)
     split = rows.split_rows(inputs, seed=task.seed)
     targets = {}
     if settings.spec.mode == SUPERVISED:
@@ -171,14 +177,15 @@ def train_task(task):
         )
         epochs_run = len(member.history["loss"])
         rate = len(split.train) * epochs_run / member.seconds
-        batch = min(settings.training["batch_size"], len(split.train))
+        # Keras calls batch callbacks once per execution: steps_per_execution batches (the VRNN runs 16)
+        batch = min(settings.training["batch_size"], len(split.train)) * getattr(model, "steps_per_execution", 1)
         info = {
             "export": str(folder.relative_to(work)),
             "seconds": round(member.seconds, 2),
             "wall_seconds": round(time.perf_counter() - start, 2),  # + evaluation and export
             "jets_per_second": round(rate, 1),
             "steady_rows_per_second": round(steady_rate(timer.times, batch, rate), 1),
-            "steps": len(timer.times),
+            "timed_calls": len(timer.times),
             "epochs": epochs_run,
             "n_train": int(len(split.train)),
             "n_validation": int(len(split.validation)),
