@@ -33,6 +33,12 @@ def recipe_seeds(recipe, seed=0):
     return {c.seed for c in shifted(recipe, seed).components}
 
 
+def confirmation_seed(module):
+    """The default --confirm seed of a paper module: its own ``CONFIRMATION_SEED`` where an earlier
+    confirmation run's seeds later became selection seeds of a new rule, else ``CONFIRMATION_SEED``."""
+    return getattr(module, "CONFIRMATION_SEED", CONFIRMATION_SEED)
+
+
 def check_confirmation(paper_name, module, scale, seed):
     """Raise DataError naming the shared seeds when a confirmation run at (scale, seed) would reuse a
     seed that a rule of `module` was chosen on; returns the run's seeds {"generation", "member"}."""
@@ -43,7 +49,7 @@ def check_confirmation(paper_name, module, scale, seed):
             raise DataError(
                 f"--confirm --seed {seed}: {paper_name} would reuse selection seeds of {record.rule} "
                 f"(generation {shared['generation']}, member {shared['member']}); choose another --seed "
-                f"(default {CONFIRMATION_SEED})"
+                f"(default {confirmation_seed(module)})"
             )
     return used
 

@@ -46,7 +46,12 @@ def main(argv=None):
     parser.add_argument("paper", choices=list(PAPERS))
     parser.add_argument("--scale", choices=scales, default="small")
     parser.add_argument("--out", default=None, help="output folder (default: reproductions/<paper>-<scale>)")
-    parser.add_argument("--seed", type=integer(0), default=None, help="run seed (default 0; 1000 with --confirm)")
+    parser.add_argument(
+        "--seed",
+        type=integer(0),
+        default=None,
+        help="run seed (default 0; with --confirm the paper's confirmation seed, 1000 unless it names another)",
+    )
     parser.add_argument(
         "--confirm",
         action="store_true",
@@ -65,7 +70,7 @@ def main(argv=None):
     if args.confirm and args.data:
         parser.error("--confirm generates its own samples with recorded seeds; it does not take --data")
     if args.seed is None:
-        args.seed = protocol.CONFIRMATION_SEED if args.confirm else 0
+        args.seed = protocol.confirmation_seed(PAPERS[args.paper]) if args.confirm else 0
     return run_command(run, args)
 
 

@@ -184,6 +184,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     import keras
 
     from models.base import n_rows
+    from training.callbacks import FALLBACK as KL_PEAK_FALLBACK
     from training.callbacks import KLPeakStopping, LastFiniteEpoch
     from training.distribute import compile_arguments  # under a tf.distribute scope: replicas' mean gradient
 
@@ -202,7 +203,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     checkpoint = run_dir / "best.weights.h5"
     rule = training.get("stopping", BEST_VALIDATION)
     if rule == KL_PEAK:
-        stop = KLPeakStopping(verbose=verbose > 0)
+        stop = KLPeakStopping(verbose=verbose > 0, fallback=training.get("kl_peak_fallback", KL_PEAK_FALLBACK))
     elif rule == FINAL_EPOCH:
         stop = LastFiniteEpoch()  # the weights after the last epoch (the last finite one if training diverged)
     else:

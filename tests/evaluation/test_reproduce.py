@@ -9,6 +9,7 @@ import pytest
 from evaluation import reproduce
 from evaluation.papers import bortolato2021, cheng2020, dillon2021, kahn2021
 from models.selection_seeds import SelectionSeeds
+from preprocessing.errors import DataError
 
 
 def _paper(calls, scales=("smoke",)):
@@ -132,3 +133,23 @@ def test_confirm_does_not_take_user_files(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         reproduce.main(["bortolato2021", "--scale", "smoke", "--confirm", "--data", str(tmp_path / "a.h5")])
     assert err.value.code == 2 and "--confirm generates its own samples" in capsys.readouterr().err
+
+
+def test_a_paper_may_name_its_own_confirmation_seed(tmp_path, monkeypatch):
+    """A paper whose earlier confirmation seeds became selection seeds of a new rule names another
+    default (bortolato2021: 7000 since issue 32); --confirm without --seed starts there."""
+    calls = []
+    paper = _paper(calls)
+    paper.CONFIRMATION_SEED = 4321
+    monkeypatch.setitem(reproduce.PAPERS, "fake4321", paper)
+    assert reproduce.main(["fake4321", "--scale", "smoke", "--confirm", "--out", str(tmp_path / "c")]) == 0
+    assert calls[0][3] == 4321
+
+
+def test_bortolato2021_confirms_on_seeds_no_rule_was_chosen_on():
+    seed = reproduce.protocol.confirmation_seed(bortolato2021)
+    used = reproduce.protocol.check_confirmation("bortolato2021", bortolato2021, "small", seed)
+    for record in bortolato2021.selection():
+        assert not record.generation_seeds & used["generation"] and not record.member_seeds & used["member"]
+    with pytest.raises(DataError, match="KLPeakStopping fallback"):  # the old default, now selection data
+        reproduce.protocol.check_confirmation("bortolato2021", bortolato2021, "small", 1000)

@@ -7,10 +7,10 @@ import pytest
 from training.callbacks import KLPeakStopping
 
 
-def _drive(history):
+def _drive(history, fallback="largest"):
     """Run the callback over a scripted history; the model's only weight holds the epoch index."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
-    cb = KLPeakStopping(verbose=False)
+    cb = KLPeakStopping(verbose=False, fallback=fallback)
     cb.set_model(model)
     model.stop_training = False
     cb.on_train_begin()
@@ -39,6 +39,26 @@ def test_no_peak_restores_the_largest_value():
     assert not cb.found_peak and last == 7 and weight == 7.0 and cb.peak_epoch == 8
     assert "no clean KL peak" in cb.reason
     assert cb.final_epoch == 8 and float(cb.final_weights[0][0, 0]) == 7.0
+
+
+def test_no_peak_with_the_last_epoch_fallback_keeps_the_last_epoch():
+    """The failure of issue 32: the KL starts at its largest value and never peaks cleanly; the
+    "largest" fallback would hand back the untrained first epoch, "last" keeps training's result."""
+    history = [4.3, 2.0, 1.5, 1.6, 1.7, 1.65, 1.8, 1.9, 2.1, 2.0]
+    cb, last, weight = _drive(history, fallback="last")
+    assert not cb.found_peak and last == 9 and weight == 9.0 and cb.peak_epoch == 10
+    assert "kept the last epoch" in cb.reason and "largest 4.3 at epoch 1" in cb.reason
+    assert _drive(history, fallback="largest")[2] == 0.0  # the other fallback: epoch 1
+
+
+def test_a_clean_peak_is_kept_under_either_fallback():
+    history = [1, 2, 3, 4, 5, 6, 5.5, 5, 4, 3, 2, 1]
+    assert _drive(history, fallback="last")[2] == _drive(history, fallback="largest")[2] == 5.0
+
+
+def test_an_unknown_fallback_is_refused():
+    with pytest.raises(ValueError, match="fallback must be one of"):
+        KLPeakStopping(fallback="first")
 
 
 def test_noisy_plateau_has_no_peak():
