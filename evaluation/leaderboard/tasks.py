@@ -152,17 +152,18 @@ SCALES = {
         "epochs": {
             "*": 10,
             "dvae": 15,
-            "ae1d": 6,
-            "vae1d": 6,
-            "gmvae": 6,
-            "vrnn": 5,
+            "ae1d": 4,
+            "vae1d": 4,
+            "gmvae": 4,
+            "vrnn": 4,
             "particlenet": 4,
             "bumphunt_vae": 60,
         },
         "batch_size": None,  # the model's own
         # a seeded subset of the training jets for the slowest networks (jets, all classes together):
-        # dillon2021's convolutional AE/VAE/GMVAE (~10-20 jets/s on one busy core) and ParticleNet-Lite
-        "train_cap": {"ae1d": 8_000, "vae1d": 8_000, "gmvae": 8_000, "particlenet": 12_000},
+        # dillon2021's convolutional AE/VAE/GMVAE (9-20 jets/s measured at smoke scale on one busy core)
+        # and ParticleNet-Lite (15 jets/s there at batch 64)
+        "train_cap": {"ae1d": 4_000, "vae1d": 4_000, "gmvae": 4_000, "particlenet": 9_000},
         "bootstrap": 200,
         "description": "minutes per model on 2 cores; >= 2000 test jets per signal",
     },
