@@ -184,10 +184,10 @@ def scales_table(results):
     rows = []
     for name, cfg in scales.items():
         epochs = ", ".join(f"{k} {v}" for k, v in cfg["epochs"].items())
-        rows.append(
-            [name] + [str(cfg[k]) for k in keys] + [epochs, str(cfg["batch_size"] or "model's"), cfg["description"]]
-        )
-    return _table(["scale"] + keys + ["epochs", "batch size", "purpose"], rows)
+        caps = ", ".join(f"{k} {v}" for k, v in cfg["train_cap"].items()) or "none"
+        batch = str(cfg["batch_size"] or "model's")
+        rows.append([name] + [str(cfg[k]) for k in keys] + [epochs, caps, batch, cfg["description"]])
+    return _table(["scale"] + keys + ["epochs", "training jets cap", "batch size", "purpose"], rows)
 
 
 def render(results, figure_names=()):
