@@ -61,7 +61,8 @@ def main(argv=None):
         "--data",
         nargs="+",
         help="instead of generated data: QCD and top jet files (dillon2021); "
-        "background and signal event files (bortolato2021, kahn2021)",
+        "background and signal event files (bortolato2021, kahn2021), in any order: each file's role is read "
+        "from its labels and provenance (training.data.roles)",
     )
     tasks.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -83,11 +84,20 @@ def run(args):
     if args.data:
         check_inputs(args.data, "--data")
     check_output_dir(out, "--out", inputs=[("--data", p) for p in args.data or ()])
+    made = [p for p in (out, *out.parents) if not p.exists()]  # folders this run creates, deepest first
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    # independent trainings and generation shards run as Dask tasks on one cluster (preprocessing.tasks)
-    with tasks.shared_session(args.scheduler, args.workers):
-        results = paper.run(args.scale, out, args.seed, args.data)
+    try:
+        # independent trainings and generation shards run as Dask tasks on one cluster (preprocessing.tasks)
+        with tasks.shared_session(args.scheduler, args.workers):
+            results = paper.run(args.scale, out, args.seed, args.data)
+    except BaseException:  # refused data (read first) leaves no empty output folder behind
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: keep what the run wrote
+                break
+        raise
     summary = paper.write_report(results, out, args.scale, args.seed, time.perf_counter() - start)
     protocol.stamp_report(
         out / "report.md", protocol.report_section(args.paper, paper, args.scale, args.seed, args.confirm)

@@ -138,10 +138,15 @@ def samples(cfg, seed, paths=None):
     from preprocessing.samples.format import read_sample, write_sample
     from training.data import datasets
 
-    if paths:
-        if len(paths) != 2:
-            raise ValueError("bortolato2021 --data takes two files: background events, then signal events")
-        return read_sample(paths[0]), read_sample(paths[1])
+    if paths:  # roles from the files' labels and provenance, in any order (training.data.roles)
+        from training.data.roles import Role, assign
+
+        given = assign(
+            paths,
+            (Role("background events", ("qcd", "background")), Role("signal events", ("signal",), (("prongs", 2),))),
+            "bortolato2021 --data",
+        )
+        return given["background events"], given["signal events"]
     out = []
     for process, n, s, opts in (
         ("dijet", cfg["n_background"], seed + BACKGROUND_SEED, {}),

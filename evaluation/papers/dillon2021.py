@@ -126,14 +126,17 @@ def prepare(scale, seed, paths=None):
     from preprocessing import representations
     from preprocessing.representations.lund_image import lund_images
     from training.data import datasets
+    from training.data.roles import require_classes
 
     cfg = SCALES[scale]
     paths = paths or datasets.materialise(shifted(MODELS["dvae"].dataset, seed), cfg["n_jets"])
-    w_paths = datasets.materialise(shifted(w_recipe(scale), seed), cfg["n_w_jets"])
     images, lunds, classes, offset = [], [], {}, 0
-    for files, names in ((paths, ("qcd", "top")), (w_paths, ("w",))):
+    for files, names in ((paths, ("qcd", "top")), (None, ("w",))):
+        # the W jets are generated after the given files passed their checks
+        files = files or datasets.materialise(shifted(w_recipe(scale), seed), cfg["n_w_jets"])
         sample = datasets.load(files)
         source = ", ".join(map(str, files))
+        require_classes(sample, names, source, "dillon2021 --data" if files is paths else "dillon2021's W jets")
         images.append(representations.build("jet_image", sample, source=source)["jet_image"])
         # a jet with a single constituent has no Lund plane: it takes part in no scenario (counted)
         lund = lund_images(sample.constituents, sample.n_constituents, source=source, allow_empty=True)

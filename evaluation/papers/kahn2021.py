@@ -39,8 +39,6 @@ import sys
 import numpy as np
 from scipy import special, stats
 
-from preprocessing.errors import DataError
-
 PAPER_FRACTIONS = tuple(np.round(np.logspace(-4, -1, 10), 6)) + (0.25, 0.5)
 SCALES = {
     # seconds-scale check that every step runs (tests)
@@ -150,10 +148,13 @@ def samples(cfg, seed, paths=None):
     from preprocessing.samples.format import read_sample, write_sample
     from training.data import datasets
 
-    if paths:
-        if len(paths) != 3:
-            raise DataError("kahn2021 --data takes three files: background, 2-prong signal, 3-prong signal events")
-        return {"background": read_sample(paths[0]), 2: read_sample(paths[1]), 3: read_sample(paths[2])}
+    if paths:  # roles from the files' labels and provenance, in any order (training.data.roles)
+        from training.data.roles import Role, assign
+
+        roles = {"background": Role("background events", ("qcd", "background"))}
+        roles.update({k: Role(f"{k}-prong signal events", ("signal",), (("prongs", k),)) for k in (2, 3)})
+        given = assign(paths, tuple(roles.values()), "kahn2021 --data")
+        return {key: given[role.name] for key, role in roles.items()}
     out = {}
     for key, process, n, s, opts in (
         ("background", "dijet", cfg["n_background"], seed + GENERATION_SEEDS["background"], {}),

@@ -102,11 +102,17 @@ def overlap_keys(widths, field_sets):
     return fields, multipliers
 
 
-def check_overlap(samples, paths):
+SPLIT_REASON = (
+    "a split by event would put copies in both the training and the test rows; "
+    "give each jet once (overlapping files, or one file twice?)"
+)
+
+
+def check_overlap(samples, paths, why=SPLIT_REASON):
     """DataError if a jet occurs twice, within one file (in two events) or across files.
 
     Jets are compared by their constituents and the per-jet fields that every file has (mass,
-    observables, ...): hashed first, then candidates compared exactly.
+    observables, ...): hashed first, then candidates compared exactly. `why` ends the message.
     """
     fields, multipliers = overlap_keys([s.constituents.shape[1] for s in samples], [set(s.jets) for s in samples])
 
@@ -114,10 +120,10 @@ def check_overlap(samples, paths):
         s = samples[f]
         return s.constituents[i, : s.n_constituents[i]], [s.jets[k][i] for k in fields], s.event[i]
 
-    report_repeats([_jet_hashes(s, fields, multipliers) for s in samples], jet, paths)
+    report_repeats([_jet_hashes(s, fields, multipliers) for s in samples], jet, paths, why)
 
 
-def report_repeats(hashes, jet, paths):
+def report_repeats(hashes, jet, paths, why=SPLIT_REASON):
     """DataError naming a repeated jet, from per-file jet hashes (``_jet_hashes``).
 
     Args:
@@ -125,6 +131,7 @@ def report_repeats(hashes, jet, paths):
         jet: (file, index) -> (constituents, fields, event) of one jet, for the exact comparison
             of hash collisions.
         paths: the files, for the message.
+        why: what the repeat would break, the end of the message.
     """
     owner = np.concatenate([np.full(len(h), f) for f, h in enumerate(hashes)] + [np.empty(0, int)])
     index = np.concatenate([np.arange(len(h)) for h in hashes] + [np.empty(0, int)])
@@ -145,19 +152,22 @@ def report_repeats(hashes, jet, paths):
         pa, pb = paths[owner[a]], paths[owner[b]]
         where = pa if pa == pb else f"{pa} and {pb}"
         raise DataError(
-            f"{where}: {len(repeated)} jet(s) occur twice (e.g. jet {index[a]} of {pa} = jet {index[b]} of {pb}); "
-            f"a split by event would put copies in both the training and the test rows; "
-            f"give each jet once (overlapping files, or one file twice?)"
+            f"{where}: {len(repeated)} jet(s) occur twice (e.g. jet {index[a]} of {pa} = jet {index[b]} of {pb}); {why}"
         )
+
+
+def same_file(p, q):
+    """Whether paths `p` and `q` name one file (the same path, a link, or a hard link)."""
+    return pathlib.Path(p).resolve() == pathlib.Path(q).resolve() or (
+        os.path.exists(p) and os.path.exists(q) and os.path.samefile(p, q)
+    )
 
 
 def check_distinct(paths):
     """DataError if one file is given twice (by path or as the same file)."""
     for i, p in enumerate(paths):
         for q in paths[:i]:
-            if pathlib.Path(p).resolve() == pathlib.Path(q).resolve() or (
-                os.path.exists(p) and os.path.exists(q) and os.path.samefile(p, q)
-            ):
+            if same_file(p, q):
                 raise DataError(f"{p}: given twice ({q}); each file may be used once")
 
 

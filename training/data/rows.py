@@ -115,9 +115,17 @@ def class_targets(spec, inputs, rows):
         raise DataError(
             f"the data holds class(es) {unknown} that the model does not learn; it learns {list(spec.classes)}"
         )
+    # a classifier given fewer classes than it outputs would train and export a constant answer
+    held = {inputs.label_names[k] for k in np.unique(inputs.labels)}
+    missing = [name for name in spec.classes if name not in held]
+    if missing:
+        files = ", ".join(map(str, inputs.files)) or "the data"
+        raise DataError(
+            f"{files}: no {' or '.join(map(repr, missing))} jets; the supervised model learns the classes "
+            f"{list(spec.classes)} and needs jets of every one (it holds {sorted(held)})"
+        )
     table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
     return table[inputs.labels[rows]]
-
 
 
 def warmup_jets(inputs, split, n=8):

@@ -56,6 +56,16 @@ def _jet_radii(provenance):
     return found
 
 
+def _files(provenance):
+    """Every sample file recorded in a (possibly nested) provenance record (``datasets.load``)."""
+    if isinstance(provenance, list):
+        return set().union(*map(_files, provenance)) if provenance else set()
+    if not isinstance(provenance, dict):
+        return set()
+    found = {provenance["file"]} if isinstance(provenance.get("file"), str) else set()
+    return found.union(*(_files(v) for v in provenance.values() if isinstance(v, (dict, list))))
+
+
 def training_arrays(settings, sample, names, shapes, source, workers=None):
     """(training arrays {name: (rows,)}, OutlierPool or None) that `settings.spec.training_arrays` asks for.
 
@@ -107,7 +117,20 @@ def load_outliers(settings, sample, names, shapes, source, workers=None):
     else:
         raise DataError(f"model {settings.name!r} needs outlier jets: give them with --set outliers=PATH")
     outlier_source = ", ".join(str(p) for p in paths)
+    # outlier exposure pushes the outliers' scores up: the training jets themselves must not be among them
+    for p in paths:
+        for f in sorted(_files(sample.provenance)):
+            if datasets.same_file(p, f):
+                raise DataError(
+                    f"--set outliers={p}: it is a training file (--data {f}); outlier exposure needs other jets"
+                )
     outliers = datasets.load(paths)
+    if sample.constituents.shape[1]:  # in memory (a streamed sample's skeleton has no constituents)
+        datasets.check_overlap(
+            [sample, outliers],
+            [source, outlier_source],
+            why="outlier jets must not be training jets (--set outliers=PATH)",
+        )
     built = representations.build(settings.representation, outliers, source=outlier_source)
     name = names[0]
     if name not in built or tuple(built[name].shape[1:]) != tuple(shapes[name]):
