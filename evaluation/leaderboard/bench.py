@@ -136,7 +136,7 @@ def run(args, argv):
             "protocol": [
                 line.replace(
                     f"python -m evaluation.reproduce leaderboard --scale {args.scale} --confirm",
-                    f"python -m evaluation.leaderboard --scale {args.scale} --seed {protocol.CONFIRMATION_SEED}",
+                    f"python -m evaluation.leaderboard --scale {args.scale} --seed {tasks.CONFIRMATION_SEED}",
                 )
                 for line in protocol.report_section("leaderboard", tasks, args.scale, args.seed, confirm)
             ],

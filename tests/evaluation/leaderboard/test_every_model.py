@@ -18,7 +18,7 @@ def test_every_model_runs_at_smoke_scale_and_is_served(tmp_path):
     out, cache = tmp_path / "run", tmp_path / "cache"
     run_bench(out, cache, workers=2, timeout=3600)
     results = json.loads((out / "results.json").read_text())
-    chosen = tasks.entries("smoke", tuple(MODELS), 1000)
+    chosen = tasks.entries("smoke", tuple(MODELS), tasks.CONFIRMATION_SEED)
     assert [e["name"] for e in results["entries"]] == [e.name for e in chosen]
     for entry in chosen:
         rows = [r for r in results["records"] if r["entry"] == entry.name]

@@ -119,7 +119,9 @@ def test_records_are_the_exports_own_default_scores_unflipped(smoke_run):
 def test_test_jets_are_never_training_jets_and_the_run_is_a_confirmation_run(smoke_run):
     _, results, _ = smoke_run
     meta = results["meta"]
-    assert meta["seed"] == 1000 and meta["confirmation"]
+    assert meta["seed"] == tasks.CONFIRMATION_SEED and meta["confirmation"]
+    used = tasks.seeds("smoke", meta["seed"])
+    assert not any(any(r.overlap(used["generation"], used["member"]).values()) for r in tasks.selection())
     test_files = {f for files in meta["samples"].values() for f in files}
     for e in results["entries"]:
         assert not set(e["training_files"]) & test_files
