@@ -21,6 +21,7 @@ the file's shapes) is larger than ``--memory-budget`` is read and scored in chun
 so that the scores are those of the in-memory path to the bit.
 """
 
+import io
 import json
 import os
 import pathlib
@@ -229,20 +230,29 @@ def run(args):
     # one row per jet, or per event for event-level representations
     row_event, row_labels = representations.rows(card.representation_name, sample, source=str(args.data))
 
+    # the file is built in memory and written with plain Python I/O: a full disk is then an OSError
+    # of write() (one error line), never a failed write inside libhdf5, whose open handles crash
+    # the interpreter at exit (exit 139 after the message)
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
+        for name, values in scores.items():
+            f.create_dataset(f"scores/{name}", data=values.astype(np.float32))
+        f.create_dataset("labels", data=row_labels)
+        f.create_dataset("event", data=row_event)
+        f.attrs["label_names"] = json.dumps(sample.label_names)
+        f.attrs["model"] = str(folder)
+        f.attrs["default_score"] = card.default_score
+        f.attrs["score_direction"] = "larger = more anomalous"
     tmp = atomic_path(args.out)
     try:
-        with h5py.File(tmp, "w") as f:
-            for name, values in scores.items():
-                f.create_dataset(f"scores/{name}", data=values.astype(np.float32))
-            f.create_dataset("labels", data=row_labels)
-            f.create_dataset("event", data=row_event)
-            f.attrs["label_names"] = json.dumps(sample.label_names)
-            f.attrs["model"] = str(folder)
-            f.attrs["default_score"] = card.default_score
-            f.attrs["score_direction"] = "larger = more anomalous"
+        try:
+            with open(tmp, "wb") as out:
+                out.write(image.getbuffer())
+        except OSError as err:  # write() names no file: name OUT
+            raise OSError(err.errno, err.strerror, str(args.out)) from None
         os.replace(tmp, args.out)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)  # the partial file; the previous OUT, if any, is untouched
         raise
 
     result = {
