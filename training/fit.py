@@ -120,7 +120,7 @@ def run(args):
 
     from models.registry import SUPERVISED
     from training import pipeline
-    from training.data.rows import class_targets, load_inputs, split_rows
+    from training.data.rows import check_classes, class_targets, load_inputs, split_rows
 
     settings = pipeline.resolve(args.model, args.preset, pipeline.parse_sets(args.set), args.representation)
     distribute.check_settings(settings, args.distribute)
@@ -143,6 +143,7 @@ def run(args):
     split = split_rows(inputs, seed=args.seed)
     targets = {}
     if settings.spec.mode == SUPERVISED:
+        check_classes(settings.spec, inputs)
         targets = {
             "y_train": class_targets(settings.spec, inputs, split.train),
             "y_val": class_targets(settings.spec, inputs, split.validation),

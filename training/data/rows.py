@@ -115,7 +115,14 @@ def class_targets(spec, inputs, rows):
         raise DataError(
             f"the data holds class(es) {unknown} that the model does not learn; it learns {list(spec.classes)}"
         )
-    # a classifier given fewer classes than it outputs would train and export a constant answer
+    table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
+    return table[inputs.labels[rows]]
+
+
+def check_classes(spec, inputs):
+    """DataError naming the files unless they hold jets of every class a supervised model learns:
+    trained without one, its output for that class would be learned from nothing (``fit`` calls it
+    before training)."""
     held = {inputs.label_names[k] for k in np.unique(inputs.labels)}
     missing = [name for name in spec.classes if name not in held]
     if missing:
@@ -124,8 +131,6 @@ def class_targets(spec, inputs, rows):
             f"{files}: no {' or '.join(map(repr, missing))} jets; the supervised model learns the classes "
             f"{list(spec.classes)} and needs jets of every one (it holds {sorted(held)})"
         )
-    table = np.array([lookup.get(name, -1) for name in inputs.label_names], np.int32)
-    return table[inputs.labels[rows]]
 
 
 def warmup_jets(inputs, split, n=8):
