@@ -17,6 +17,13 @@ stderr. A task that raises is tried again (``retries`` times, each retry reporte
 label, which names its seed); a ``DataError`` is a mistake in the input and is not retried. When
 the retries are used up the run stops with a ``TaskFailed`` naming the task and its seed.
 
+A lost cluster is an error within a bounded time, never a wait without end: when the client loses
+its scheduler (it tries to reconnect for 30 s, ``CONNECT_TIMEOUT``) or the scheduler has no worker
+left, the run says so on stderr and stops with a ``TaskFailed`` naming the scheduler's address and
+the unfinished tasks once ``LOST_AFTER_S`` seconds (60; the environment variable
+``ANOMJET_LOST_AFTER_S`` sets another) have passed without it coming back; tasks the cluster lost
+(not failed) are submitted again when it does. What already finished was handed to the caller.
+
 Worker processes of the local cluster get single-threaded numerical libraries (OpenMP, BLAS and
 TensorFlow's thread pools, through the environment), so that two workers share two cores instead
 of oversubscribing them, and so that a task computes the same numbers on any worker.
@@ -37,6 +44,14 @@ import uuid
 from preprocessing.errors import DataError
 
 SERIAL = "serial"
+CONNECT_TIMEOUT = "30s"  # how long a client tries to (re)connect to its scheduler
+POLL_S = 1.0  # how often a run looks at its cluster while no task finishes
+
+
+def lost_after_s():
+    """Seconds a run waits for a lost scheduler or for a worker before it stops (default 60)."""
+    return float(os.environ.get("ANOMJET_LOST_AFTER_S", 60))
+
 
 # environment of local worker processes: one thread per numerical library, deterministic TF ops
 WORKER_ENV = {
@@ -131,8 +146,13 @@ def _connect(stack, scheduler, workers):
     if scheduler is None:
         cluster = stack.enter_context(_local_cluster(workers))
         return stack.enter_context(Client(cluster))
+    # a lost scheduler is reported once by run_tasks (_Watch), not by the client's reconnection
+    # tracebacks (logged up to the client's close, so the level is restored after it)
+    log = logging.getLogger("distributed.client")
+    stack.callback(log.setLevel, log.level)
+    log.setLevel(logging.CRITICAL)
     try:
-        return stack.enter_context(Client(scheduler, timeout="30s"))
+        return stack.enter_context(Client(scheduler, timeout=CONNECT_TIMEOUT))
     except OSError as err:
         raise DataError(f"--scheduler {scheduler}: cannot connect ({err})") from None
 
@@ -246,8 +266,53 @@ def _retry_or_fail(label, attempt, retries, err):
     print(f"retrying {label} (try {attempt + 2} of {retries + 1}) after {type(err).__name__}: {err}", file=sys.stderr)
 
 
+class _Watch:
+    """Whether a client still has its scheduler and a worker; a TaskFailed naming the address and
+    the unfinished tasks once either has been gone for ``lost_after_s()`` seconds."""
+
+    def __init__(self, client, labels):
+        self.client, self.labels, self.limit = client, labels, lost_after_s()
+        self.address = getattr(client.scheduler, "address", None) or "?"
+        self.since, self.what = None, None  # when and what went missing
+
+    def check(self, unfinished, finished):
+        """Raise if the cluster has been lost too long; True while it is usable."""
+        import time
+
+        if self.client.status != "running":
+            missing = "scheduler"
+        else:
+            try:
+                missing = None if self.client.nthreads() else "worker"
+            except (OSError, TimeoutError):
+                missing = "scheduler"
+        if missing is None:
+            self.since = self.what = None
+            return True
+        if self.what != missing:
+            self.since, self.what = time.monotonic(), missing
+            print(
+                f"the Dask scheduler at {self.address} "
+                + ("is not answering" if missing == "scheduler" else "has no worker")
+                + f": waiting up to {self.limit:g} s for it to come back",
+                file=sys.stderr,
+            )
+        gone = time.monotonic() - self.since
+        if gone >= self.limit or self.client.status in ("closing", "closed"):
+            lost = "lost the connection to it" if missing == "scheduler" else "it has had no worker"
+            when = f"for {self.limit:g} s" if gone >= self.limit else f"(no reconnection within {CONNECT_TIMEOUT})"
+            left = ", ".join(self.labels[i] for i in sorted(unfinished))
+            raise TaskFailed(
+                f"the Dask scheduler at {self.address}: {lost} {when}; unfinished: {left} "
+                f"({finished} of {len(self.labels)} finished)"
+            )
+        return False
+
+
 def _run_on(client, fn, tasks, labels, sizes, retries, bar, shared):
-    from distributed import as_completed
+    from concurrent.futures import CancelledError
+
+    from distributed import wait
 
     run_id = uuid.uuid4().hex[:8]
     name = getattr(fn, "__name__", "task")
@@ -257,26 +322,52 @@ def _run_on(client, fn, tasks, labels, sizes, retries, bar, shared):
         return client.submit(fn, tasks[i], *extra, key=f"{name}-{run_id}-{i}-try{attempt}", pure=False)
 
     live, attempts = {}, [0] * len(tasks)  # key -> (task index, future) of unfinished tasks
+    lost, finished, watch = [], 0, _Watch(client, labels)  # tasks the cluster lost (not failed), to submit again
     for i in range(len(tasks)):
         future = submit(i, 0)
         live[future.key] = (i, future)
-    pending = as_completed([f for _, f in live.values()])
     try:
-        for future in pending:
-            i, _ = live.pop(future.key)
-            if future.status != "finished":
-                err = future.exception()
+        while live or lost:
+            done = ()
+            if live:
+                try:
+                    done = wait([f for _, f in live.values()], timeout=POLL_S, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    pass
+                except CancelledError:  # the client lost its scheduler: every future was cancelled
+                    done = [f for _, f in live.values() if f.done()]
+            if not done:
+                unfinished = [i for i, _ in live.values()] + lost
+                if watch.check(unfinished, finished) and lost:  # the cluster is back: submit what it lost
+                    for i in lost:  # a retry too, so that a cluster that keeps losing a task stops
+                        _retry_or_fail(labels[i], attempts[i], retries, ConnectionError("the Dask cluster lost it"))
+                        attempts[i] += 1
+                        again = submit(i, attempts[i])
+                        live[again.key] = (i, again)
+                    lost = []
+                continue
+            for future in done:
+                i, _ = live.pop(future.key)
+                if future.status == "finished":
+                    try:  # bounded: a result whose worker died before it was fetched is computed again
+                        result = future.result(timeout=watch.limit)
+                    except (TimeoutError, CancelledError):
+                        live[future.key] = (i, future)
+                        continue
+                    future.release()
+                    finished += 1
+                    bar.update(sizes[i])
+                    yield i, result
+                    continue
+                err = future.exception() if future.status == "error" else None
                 future.release()
+                if err is None:  # cancelled or lost with its worker or scheduler: not the task's fault
+                    lost.append(i)
+                    continue
                 _retry_or_fail(labels[i], attempts[i], retries, err)
                 attempts[i] += 1
                 again = submit(i, attempts[i])
                 live[again.key] = (i, again)
-                pending.add(again)
-                continue
-            result = future.result()
-            future.release()
-            bar.update(sizes[i])
-            yield i, result
     finally:
-        if live:  # stopped early (a failure, or the caller stopped reading): drop the rest
+        if live and client.status == "running":  # stopped early (a failure, or the caller stopped reading)
             client.cancel([f for _, f in live.values()])

@@ -57,6 +57,14 @@ What the strategy changes, and why:
   Every worker prints ``weights_sha256`` (``weights_digest``) so runs can be checked to have
   ended with the same weights.
 
+Peers that never start. Before TensorFlow's strategy (whose start-up waits without end and without
+a word for every task of ``TF_CONFIG``, and whose preemption notifier swallows SIGTERM), each
+worker listens on its own ``TF_CONFIG`` address and waits for every other one to answer, saying on
+stderr which tasks it waits for; after ``PEER_TIMEOUT_S`` seconds (300; the environment variable
+``ANOMJET_PEER_TIMEOUT_S`` sets another) it stops with one error line naming the tasks that never
+started. SIGINT and SIGTERM stop a multi-worker run at any point, the wait and the training
+included, with one line and exit status 128 + the signal's number (130, 143).
+
 Refused, with an error naming the model and the option: models not in ``SUPPORTED_MODELS`` (not
 checked under a strategy), ``multi-worker`` without ``--data`` (the workers would all generate
 the default dataset at once), ``--ensemble`` (members are independent Dask tasks, parallel already),
@@ -68,6 +76,10 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
+import socket
+import sys
+import time
 
 from preprocessing.errors import DataError
 
@@ -186,9 +198,79 @@ def make_strategy(kind):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return _strategy_class(tf.distribute.MirroredStrategy)(devices)
     if kind == MULTI_WORKER:
-        parse_tf_config(os.environ.get("TF_CONFIG"))  # again: the clear error, not TensorFlow's
-        return _strategy_class(tf.distribute.MultiWorkerMirroredStrategy)()
+        cluster, task, index = parse_tf_config(os.environ.get("TF_CONFIG"))  # again: the clear error, not TensorFlow's
+        stop_on_signals()
+        wait_for_peers(cluster, task, index)
+        strategy = _strategy_class(tf.distribute.MultiWorkerMirroredStrategy)()
+        stop_on_signals()  # TensorFlow's preemption notifier took SIGTERM over: take it back
+        return strategy
     raise DataError(f"--distribute must be one of {list(CHOICES)}, got {kind!r}")
+
+
+def peer_timeout_s():
+    """Seconds a multi-worker task waits for the others to start (default 300)."""
+    return float(os.environ.get("ANOMJET_PEER_TIMEOUT_S", 300))
+
+
+def _stop(signum, frame):
+    print(f"error: --distribute multi-worker: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+def stop_on_signals():
+    """SIGINT and SIGTERM end the process with one line and status 128 + signal (the main thread's
+    Python code runs the handler: the peer wait and the training loop)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
+
+
+def wait_for_peers(cluster, task, index, timeout=None, poll=0.5):
+    """Listen on this task's TF_CONFIG address and wait until every other task's address answers;
+    a DataError naming the tasks that did not start within `timeout` seconds (``peer_timeout_s``)."""
+    timeout = peer_timeout_s() if timeout is None else timeout
+    me = cluster[task][index]
+    peers = {
+        f"{job} {k} at {a}": a for job in JOBS for k, a in enumerate(cluster.get(job, ())) if (job, k) != (task, index)
+    }
+    if not peers:
+        return
+    host, _, port = me.rpartition(":")
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("", int(port)))
+        listener.listen(len(peers) + 4)
+    except OSError as err:
+        listener.close()
+        raise DataError(
+            f"--distribute multi-worker: cannot listen on {me}, this task's TF_CONFIG address ({err.strerror})"
+        ) from None
+    waiting = dict(peers)
+    print(
+        f"--distribute multi-worker ({task} {index} at {me}): waiting up to {timeout:g} s for "
+        + ", ".join(waiting)
+        + " (TF_CONFIG) to start",
+        file=sys.stderr,
+    )
+    start = time.monotonic()
+    try:
+        while waiting:
+            for name, address in list(waiting.items()):
+                peer_host, _, peer_port = address.rpartition(":")
+                try:
+                    socket.create_connection((peer_host, int(peer_port)), timeout=poll).close()
+                    del waiting[name]
+                except OSError:
+                    pass
+            if waiting and time.monotonic() - start >= timeout:
+                raise DataError(
+                    f"--distribute multi-worker: {', '.join(waiting)} (TF_CONFIG) did not start within {timeout:g} s; "
+                    f"start the same command there with its TF_CONFIG task (ANOMJET_PEER_TIMEOUT_S sets the wait)"
+                )
+            if waiting:
+                time.sleep(poll)
+    finally:
+        listener.close()
 
 
 def _strategy_class(base):

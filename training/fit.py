@@ -14,11 +14,15 @@ Arguments, files and the export folder are checked before TensorFlow or any data
 ``--set`` values are checked against the type of their default before the data is loaded.
 ``--ensemble K`` trains its members as Dask tasks (``training.members``): on a local cluster of
 ``--workers`` processes, on a running cluster with ``--scheduler tcp://host:8786``, or serially
-with ``--scheduler serial``; a member is the same bit for bit wherever it ran.
+with ``--scheduler serial``; a member is the same bit for bit wherever it ran. A scheduler that
+stops answering, or one left without a worker, stops the run within 60 s with one error naming its
+address and the unfinished members (``preprocessing.tasks``); finished members are kept under
+``<export-dir>/.runs/<model>-members-<digest>/`` and the same command run again resumes from them.
 ``--distribute mirrored|multi-worker`` trains one model data-parallel under a ``tf.distribute``
 strategy (``training.distribute``: this machine's devices, or the cluster in ``TF_CONFIG`` with
 the same command and ``--data`` on every worker); only the chief writes the export, and every
-worker's summary carries ``distribute.weights_sha256``.
+worker's summary carries ``distribute.weights_sha256``. A multi-worker task waits up to 300 s for
+its peers, saying which, and stops on SIGINT/SIGTERM at any point (``training.distribute``).
 Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
 (``--keep-runs`` keeps them).
 ``--memory-budget`` (default: half of the machine's memory): a sample whose arrays and
@@ -187,7 +191,16 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
         from training.members import train_ensemble
 
         members = train_ensemble(
-            settings, inputs, split, targets, args.seed, args.ensemble, run_dir, args.scheduler, args.workers
+            settings,
+            inputs,
+            split,
+            targets,
+            args.seed,
+            args.ensemble,
+            run_dir,
+            args.scheduler,
+            args.workers,
+            keep_root=pathlib.Path(args.export_dir) / ".runs",  # finished members, for a rerun after a lost cluster
         )
     for k in range(len(members), args.ensemble):
         if args.ensemble > 1:

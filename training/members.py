@@ -10,6 +10,13 @@ stopping record and the training time. Tasks run on a local cluster, a remote sc
 serially in this process (``preprocessing.tasks``); the arrays every member shares are sent to
 each worker once (scattered), not once per task.
 
+Finished members are kept: with ``keep`` (``fit --ensemble`` passes a folder under
+``<export-dir>/.runs/`` named by a digest of the settings, the training arrays, the seeds and the
+code version) each member's result is written there as soon as it arrives, a rerun of the same
+training loads the members found there instead of training them again, and the folder is removed
+once every member is back. A lost scheduler or worker (``preprocessing.tasks``: an error within
+60 s) then costs only the unfinished members.
+
 Reproducibility: each task seeds Python, NumPy and TensorFlow from its own seed
 (``keras.utils.set_random_seed``), draws Keras's initializer seeds from a private generator (a
 worker's other threads also draw from Python's global one), runs with TensorFlow's op
@@ -23,12 +30,16 @@ sum in another order (tests/training/test_members.py states the measured differe
 
 import contextlib
 import dataclasses
+import hashlib
+import os
 import pathlib
+import pickle
 import random
 import shutil
+import sys
 import tempfile
 
-from preprocessing.tasks import run_tasks
+from preprocessing.tasks import TaskFailed, run_tasks
 
 
 @dataclasses.dataclass
@@ -183,6 +194,7 @@ def train_members(
     callbacks=None,
     desc=None,
     progress=True,
+    keep=None,
 ):
     """Train one member per seed as Dask tasks; returns the MemberResults in the order of `seeds`.
 
@@ -194,6 +206,9 @@ def train_members(
         per_member: one such dict per member instead (e.g. members with their own outlier draws).
         scheduler, workers: see preprocessing.tasks.
         callbacks: one tuple of picklable callbacks per member (returned in MemberResult.callbacks).
+        keep: a folder for finished members (``member<k>-seed<s>.pkl``, written as each arrives and
+            read back instead of training on a rerun); removed when every member is back. The
+            caller names it so that it belongs to exactly this training (``ensemble_keep``).
     """
     seeds = list(seeds)
     many = isinstance(settings, (list, tuple))
@@ -211,27 +226,88 @@ def train_members(
     ]
     labels = [f"member {k} (seed {seed})" for k, seed in enumerate(seeds)]
     results = [None] * len(tasks)
-    for k, result in run_tasks(
-        train_member_task,
-        tasks,
-        labels,
-        scheduler=scheduler,
-        workers=workers,
-        desc=desc or f"train {len(tasks)} x {settings[0].name if many else settings.name}",
-        unit="member",
-        progress=progress,
-        shared=shared,
-    ):
-        results[k] = result
+    kept = [pathlib.Path(keep) / f"member{k}-seed{seed}.pkl" for k, seed in enumerate(seeds)] if keep else []
+    for k, path in enumerate(kept):
+        if path.is_file():
+            results[k] = pickle.loads(path.read_bytes())
+    todo = [k for k in range(len(tasks)) if results[k] is None]
+    if kept and len(todo) < len(tasks):
+        print(f"{len(tasks) - len(todo)} finished member(s) kept from an earlier run in {keep}", file=sys.stderr)
+    try:
+        for j, result in run_tasks(
+            train_member_task,
+            [tasks[k] for k in todo],
+            [labels[k] for k in todo],
+            scheduler=scheduler,
+            workers=workers,
+            desc=desc or f"train {len(tasks)} x {settings[0].name if many else settings.name}",
+            unit="member",
+            initial=len(tasks) - len(todo),
+            total=len(tasks),
+            progress=progress,
+            shared=shared,
+        ):
+            results[todo[j]] = result
+            if kept:  # atomically: a rerun never reads half a member
+                kept[todo[j]].parent.mkdir(parents=True, exist_ok=True)
+                part = kept[todo[j]].with_suffix(".part")
+                part.write_bytes(pickle.dumps(result))
+                os.replace(part, kept[todo[j]])
+    except TaskFailed as err:
+        done = sum(r is not None for r in results)
+        if kept and done:
+            raise TaskFailed(
+                f"{err}; {done} finished member(s) kept in {keep}: rerun the same command to resume"
+            ) from err
+        raise
+    if keep:
+        shutil.rmtree(keep, ignore_errors=True)
     return results
 
 
-def train_ensemble(settings, inputs, split, targets, seed, n_members, run_dir=None, scheduler=None, workers=None):
+def _digest(digest, value):
+    """Add `value` (arrays, dicts and lists of them, None) to `digest`; False for anything else
+    (e.g. rows read lazily from disk), whose content it cannot vouch for."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return all(digest.update(repr(k).encode()) or _digest(digest, value[k]) for k in sorted(value))
+    if isinstance(value, (list, tuple)):
+        return all(_digest(digest, v) for v in value)
+    if value is None:
+        digest.update(b"None")
+        return True
+    if not isinstance(value, np.ndarray):
+        return False
+    values = np.ascontiguousarray(value)
+    digest.update(f"{values.dtype}{values.shape}".encode())
+    digest.update(memoryview(values).cast("B"))
+    return True
+
+
+def ensemble_keep(root, settings, seeds, arrays):
+    """The folder under `root` for the finished members of one training: named by a digest of the
+    settings, the seeds, every training array and the code version, so a rerun finds it and any
+    other training does not; None where the arrays are not all in memory (nothing is kept)."""
+    from preprocessing.version import code_version
+
+    digest = hashlib.sha256(repr((settings.name, settings.preset, settings.representation)).encode())
+    digest.update(repr((sorted(settings.config.items()), sorted(settings.training.items()))).encode())
+    digest.update(repr((list(seeds), code_version())).encode())
+    if not _digest(digest, arrays):
+        return None
+    return pathlib.Path(root) / f"{settings.name}-members-{digest.hexdigest()[:16]}"
+
+
+def train_ensemble(
+    settings, inputs, split, targets, seed, n_members, run_dir=None, scheduler=None, workers=None, keep_root=None
+):
     """The pipeline.TrainedMembers of an ensemble with seeds seed..seed+n-1, trained as Dask tasks.
 
     Members share one copy of the training arrays unless the model draws per-member training
     arrays (``Inputs.training_inputs`` with outliers or other training-only arrays); checkpoints go
-    under run_dir/member<k> on a local cluster and into temporary folders on a remote one.
+    under run_dir/member<k> on a local cluster and into temporary folders on a remote one. With
+    `keep_root`, finished members are kept under it until the ensemble is complete (``ensemble_keep``).
     """
     seeds = [seed + k for k in range(n_members)]
 
@@ -243,13 +319,19 @@ def train_ensemble(settings, inputs, split, targets, seed, n_members, run_dir=No
         return {"x_train": pick(split.train, seed=s), "x_val": pick(split.validation, seed=s), **targets}
 
     per_seed = bool(getattr(inputs, "training", None)) or getattr(inputs, "outliers", None) is not None
+    shared = None if per_seed else data(seed)
+    per_member = [data(s) for s in seeds] if per_seed else None
+    keep = None
+    if keep_root is not None:
+        keep = ensemble_keep(keep_root, settings, seeds, [shared] if shared is not None else per_member)
     results = train_members(
         settings,
         seeds,
         run_dir if scheduler in (None, "serial") else None,
-        shared=None if per_seed else data(seed),
-        per_member=[data(s) for s in seeds] if per_seed else None,
+        shared=shared,
+        per_member=per_member,
         scheduler=scheduler,
         workers=workers,
+        keep=keep,
     )
     return [rebuild(settings, s, r) for s, r in zip(seeds, results)]
