@@ -28,6 +28,8 @@ import sys
 
 import numpy as np
 
+from models.selection_seeds import seed_ranges
+
 FALLBACKS = ("largest KL", "last epoch")
 
 
@@ -130,10 +132,41 @@ def run_sample(run_seed, n_members, fractions, out, scale="small"):
     return rows
 
 
+def summary(rows):
+    """Per (S/B, fallback) over every member of every sample: the worst member's AUC and the
+    median of the members' SIC at eps_S = 0.5 (issue 32's targets: >= 0.85 and >= 2.75)."""
+    members = [r for r in rows if "member_seed" in r]
+    out = []
+    for fraction in sorted({r["fraction"] for r in members}, reverse=True):
+        these = [r for r in members if r["fraction"] == fraction]
+        for name in FALLBACKS:
+            out.append(
+                {
+                    "fraction": fraction,
+                    "fallback": name,
+                    "members": len(these),
+                    "samples": len({r["run_seed"] for r in these}),
+                    "worst_auc": min(r[name]["auc"] for r in these),
+                    "median_sic": float(np.median([r[name]["sic_at_0.5"] for r in these])),
+                }
+            )
+    return out
+
+
 def markdown(rows):
     members = [r for r in rows if "member_seed" in r]
     ensembles = [r for r in rows if "ensemble" in r]
     lines = [
+        "| S/B | fallback | members (samples) | worst member AUC | median member SIC at eps_S = 0.5 |",
+        "|---|---|---|---|---|",
+    ]
+    for s in summary(rows):
+        lines.append(
+            f"| {s['fraction']:.1%} | {s['fallback']} | {s['members']} ({s['samples']}) | {s['worst_auc']:.3f} | "
+            f"{s['median_sic']:.2f} |"
+        )
+    lines += [
+        "",
         "| sample (run seed) | S/B | member seed | KL peak found | epoch kept | final train loss | latent spread | "
         "AUC / SIC, fallback largest KL | AUC / SIC, fallback last epoch |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -158,27 +191,68 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
+def protocol_lines(rows):
+    """Which seeds the rows used and whether any of them chose the fallback (evaluation.protocol)."""
+    from evaluation.papers.bortolato2021 import BACKGROUND_SEED, SIGNAL_SEED
+    from training.callbacks import KL_PEAK_FALLBACK_SELECTION as chosen
+
+    run_seeds = sorted({r["run_seed"] for r in rows})
+    generation = {s + offset for s in run_seeds for offset in (BACKGROUND_SEED, SIGNAL_SEED)}
+    members = {r["member_seed"] for r in rows if "member_seed" in r}
+    shared = chosen.overlap(generation, members)
+    kind = (
+        "**Confirmation run**: no seed of it played a part in choosing the fallback"
+        if not shared["generation"] and not shared["member"]
+        else f"**Not a confirmation run**: it shares seeds with the fallback's selection ({shared})"
+    )
+    return [
+        kind,
+        "",
+        f"- run seeds {seed_ranges(run_seeds)}: generation seeds {seed_ranges(generation)}, member seeds "
+        f"{seed_ranges(members)}",
+        f"- selection seeds of {chosen.describe()}",
+        "",
+    ]
+
+
+def report(rows):
+    return "\n".join(["# bump-hunt default by training seed", "", *protocol_lines(rows), markdown(rows)])
+
+
 def main(argv=None):
     from preprocessing.cli import CommandParser
     from preprocessing.errors import run_command
 
     parser = CommandParser(prog="python -m evaluation.bumphunt_seeds", description=__doc__)
-    parser.add_argument("--run-seeds", type=int, nargs="+", required=True, help="one independent sample per seed")
+    parser.add_argument("--run-seeds", type=int, nargs="+", help="one independent sample per seed")
     parser.add_argument("--members", type=int, default=4, help="training seeds per sample (default 4)")
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.001], help="S/B values (default 0.001)")
     parser.add_argument("--scale", choices=("smoke", "small"), default="small", help="sample sizes (bortolato2021's)")
+    parser.add_argument(
+        "--results", nargs="+", help="instead of training: results.json files of earlier runs, merged into one report"
+    )
     parser.add_argument("--out", required=True, help="folder for report.md and results.json")
     args = parser.parse_args(argv)
+    if not args.run_seeds and not args.results:
+        parser.error("give --run-seeds (train) or --results (merge earlier runs)")
+
+    def write(out, rows):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in (("results.json", json.dumps(rows, indent=1) + "\n"), ("report.md", report(rows))):
+            tmp = out / f".{name}.tmp"
+            tmp.write_text(text)
+            tmp.replace(out / name)
 
     def job(args):
         out = pathlib.Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         rows = []
-        for run_seed in args.run_seeds:
+        for path in args.results or ():
+            rows += json.loads(pathlib.Path(path).read_text())
+        for run_seed in args.run_seeds or ():
             rows += run_sample(run_seed, args.members, args.fractions, out, args.scale)
-            (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")  # after each sample
-            (out / "report.md").write_text("# bump-hunt default by training seed\n\n" + markdown(rows))
-        print(markdown(rows))
+            write(out, rows)  # after each sample
+        write(out, rows)
+        print(report(rows))
         return 0
 
     return run_command(job, args)

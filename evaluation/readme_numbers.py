@@ -27,6 +27,8 @@ REPORTS = ROOT / "evaluation" / "reports"
 README = ROOT / "README.md"
 BEGIN = re.compile(r"<!-- numbers: (\w+) -->")
 END = "<!-- end numbers -->"
+BENCHMARKS = "benchmarks"  # the README's performance block quotes the benchmark runner's table
+BUMPHUNT_SEEDS = "bumphunt_seeds"  # the bump hunt's default by training seed (issue 32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +55,7 @@ HEADLINES = {
     ),
     "bortolato2021": Headline(
         "| S/B | score | weights",
-        rows=r"^\| (1\.0|0\.1)% \| (label-free default: \w+ \| max-KL|paper's score: kl \| max-KL|best, chosen)",
+        rows=r"^\| (1\.0|0\.1)% \| (label-free default: \w+ \| (max-KL|KL-peak)|paper's score: kl \| (max-KL|KL-peak)|best, chosen)",
         columns=("S/B", "score", "weights", "AUC", "SIC at eps_S = 0.5", "paper SIC (its KL)"),
     ),
     "kahn2021": (
@@ -84,20 +86,29 @@ HEADLINES = {
     ),
     "cheng2022": Headline("| "),
     BENCHMARKS: Headline("| benchmark | quantity"),
+    BUMPHUNT_SEEDS: Headline("| S/B | fallback | members"),
 }
 
 
-BENCHMARKS = "benchmarks"  # the README's performance block quotes the benchmark runner's table
+# blocks that quote a report other than a paper's small confirmation run: {key: (file, how to make it)}
+OTHER_REPORTS = {
+    BENCHMARKS: ("benchmarks-quick.md", "`python -m benchmarks --quick --out DIR`, copy DIR/benchmarks.md there"),
+    BUMPHUNT_SEEDS: (
+        "bumphunt-seeds-confirm.md",
+        "`python -m evaluation.bumphunt_seeds --run-seeds 5000 6000 --members 5 --fractions 0.01 0.001 --out DIR`, "
+        "copy DIR/report.md there",
+    ),
+}
 
 
 def report_path(key):
-    """The committed report a block quotes: a paper's small confirmation run, or the benchmarks' table."""
-    return REPORTS / ("benchmarks-quick.md" if key == BENCHMARKS else f"{key}-small.md")
+    """The committed report a block quotes: a paper's small confirmation run, or one of OTHER_REPORTS."""
+    return REPORTS / (OTHER_REPORTS[key][0] if key in OTHER_REPORTS else f"{key}-small.md")
 
 
 def how_to_regenerate(key):
-    if key == BENCHMARKS:
-        return "`python -m benchmarks --quick --out DIR`, copy DIR/benchmarks.md there"
+    if key in OTHER_REPORTS:
+        return OTHER_REPORTS[key][1]
     return f"`python -m evaluation.reproduce {key} --scale small --confirm`, copy its report.md there"
 
 

@@ -56,3 +56,18 @@ def test_a_smoke_run_scores_both_fallbacks_of_every_member(tmp_path, monkeypatch
             assert r["largest KL"] == r["last epoch"]
     assert {r["ensemble"] for r in rows if "ensemble" in r} == {"mean of 2", "median of 2"}
     assert (out / "report.md").read_text().startswith("# bump-hunt default by training seed")
+
+
+def test_the_summary_takes_the_worst_auc_and_the_median_sic_over_members():
+    rows = [_member(5, False, 0.683, 0.896), _member(6, True, 0.91, 0.91), _member(7, True, 0.88, 0.88)]
+    rows[1]["last epoch"]["sic_at_0.5"] = 3.0
+    by = {s["fallback"]: s for s in bumphunt_seeds.summary(rows)}
+    assert by["largest KL"]["worst_auc"] == 0.683 and by["last epoch"]["worst_auc"] == 0.88
+    assert by["largest KL"]["median_sic"] == 1.0 and by["last epoch"]["median_sic"] == 2.0
+    assert by["last epoch"]["members"] == 3 and by["last epoch"]["samples"] == 1
+
+
+def test_a_report_says_whether_its_seeds_chose_the_fallback():
+    assert "**Confirmation run**" in bumphunt_seeds.report([_member(5000, False, 0.9, 0.9)])
+    chosen = bumphunt_seeds.report([{**_member(1000, False, 0.68, 0.9), "run_seed": 1000}])
+    assert "**Not a confirmation run**" in chosen and "1011" in chosen
