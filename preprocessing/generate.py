@@ -147,17 +147,30 @@ def run(args):
     if args.no_resume and cache.exists():
         shutil.rmtree(cache)
     tasks.check_scheduler(args.scheduler)
-    _, n_jets, n_events = generate_to_file(
-        args.out,
-        process,
-        args.n_jets,
-        args.seed,
-        args.workers,
-        args.shard_jets,
-        selection=sel,
-        cache_dir=cache,
-        scheduler=args.scheduler,
-    )
+    cache_existed = cache.exists()
+    try:
+        _, n_jets, n_events = generate_to_file(
+            args.out,
+            process,
+            args.n_jets,
+            args.seed,
+            args.workers,
+            args.shard_jets,
+            selection=sel,
+            cache_dir=cache,
+            scheduler=args.scheduler,
+        )
+    except OSError as err:
+        # the machine failed us (disk full, file too large): leave nothing this run wrote (shards
+        # of a cache it started, a shard's temporary file); an earlier run's shards are kept
+        if cache_existed:
+            for part in cache.glob(".*.part"):
+                part.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(cache, ignore_errors=True)
+        if err.filename is None:
+            raise OSError(err.errno, err.strerror or str(err), args.out) from None
+        raise
     shutil.rmtree(cache, ignore_errors=True)
     print(f"wrote {n_jets} {args.process} jets from {n_events} events to {args.out}", file=sys.stderr)
     return 0

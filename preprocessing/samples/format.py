@@ -18,10 +18,15 @@ Layout of a sample file::
 
 Files are written to a temporary name in the same folder and renamed when complete, so a
 reader never sees a half-written sample. Large conversions append chunks through
-``SampleWriter``, which writes the same layout with bounded memory.
+``SampleWriter``, which writes the same layout with bounded memory. libhdf5 writes through a
+Python file object that keeps the first failed write (disk full, file too large): the writer then
+raises it as an OSError naming the output path, closes its HDF5 handles without writing and
+removes the temporary file, so a full disk is one error line and never a crash in libhdf5.
 """
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import pathlib
@@ -89,9 +94,10 @@ def atomic_path(path):
 def write_sample(path, sample):
     """Write `sample` to `path` atomically (temporary file, then rename)."""
     _validate(sample, str(path))
-    tmp = atomic_path(path)
+    part = _PartFile(path)
     try:
-        with h5py.File(tmp, "w") as f:
+        with part.reporting():
+            f = part.h5
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["label_names"] = json.dumps(list(sample.label_names))
@@ -110,11 +116,120 @@ def write_sample(path, sample):
             grp = f.create_group("jets")
             for name, values in sample.jets.items():
                 grp.create_dataset(name, data=np.asarray(values, dtype=np.float32))
-        os.replace(tmp, path)
+        part.commit()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        part.abort()
         raise
     return pathlib.Path(path)
+
+
+class _GuardedFile:
+    """The file libhdf5 writes a sample through (h5py's file-object driver), so that a failed write
+    (disk full, file too large, quota) is kept here as an OSError for the writer to raise, instead
+    of a libhdf5 error raised from a garbage-collected handle ("Exception ignored in ...
+    __dealloc__") or a segfault in its cache flush at interpreter exit.
+
+    Writes are complete (short writes are retried) or fail; from the first failure on, and after
+    ``discard()``, writes go nowhere and report success, so libhdf5 never sees an error and its
+    handles close cleanly; the file is then only fit to be removed."""
+
+    def __init__(self, path):
+        self._raw = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self.error = None
+        self._discard = False
+
+    def write(self, data):
+        view = memoryview(data).cast("B")
+        n = len(view)
+        if self._discard or self.error is not None:
+            return n
+        try:
+            while view:
+                view = view[self._raw.write(view) :]
+        except OSError as err:
+            self.error = err
+        return n
+
+    def readinto(self, buf):
+        view = memoryview(buf).cast("B")
+        n = self._raw.readinto(view) or 0
+        view[n:] = bytes(len(view) - n)  # past the end of the file (or of what was written): zeros
+        return len(view)
+
+    def read(self, size=-1):
+        return self._raw.read(size)
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        return self._raw.seek(offset, whence)
+
+    def tell(self):
+        return self._raw.tell()
+
+    def truncate(self, size=None):
+        if self._discard or self.error is not None:
+            return size
+        try:
+            return self._raw.truncate(size)
+        except OSError as err:
+            self.error = err
+            return size
+
+    def flush(self):
+        pass
+
+    def discard(self):
+        self._discard = True
+
+    def close(self):
+        self._raw.close()
+
+
+class _PartFile:
+    """An HDF5 file being written at a temporary sibling of `path` (``atomic_path``): ``commit()``
+    closes it and renames it into place, ``abort()`` closes its handles and removes it. A write
+    that failed (at any point, closing included) is an OSError naming `path`."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+        self.tmp = atomic_path(self.path)
+        self._io = _GuardedFile(self.tmp)
+        try:
+            self.h5 = h5py.File(self._io, "w")
+        except BaseException:
+            self._io.close()
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    def _raise_write_error(self):
+        err = self._io.error
+        if err is not None:
+            raise OSError(err.errno or errno.EIO, err.strerror or str(err), str(self.path)) from None
+
+    @contextlib.contextmanager
+    def reporting(self):
+        """Turn an exception met while writing into the write failure behind it, if any."""
+        try:
+            yield
+        except BaseException:
+            self._raise_write_error()
+            raise
+        self._raise_write_error()
+
+    def commit(self):
+        with self.reporting():
+            self.h5.close()  # flushes libhdf5's caches: may be where the disk turns out to be full
+        self._io.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self):
+        self._io.discard()
+        try:
+            self.h5.close()
+        except Exception:  # noqa: S110 - the file is being dropped; its first error is what is reported
+            pass
+        finally:
+            self._io.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 def open_sample(path):
@@ -267,8 +382,8 @@ class SampleWriter(CommitOnExit):
         self.label_names = list(label_names)
         self.provenance = dict(provenance)
         self.n_particles = int(n_particles)
-        self._tmp = atomic_path(self.path)
-        self._file = h5py.File(self._tmp, "w")
+        self._part = _PartFile(self.path)
+        self._file = self._part.h5
         self._fields = None
         self.n = 0
 
@@ -312,32 +427,35 @@ class SampleWriter(CommitOnExit):
         if k == 0:
             return
         f = self._file
-        for name, values in (
-            ("constituents", chunk.constituents),
-            ("n_constituents", chunk.n_constituents),
-            ("labels", chunk.labels),
-            ("event", chunk.event),
-        ):
-            f[name].resize(start + k, axis=0)
-            f[name][start:] = values
-        for name in self._fields:
-            f["jets"][name].resize(start + k, axis=0)
-            f["jets"][name][start:] = np.asarray(chunk.jets[name], dtype=np.float32)
+        with self._part.reporting():
+            for name, values in (
+                ("constituents", chunk.constituents),
+                ("n_constituents", chunk.n_constituents),
+                ("labels", chunk.labels),
+                ("event", chunk.event),
+            ):
+                f[name].resize(start + k, axis=0)
+                f[name][start:] = values
+            for name in self._fields:
+                f["jets"][name].resize(start + k, axis=0)
+                f["jets"][name][start:] = np.asarray(chunk.jets[name], dtype=np.float32)
         self.n += k
 
     def close(self):
-        """Finish the file and move it into place; returns the path."""
-        if self._fields is None:
-            self._create(REQUIRED_JET_FIELDS)
-        self.provenance.setdefault("n_jets", self.n)
-        self._file.attrs["provenance"] = json.dumps(self.provenance, default=str)
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        """Finish the file and move it into place; returns the path. A failed write (disk full)
+        is an OSError naming the path; the partial file is removed then."""
+        try:
+            with self._part.reporting():
+                if self._fields is None:
+                    self._create(REQUIRED_JET_FIELDS)
+                self.provenance.setdefault("n_jets", self.n)
+                self._file.attrs["provenance"] = json.dumps(self.provenance, default=str)
+            self._part.commit()
+        except BaseException:
+            self._part.abort()
+            raise
         return self.path
 
     def abort(self):
-        """Drop the partial file."""
-        try:
-            self._file.close()
-        finally:
-            self._tmp.unlink(missing_ok=True)
+        """Drop the partial file (its HDF5 handles are closed first, without writing)."""
+        self._part.abort()

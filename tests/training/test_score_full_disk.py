@@ -3,16 +3,13 @@ partial file left, a previous OUT byte-identical, and no crash in libhdf5 (exit 
 scores file was written by libhdf5 straight to disk, and its failed write left handles that
 crashed the interpreter at exit)."""
 
-import errno
-import hashlib
-import os
 import pathlib
-import resource
 import subprocess
 import sys
 
 import pytest
 
+from tests.full_disk import NO_SPACE, TOO_LARGE, FullDisk, file_size_limit, state
 from tests.serving.conftest import export_dvae
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -25,38 +22,20 @@ def export_and_data(small_samples, tmp_path_factory):
     return version, small_samples["qcd_path"]
 
 
-def _state(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
-
-
 def test_no_space_left_while_writing_scores_is_one_line(export_and_data, tmp_path, capsys, monkeypatch):
     from training import score
 
     version, data = export_and_data
     out = tmp_path / "scores.h5"
     out.write_bytes(b"the previous scores")
-    before = _state(tmp_path)
-
-    class FullDisk:
-        def __init__(self, path, mode):
-            self.file = open(path, mode)  # noqa: SIM115 - closed in __exit__
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.file.close()
-
-        def write(self, data):
-            self.file.write(bytes(data)[:100])  # part of it lands, then the disk is full
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    before = state(tmp_path)
 
     monkeypatch.setattr(score, "open", FullDisk, raising=False)  # the writer of the scores file
     code = score.main(["--model", str(version), "--data", str(data), "--out", str(out)])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
-    assert err == [f"error: {out}: {os.strerror(errno.ENOSPC)}; free some space and run again"]
-    assert _state(tmp_path) == before  # no .part left, the previous OUT unchanged
+    assert err == [f"error: {out}: {NO_SPACE}; free some space and run again"]
+    assert state(tmp_path) == before  # no .part left, the previous OUT unchanged
 
 
 def test_a_file_size_limit_is_one_line_and_no_crash(export_and_data, tmp_path):
@@ -64,12 +43,9 @@ def test_a_file_size_limit_is_one_line_and_no_crash(export_and_data, tmp_path):
     version, data = export_and_data
     out = tmp_path / "scores.h5"
 
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
-
     cmd = [sys.executable, "-m", "training.score", "--model", str(version), "--data", str(data), "--out", str(out)]
-    run = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit, timeout=300, cwd=ROOT)
+    run = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=file_size_limit(8192), timeout=300, cwd=ROOT)
     assert run.returncode == 2, run.stderr[-2000:]
-    assert run.stderr.strip().splitlines()[-1] == f"error: {out}: {os.strerror(errno.EFBIG)}"
+    assert run.stderr.strip().splitlines()[-1] == f"error: {out}: {TOO_LARGE}"
     assert "Traceback" not in run.stderr
     assert list(tmp_path.iterdir()) == []
