@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from serving import serve
 from serving.client import score
+from tests.serving.server_process import start_serving
 from training.export import load_tagger
 from training.warmup import WARMUP_PATH, read_warmup
 
@@ -54,36 +55,10 @@ def test_served_fit_export_equals_the_loaded_savedmodel(fitted, small_samples):
 
 def test_command_line_with_tf_serving_flags(fitted):
     base, _, _ = fitted
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "serving",
-            "--model_name",
-            "tagger",
-            "--model_base_path",
-            str(base / "dvae"),
-            "--port",
-            "0",
-            "--rest_api_port",
-            "0",
-            "--file_system_poll_wait_seconds",
-            "0",
-        ],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = ["--model_name", "tagger", "--model_base_path", str(base / "dvae"), "--port", "0", "--rest_api_port", "0"]
+    proc, ready, _ = start_serving([*args, "--file_system_poll_wait_seconds", "0"])
     try:
-        ready = None
-        for _ in range(200):  # bounded: the JSON line comes once the models are loaded
-            line = proc.stderr.readline()
-            if not line:
-                break
-            if line.startswith("{"):
-                ready = json.loads(line)
-                break
-        assert ready is not None and ready["models"] == ["tagger"]
+        assert ready["models"] == ["tagger"]
         with urllib.request.urlopen(ready["rest"].replace("<name>", "tagger"), timeout=30) as resp:
             status = json.loads(resp.read())
         assert [s["version"] for s in status["model_version_status"]] == ["2"]  # latest{1} by default
@@ -101,22 +76,6 @@ def test_training_serve_is_the_same_command_kept_for_one_release():
     assert helps[0].stdout.startswith("usage: python -m serving ") and helps[1].stdout == helps[0].stdout
 
 
-def _start_command(args):
-    """(process, the JSON line it prints once serving) of `python -m serving ARGS`."""
-    proc = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    lines = []
-    for _ in range(200):  # bounded: the JSON line comes once the models are loaded
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("{"):
-            return proc, json.loads(line), lines
-    proc.terminate()
-    proc.wait(timeout=30)
-    raise AssertionError("".join(lines))
-
-
 def test_bind_address_flag_and_batching_parameters_file(exported):
     """model_servers/server.cc listens on 0.0.0.0 (every interface) and main.cc reads
     --batching_parameters_file: here --host 0.0.0.0 does the same (127.0.0.1 stays the default) and
@@ -124,7 +83,7 @@ def test_bind_address_flag_and_batching_parameters_file(exported):
     import socket
 
     base, _ = exported
-    proc, ready, _ = _start_command(
+    proc, ready, _ = start_serving(
         [
             "--model_name",
             "dvae",

@@ -1,33 +1,13 @@
 """Serve a bench run's models.config with ``python -m serving`` and score one jet (or event) per model over
 REST and gRPC, against the loaded SavedModel (the pattern of tests/serving/test_serve.py)."""
 
-import json
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 
+from tests.serving.server_process import start_serving
+
 ROOT = pathlib.Path(__file__).parents[3]
-
-
-def start_server(config):
-    """(process, ready JSON line) of ``python -m serving --model_config_file config`` on free ports."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--model_config_file", str(config), "--port", "0", "--rest_api_port", "0"],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    ready = None
-    for _ in range(400):  # bounded: the JSON line comes once every model is loaded
-        line = proc.stderr.readline()
-        if not line:
-            break
-        if line.startswith("{"):
-            ready = json.loads(line)
-            break
-    return proc, ready
 
 
 def one_row_inputs(loaded, card, sample):
@@ -59,9 +39,10 @@ def score_every_model(out, samples):
     from training.export import load_tagger
 
     configs = read_config_file(out / "models.config")
-    proc, ready = start_server(out / "models.config")
+    proc, ready, _ = start_serving(
+        ["--model_config_file", str(out / "models.config"), "--port", "0", "--rest_api_port", "0"]
+    )
     try:
-        assert ready is not None, "the server printed no ready line"
         assert sorted(ready["models"]) == sorted(c.name for c in configs)
         rest = RestClient(ready["rest"].split("/v1/")[0])
         grpc = GrpcClient(ready["grpc"])
