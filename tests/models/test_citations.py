@@ -48,7 +48,7 @@ def normalise(text):
 def readme_rows():
     """{key: (file, authors, title, arXiv id)} from the table of ../shared/papers/README.md."""
     readme = PAPERS_DIR / "README.md"
-    if not readme.is_file() and not os.environ.get("CI"):
+    if not readme.is_file() and os.environ.get("CI", "").lower() not in ("true", "1", "yes"):
         # a checkout outside the project's workplace has no shared/ beside it; CI (CI=true) always has it
         pytest.skip(
             f"{readme} is missing (not in CI): the citation facts come from shared/papers beside the repository"
