@@ -37,7 +37,7 @@ def member_facts(member, model, x_val):
     """Label-free facts of one trained member (no test events, no labels)."""
     stopping = member.stopping
     return {
-        "found_peak": not stopping.reason.startswith("no clean KL peak"),
+        "found_peak": bool(stopping.found_peak),
         "kept_epoch": stopping.epoch,
         "final_epoch": stopping.final_epoch,
         "final_train_loss": round(float(member.history["loss"][-1]), 4),
@@ -46,22 +46,17 @@ def member_facts(member, model, x_val):
 
 
 def scored_fallbacks(member, x_train, x_test):
-    """{fallback: default scores of the test events}; the model is recalibrated on the training
-    events for each set of weights (its latent density and tail tables follow the weights)."""
+    """{fallback: default scores of the test events}; the last epoch's weights are recalibrated on
+    the training events (bortolato2021.last_epoch_scores)."""
+    from evaluation.papers.bortolato2021 import last_epoch_scores
     from models.base import batched_scores
 
     model = member.model
-    kept = model.get_weights()
     out = {"largest KL": np.asarray(batched_scores(model, x_test)[model.default_score])}
-    found = not member.stopping.reason.startswith("no clean KL peak")
-    if found or member.stopping.final_weights is None:
+    if member.stopping.found_peak or member.stopping.final_weights is None:
         out["last epoch"] = out["largest KL"]  # a found peak is kept under both fallbacks
     else:
-        model.set_weights(member.stopping.final_weights)
-        model.calibrate(x_train)
-        out["last epoch"] = np.asarray(batched_scores(model, x_test)[model.default_score])
-        model.set_weights(kept)
-        model.calibrate(x_train)
+        out["last epoch"] = np.asarray(last_epoch_scores(member, x_train, x_test)[model.default_score])
     return out
 
 
@@ -88,9 +83,7 @@ def run_sample(run_seed, n_members, fractions, out, scale="small"):
     settings.training["kl_peak_fallback"] = "largest"
 
     def mixture(fraction, part_b, part_s):
-        n_s = min(int(round(fraction * len(part_b))), len(part_s))
-        idx_s = rng.choice(part_s, n_s, replace=False) if n_s else np.array([], int)
-        return (np.concatenate([xb[part_b], xs[idx_s]]),)
+        return (np.concatenate([xb[part_b], xs[paper.injected(rng, fraction, part_b, part_s)]]),)
 
     mixtures = {f: (mixture(f, b_tr, s_tr), mixture(f, b_va, s_va)) for f in fractions}
     trained = paper.train_scan_members(settings, mixtures, n_members, run_seed, out / ".runs")

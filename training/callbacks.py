@@ -76,7 +76,7 @@ class KLPeakStopping(keras.callbacks.Callback):
         self.history = []
         self.n_up = self.n_down = 0
         self.candidate = None  # (epoch index, weights) at the top of a long enough rise
-        self.best = None  # (epoch index, value, weights) of the largest value so far
+        self.best = None  # (epoch index, value, weights or None) of the largest value so far
         self.found_peak = False
         self.peak_epoch = None
         self.reason = ""
@@ -91,7 +91,8 @@ class KLPeakStopping(keras.callbacks.Callback):
         value = float(logs[self.monitor])
         self.history.append(value)
         if self.best is None or value > self.best[1]:
-            self.best = (epoch, value, self.model.get_weights())
+            # the weights only where the "largest" fallback may restore them
+            self.best = (epoch, value, self.model.get_weights() if self.fallback == "largest" else None)
         if len(self.history) < 2:
             return
         if value > self.history[-2]:

@@ -138,12 +138,14 @@ class Stopping:
         epoch: 1-based epoch whose weights the model holds (None when not tracked).
         final_epoch, final_weights: the last epoch trained and its weights, kept by the KL-peak
             rule so that a study can compare the rule against simply training on.
+        found_peak: whether the KL-peak rule found a clean peak (None for the other rules).
     """
 
     reason: str
     epoch: int | None = None
     final_epoch: int | None = None
     final_weights: list | None = None
+    found_peak: bool | None = None
 
 
 @dataclasses.dataclass
@@ -232,7 +234,7 @@ def train_member(settings, x_train, x_val, seed, run_dir, y_train=None, y_val=No
     )
     seconds = time.perf_counter() - start
     if isinstance(stop, KLPeakStopping):  # the callback already restored the max-KL weights
-        stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights)
+        stopping = Stopping(stop.reason, stop.peak_epoch, stop.final_epoch, stop.final_weights, stop.found_peak)
     elif rule == FINAL_EPOCH:
         stopping = Stopping(stop.reason, stop.epoch, len(history.history["loss"]))
     else:

@@ -202,6 +202,29 @@ def best_with_labels(per_score, is_signal):
     return best
 
 
+def injected(rng, fraction, part_b, part_s):
+    """Signal rows of `part_s` injected at S/B `fraction` beside the background rows `part_b`
+    (drawn with `rng`, without replacement; all of `part_s` at most)."""
+    n_s = min(int(round(fraction * len(part_b))), len(part_s))
+    return rng.choice(part_s, n_s, replace=False) if n_s else np.array([], int)
+
+
+def last_epoch_scores(member, x_train, x_test):
+    """Every named score of a trained member on `x_test` with the weights of its last epoch
+    (``Stopping.final_weights``), its latent density and tail tables refitted on `x_train` for those
+    weights; the member then gets its kept weights back (the calibration is model variables, restored
+    with them)."""
+    from models.base import batched_scores
+
+    model = member.model
+    kept = model.get_weights()
+    model.set_weights(member.stopping.final_weights)
+    model.calibrate(x_train)
+    scores = batched_scores(model, x_test)
+    model.set_weights(kept)
+    return scores
+
+
 def train_scan_members(settings, mixtures, n_members, seed, runs):
     """{S/B: [pipeline.TrainedMember]} of the scan: member k of every S/B has seed `seed` + k, and all
     of them train as Dask tasks (a local cluster, the reproduction's --scheduler, or serially)."""
@@ -249,8 +272,7 @@ def run(scale, out, seed, paths=None):
     )
 
     def mixture(fraction, part_b, part_s):
-        n_s = min(int(round(fraction * len(part_b))), len(part_s))
-        idx_s = rng.choice(part_s, n_s, replace=False) if n_s else np.array([], int)
+        idx_s = injected(rng, fraction, part_b, part_s)
         return np.concatenate([xb[part_b], xs[idx_s]]), np.concatenate([mb[part_b], ms[idx_s]])
 
     def ensemble_metrics(scores):
@@ -280,14 +302,9 @@ def run(scale, out, seed, paths=None):
             densities.append(model.density_summary())
             # label-free diagnostic: spread of the latent means (1 when the encodings fill the prior)
             spreads.append(float(np.std(np.asarray(model.encode(x_va)[0]))))
-            # the same member at its last epoch, to compare the paper's stopping rule with training on;
-            # its latent density is refitted on the same training events for those weights
-            peak = model.get_weights()
-            model.set_weights(member.stopping.final_weights)
-            model.calibrate(x_tr)
-            for name, values in batched_scores(model, x_test).items():
+            # the same member at its last epoch, to compare the paper's stopping rule with training on
+            for name, values in last_epoch_scores(member, x_tr, x_test).items():
                 per_score_last.setdefault(name, []).append(values)
-            model.set_weights(peak)
             members.append(member)
         # every ensemble score is the members' mean (models.ensemble.Ensemble); the members' own
         # scores are kept for their AUCs and the band of the ROC
