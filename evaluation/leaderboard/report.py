@@ -69,22 +69,19 @@ def auc_table(results):
     return _table(["model", "task", "training set", "default score"] + signals, rows)
 
 
-def r50_sic_table(results):
+def _per_signal_table(results, cell):
+    """A table of one row per jet-level entry and one column per signal, each cell `cell(record)`."""
     signals = results["meta"]["signals"]
-    rows = [
-        [name] + [f"{_f(c[s]['r50'], 1)} / {_f(c[s]['sic_max'], 2)}" for s in signals]
-        for name, c in _by_entry(_jet_records(results)).items()
-    ]
+    rows = [[name] + [cell(c[s]) for s in signals] for name, c in _by_entry(_jet_records(results)).items()]
     return _table(["model"] + signals, rows)
+
+
+def r50_sic_table(results):
+    return _per_signal_table(results, lambda r: f"{_f(r['r50'], 1)} / {_f(r['sic_max'], 2)}")
 
 
 def n_table(results):
-    signals = results["meta"]["signals"]
-    rows = [
-        [name] + [f"{c[s]['n_signal']} / {c[s]['n_background']}" for s in signals]
-        for name, c in _by_entry(_jet_records(results)).items()
-    ]
-    return _table(["model"] + signals, rows)
+    return _per_signal_table(results, lambda r: f"{r['n_signal']} / {r['n_background']}")
 
 
 def best_table(results):
