@@ -8,7 +8,7 @@
 * sculpting: the JSD (bits) of the background jet mass (m_jj for event-level scores) before and after
   a cut at eps_B = 0.1 (``evaluation.sculpting``), with both histograms;
 * event level: the local significance of the m_jj bump after a cut at a fixed background efficiency
-  (``EVENT_EFF_B``), kahn2021's statistic (``evaluation.papers.kahn2021.bump_significance``: RooStats
+  (``EVENT_EFF_B``), kahn2021's statistic (``evaluation.significance.bump_significance``: RooStats
   BinomialExpZ with 15 % background uncertainty, largest over the 3-4 TeV bins, counts scaled to
   kahn2021's 995,453 background events and the S/B of the training set).
 
@@ -105,7 +105,8 @@ def bump(mjj_b, scores_b, mjj_s, scores_s, fraction):
     Returns:
         {"eff_b", "threshold", "eff_s", "z_before", "z_after", "n_signal_scaled"}.
     """
-    from evaluation.papers.kahn2021 import PAPER_BACKGROUND_EVENTS, bump_significance
+    from evaluation.papers.kahn2021 import PAPER_BACKGROUND_EVENTS
+    from evaluation.significance import bump_significance
 
     scores_b, scores_s = np.asarray(scores_b, np.float64), np.asarray(scores_s, np.float64)
     threshold = float(np.quantile(scores_b, 1.0 - EVENT_EFF_B))

@@ -1,7 +1,7 @@
 """kahn2021: "Anomalous Jet Identification via Sequence Modeling" (A. Kahn, J. Gonski, I. Ochoa,
 D. Williams, G. Brooijmans, arXiv:2105.09274).
 
-    python -m evaluation.reproduce kahn2021 [--scale smoke|small|paper-data|paper] [--out DIR] [--seed S]
+    python -m evaluation.reproduce kahn2021 [--scale smoke|small|large|paper] [--out DIR] [--seed S]
         [--data BACKGROUND.h5 TWO_PRONG.h5 THREE_PRONG.h5]
 
 Data: LHCO-like dijet events (Pythia8 + FastJet, R = 1.0, leading jet pT > 1.2 TeV) and
@@ -39,7 +39,9 @@ import shutil
 import sys
 
 import numpy as np
-from scipy import special, stats
+
+from evaluation.papers import kahn2021_figures as figures
+from evaluation.significance import bump_significance
 
 PAPER_FRACTIONS = tuple(np.round(np.logspace(-4, -1, 10), 6)) + (0.25, 0.5)
 SCALES = {
@@ -64,15 +66,15 @@ SCALES = {
         "preset": "cpu",
         "epochs": 10,
     },
-    # half the paper's background sample (500k of its 995k events; the generator makes ~270 events/s
-    # on 2 cores, so 1M events alone would take an hour) with the 2-prong signal at the paper's 1 % of
-    # events, within about 80 minutes on 2 cores: the paper's network with Adam 1e-3 for 10 epochs (the
-    # paper's 1e-5 for 100 epochs does not fit), jet level at 1 % and 10 % (the paper's Fig. 7), event
-    # level at 1 % (Fig. 13). Generation shards, sequence tables and trained models are kept, so an
-    # interrupted run resumes where it stopped
-    "paper-data": {
-        "n_background": 500_000,
-        "n_signal": 12_000,
+    # the largest background sample that fits one session on 2 shared cores: 250k events (a quarter
+    # of the paper's 995k, 15x the small scale; the generator makes 100-270 events/s there), with the
+    # 2-prong signal at the paper's 1 % of events: the paper's network with Adam 1e-3 for 10 epochs
+    # (the paper's 1e-5 for 100 epochs does not fit), jet level at 1 % and 10 % (the paper's Fig. 7),
+    # event level at 1 % (Figs. 12-13). Generation shards, sequence tables and trained models are kept,
+    # so an interrupted run resumes where it stopped
+    "large": {
+        "n_background": 250_000,
+        "n_signal": 8_000,
         "fractions": (0.01, 0.1),
         "event_fraction": 0.01,
         "prongs": (2,),
@@ -92,10 +94,7 @@ SCALES = {
     },
 }
 CUT = 0.65  # rho' and Event Score cut of the paper
-BKG_UNCERTAINTY = 0.15
 PAPER_BACKGROUND_EVENTS = 995_453
-MJJ_BINS = np.arange(1500.0, 6000.0 + 1, 200.0)  # GeV
-PEAK_WINDOW = (3000.0, 4000.0)  # GeV, where the Z'(3.5 TeV) bump is searched
 PAPER = {
     "jet_rejection": 6.0,
     "event_rejection": 33.0,
@@ -103,45 +102,6 @@ PAPER = {
     "z_after": {2: 4.0, 3: 1.5},
     "auc": "flat across 0.01 %-50 % (Fig. 11)",
 }
-
-
-# -- the significance ------------------------------------------------------------------------
-def binomial_exp_p(s, b, relative_uncertainty):
-    """RooStats NumberCountingUtils::BinomialExpP: p-value of s + b expected events over b.
-
-    The background uncertainty is modelled by an auxiliary measurement with tau = 1 / (b sigma^2)
-    (sigma the relative uncertainty), i.e. b tau = 1 / sigma^2 events off-signal; the p-value is
-    the regularised incomplete beta function I_{1/(1+tau)}(s + b, b tau + 1).
-    """
-    s, b = np.asarray(s, np.float64), np.asarray(b, np.float64)
-    tau = 1.0 / (b * relative_uncertainty**2)
-    return special.betainc(s + b, b * tau + 1.0, 1.0 / (1.0 + tau))
-
-
-def binomial_exp_z(s, b, relative_uncertainty):
-    """RooStats NumberCountingUtils::BinomialExpZ: the one-sided Gaussian significance of `binomial_exp_p`."""
-    return stats.norm.isf(binomial_exp_p(s, b, relative_uncertainty))
-
-
-def bump_significance(mjj_b, pass_b, mjj_s, pass_s, n_background, n_signal):
-    """Local significance per m_jj bin with expected counts scaled to n_background and n_signal events.
-
-    Args:
-        mjj_b, mjj_s: (events,) m_jj of test background and signal events (GeV).
-        pass_b, pass_s: (events,) bool, the events kept by a selection.
-        n_background, n_signal: events before any selection that the counts refer to.
-
-    Returns:
-        {"z": (bins,), "s", "b": (bins,) expected counts, "max_z": the largest z in PEAK_WINDOW}.
-    """
-    hb = np.histogram(mjj_b[pass_b], MJJ_BINS)[0] / len(mjj_b) * n_background
-    hs = np.histogram(mjj_s[pass_s], MJJ_BINS)[0] / len(mjj_s) * n_signal
-    z = np.zeros(len(hb))
-    ok = hb > 0
-    z[ok] = binomial_exp_z(hs[ok], hb[ok], BKG_UNCERTAINTY)
-    centre = 0.5 * (MJJ_BINS[1:] + MJJ_BINS[:-1])
-    window = (centre > PEAK_WINDOW[0]) & (centre < PEAK_WINDOW[1]) & ok
-    return {"z": z, "s": hs, "b": hb, "max_z": float(z[window].max()) if window.any() else 0.0}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -389,7 +349,9 @@ def run(scale, out, seed=0, paths=None):
                 }
             )
             print(f"kahn2021: jet level {prongs}-prong f={fraction:g}: {results['jet_level'][-1]}", file=sys.stderr)
-            _plot_scores(out / f"rho_prime_{prongs}prong_{100 * fraction:g}pc.png", score_b, score_s, prongs, fraction)
+            figures.plot_scores(
+                out / f"rho_prime_{prongs}prong_{100 * fraction:g}pc.png", score_b, score_s, prongs, fraction, CUT
+            )
             if cfg.get("resumable"):  # the test scores, for studies after the run
                 np.savez(out / ".runs" / f"jet_{prongs}p_{fraction}" / "test_scores.npz", b=score_b, s=score_s)
             # -- mass sculpting: with the model nearest 1 % contamination, 2-prong signal ---
@@ -406,7 +368,7 @@ def run(scale, out, seed=0, paths=None):
                     "jsd_rho_prime": jensen_shannon(mass, mass[score_b > CUT], bins),
                     "jsd_d2": jensen_shannon(mass, mass[d2 < d2_cut], bins),
                 }
-                _plot_sculpting(out / "mass_sculpting.png", mass, score_b > CUT, d2 < d2_cut, d2_cut, bins)
+                figures.plot_sculpting(out / "mass_sculpting.png", mass, score_b > CUT, d2 < d2_cut, d2_cut, bins, CUT)
         # -- event level: both jets, Event Score = max rho' --------------------------------
         fraction = cfg["event_fraction"]
         nb, ns = contaminate(len(b_pool), len(s_pool), fraction)
@@ -465,10 +427,20 @@ def run(scale, out, seed=0, paths=None):
             }
         )
         print(f"kahn2021: event level {prongs}-prong: {results['event_level'][-1]}", file=sys.stderr)
-        _plot_mjj(
-            out / f"mjj_{prongs}prong.png", bkg_test["mjj"], sig_test["mjj"], pass_b, pass_s, n_sig_paper, before, after
+        figures.plot_mjj(
+            out / f"mjj_{prongs}prong.png",
+            bkg_test["mjj"],
+            sig_test["mjj"],
+            pass_b,
+            pass_s,
+            n_sig_paper,
+            before,
+            after,
+            CUT,
         )
-        _plot_mjj_vs_score(out / f"mjj_vs_event_score_{prongs}prong.png", bkg_test["mjj"], es_b, sig_test["mjj"], es_s)
+        figures.plot_mjj_vs_score(
+            out / f"mjj_vs_event_score_{prongs}prong.png", bkg_test["mjj"], es_b, sig_test["mjj"], es_s, CUT
+        )
         if cfg.get("resumable"):
             np.savez(
                 out / ".runs" / f"event_{prongs}p" / "test_scores.npz",
@@ -477,106 +449,10 @@ def run(scale, out, seed=0, paths=None):
                 mjj_b=bkg_test["mjj"],
                 mjj_s=sig_test["mjj"],
             )
-    _plot_auc(out / "auc_vs_contamination.png", results["jet_level"])
+    figures.plot_auc(out / "auc_vs_contamination.png", results["jet_level"])
     if cfg.get("resumable"):  # the report can be rewritten from these without a rerun
         (out / "results.json").write_text(json.dumps(results, indent=1))
     return results
-
-
-# -- figures ---------------------------------------------------------------------------------
-def _plt():
-    from training.figure_style import pyplot
-
-    return pyplot()
-
-
-def _plot_auc(path, rows):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for prongs in sorted({r["prongs"] for r in rows}):
-        rs = [r for r in rows if r["prongs"] == prongs]
-        ax.errorbar(
-            [100 * r["fraction"] for r in rs],
-            [r["auc"] for r in rs],
-            [r["auc_std"] for r in rs],
-            marker="o",
-            label=f"{prongs}-prong",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("signal contamination [%]")
-    ax.set_ylabel("AUC of rho' (test leading jets)")
-    ax.set_ylim(0.0, 1.0)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _plot_mjj(path, mjj_b, mjj_s, pass_b, pass_s, n_sig, before, after):
-    plt = _plt()
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    centre = 0.5 * (MJJ_BINS[1:] + MJJ_BINS[:-1])
-    for col, (title, res) in enumerate((("before the cut", before), (f"Event Score > {CUT}", after))):
-        ax = axes[0, col]
-        ax.stairs(res["b"], MJJ_BINS, label="background")
-        ax.stairs(res["s"], MJJ_BINS, label="signal")
-        ax.stairs(res["b"] + res["s"], MJJ_BINS, label="contaminated", linestyle="--")
-        ax.set_yscale("log")
-        ax.set_title(f"{title} (counts for the paper's sample)")
-        ax.legend(fontsize=8)
-        axes[1, col].bar(centre, res["z"], width=np.diff(MJJ_BINS))
-        axes[1, col].set_ylabel("local Z")
-        axes[1, col].set_xlabel("m_jj [GeV]")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _plot_scores(path, score_b, score_s, prongs, fraction):
-    """rho' of test leading jets, background and signal (the paper's Fig. 7)."""
-    from training.figures import class_histograms, save_figure
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
-    groups = {"background": score_b, f"{prongs}-prong signal": score_s}
-    class_histograms(ax, groups, np.linspace(0.0, 1.0, 41))
-    ax.axvline(CUT, color="k", linestyle=":", label=f"cut {CUT}")
-    ax.set_xlabel("Anomaly Score rho' (test leading jets)")
-    ax.set_ylabel("normalised")
-    ax.set_title(f"trained at {100 * fraction:g} % contamination")
-    save_figure(fig, path, dpi=100)
-
-
-def _plot_mjj_vs_score(path, mjj_b, es_b, mjj_s, es_s):
-    """m_jj against the Event Score of test events, background and signal (the paper's Fig. 12)."""
-    from training.figures import save_figure
-
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
-    for ax, (title, mjj, es) in zip(axes, (("background", mjj_b, es_b), ("signal", mjj_s, es_s))):
-        ok = np.isfinite(es)
-        ax.hist2d(mjj[ok], es[ok], bins=(MJJ_BINS, np.linspace(0.0, 1.0, 41)), cmap="viridis", cmin=1)
-        ax.axhline(CUT, color="w", linestyle=":")
-        ax.set_title(f"{title} test events")
-        ax.set_xlabel("m_jj [GeV]")
-    axes[0].set_ylabel("Event Score")
-    save_figure(fig, path, dpi=100)
-
-
-def _plot_sculpting(path, mass, pass_rho, pass_d2, d2_cut, bins):
-    from training.figures import class_histograms, save_figure
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
-    groups = {
-        "background, no cut": mass,
-        f"rho' > {CUT}": mass[pass_rho],
-        f"D2 < {d2_cut:.2f} (same rejection)": mass[pass_d2],
-    }
-    class_histograms(ax, groups, bins)
-    ax.set_xlabel("leading-jet mass [GeV]")
-    ax.set_ylabel("normalised")
-    save_figure(fig, path, dpi=100)
 
 
 # -- report ----------------------------------------------------------------------------------
