@@ -109,6 +109,10 @@ def main(argv=None):
     ):
         masses.add_argument(f"--{flag}", type=number(above=0), help=text)
     masses.add_argument("--prongs", type=int, help="lhco-signal: 2 (X, Y -> q qbar, default) or 3 (-> q qbar g)")
+    shifted = parser.add_argument_group("simulation (default: 13 TeV, MPI off, Monash 2013), for mismodelling studies")
+    shifted.add_argument("--mpi", choices=("on", "off"), help="multi-parton interactions")
+    shifted.add_argument("--tune", type=integer(1), help="Pythia Tune:pp number (14: Monash 2013; 5: Tune 4C)")
+    shifted.add_argument("--ecm", type=number(above=0), help="pp collision energy in GeV (13000)")
     args = parser.parse_args(argv)
     return run_command(run, args)
 
@@ -129,8 +133,11 @@ def run(args):
             "y_mass",
             "pthat_min",
             "prongs",
+            "tune",
+            "ecm",
         )
     }
+    options["mpi"] = None if args.mpi is None else args.mpi == "on"
     process = make_process(args.process, **options)
     sel = SELECTIONS[args.preset or process.preset]
     overrides = {

@@ -1,8 +1,11 @@
 """The process catalogue: Pythia8 settings, class label, truth matching and default selection of
 every process that can be generated.
 
-Common to every process: pp at 13 TeV without multi-parton interactions, hadron level
-(``COMMON_SETTINGS``). Masses are in GeV; Pythia mass changes are ``id:m0`` settings.
+Common to every process: pp at 13 TeV without multi-parton interactions, Pythia's default tune
+(Monash 2013, ``Tune:pp = 14``), hadron level (``COMMON_SETTINGS``). Masses are in GeV; Pythia mass
+changes are ``id:m0`` settings. A shifted simulation (``SIMULATION_OPTIONS``, for studies of
+background mismodelling) is asked for per process: ``mpi`` (True: multi-parton interactions on),
+``tune`` (a ``Tune:pp`` number, e.g. 5 for Tune 4C) and ``ecm`` (the pp collision energy in GeV).
 
 * ``qcd`` -- hard QCD 2->2 dijets, pTHat > ``pthat_min`` (500).
 * ``w`` -- W' (``wprime_mass`` 1250, cheng2022) -> W(-> q q') Z(-> nu nu), W mass ``w_mass``
@@ -65,13 +68,59 @@ def _positive(name, value):
         raise DataError(f"--{name} must be a positive mass in GeV, got {value}")
 
 
+SIMULATION_OPTIONS = ("mpi", "tune", "ecm")
+
+
+def simulation_settings(mpi=None, tune=None, ecm=None):
+    """Pythia settings shifting the common simulation (read after ``COMMON_SETTINGS``, so they win).
+
+    None keeps the common setting; a value equal to it is still written (and recorded), so a sample
+    asked for with an explicit option is never mistaken for the nominal one.
+    """
+    settings = ()
+    if tune is not None:
+        if isinstance(tune, bool) or int(tune) != tune or not 1 <= int(tune) <= 33:
+            raise DataError(f"--tune must be a Pythia Tune:pp number from 1 to 33 (14: Monash 2013), got {tune!r}")
+        settings += (f"Tune:pp = {int(tune)}",)
+    if mpi is not None:
+        if not isinstance(mpi, (bool, np.bool_)):
+            raise DataError(f"--mpi must be on or off, got {mpi!r}")
+        settings += (f"PartonLevel:MPI = {'on' if mpi else 'off'}",)
+    if ecm is not None:
+        if isinstance(ecm, bool) or not np.isfinite(float(ecm)) or float(ecm) <= 0:
+            raise DataError(f"--ecm must be a positive collision energy in GeV, got {ecm!r}")
+        settings += (f"Beams:eCM = {float(ecm):g}",)
+    return settings
+
+
 def make_process(name, **options):
-    """The Process for `name` with mass options (GeV); impossible masses raise DataError.
+    """The Process for `name` with mass options (GeV) and simulation options; impossible values raise DataError.
 
     Options: qcd/dijet ``pthat_min``; w ``w_mass``, ``wprime_mass``; top ``top_mass``,
     ``w_mass``, ``zprime_mass``; higgs4b ``heavy_mass``, ``light_mass``; lhco-signal
-    ``wprime_mass``, ``x_mass``, ``y_mass``, ``prongs``. None means the default.
+    ``wprime_mass``, ``x_mass``, ``y_mass``, ``prongs``; every process ``mpi``, ``tune`` and
+    ``ecm`` (``simulation_settings``; not ``ecm`` for parton-level input from a Les Houches file,
+    whose beams are fixed there). None means the default.
     """
+    simulation = {k: options.pop(k) for k in SIMULATION_OPTIONS if options.get(k) is not None}
+    options = {k: v for k, v in options.items() if k not in SIMULATION_OPTIONS}
+    process = _physics_process(name, **options)
+    if not simulation:
+        return process
+    if process.lhe and "ecm" in simulation:
+        raise DataError(
+            f"process {name!r} with these options reads parton-level events at 13 TeV from a Les Houches "
+            "file; --ecm cannot change them"
+        )
+    return dataclasses.replace(
+        process,
+        settings=process.settings + simulation_settings(**simulation),
+        options=tuple(sorted(process.options + tuple(simulation.items()))),
+    )
+
+
+def _physics_process(name, **options):
+    """The Process for `name` with mass options at the common simulation settings."""
     allowed = {
         "qcd": {"pthat_min"},
         "dijet": {"pthat_min"},

@@ -144,3 +144,44 @@ def test_higgs4b_light_80_and_heavier_w_masses():
     for mass, seed in ((59, 42), (174, 43)):
         m = _make("w", 400, seed, w_mass=mass).jets["mass"]
         assert abs(_peak(m, 0, 300, 10) - mass) <= 0.15 * mass
+
+
+def test_a_shifted_simulation_reaches_pythia_and_the_provenance():
+    from preprocessing.events.pythia import make_pythia
+
+    nominal = make_process("qcd")
+    shifted = make_process("qcd", mpi=True, tune=5, ecm=14000.0)
+    py = make_pythia(shifted, seed=3)
+    assert py.settings.flag("PartonLevel:MPI") is True
+    assert py.settings.mode("Tune:pp") == 5
+    assert py.settings.parm("Beams:eCM") == 14000.0
+    assert dict(shifted.options) == {"mpi": True, "tune": 5, "ecm": 14000.0}
+    # the nominal process is untouched, so its cached samples keep their keys
+    assert nominal.settings == shifted.settings[: len(nominal.settings)] and nominal.options == ()
+    assert make_pythia(nominal, seed=3).settings.flag("PartonLevel:MPI") is False
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"tune": 40}, "--tune must be a Pythia Tune:pp number"),
+        ({"tune": 2.5}, "--tune must be a Pythia Tune:pp number"),
+        ({"mpi": "yes"}, "--mpi must be on or off"),
+        ({"ecm": -1.0}, "--ecm must be a positive collision energy"),
+    ],
+)
+def test_impossible_simulation_options_are_named(options, message):
+    with pytest.raises(DataError, match=message):
+        make_process("qcd", **options)
+
+
+def test_a_les_houches_process_refuses_another_beam_energy():
+    with pytest.raises(DataError, match="--ecm cannot change them"):
+        make_process("lhco-signal", prongs=3, ecm=14000.0)
+
+
+@pytest.mark.slow
+def test_multi_parton_interactions_add_constituents():
+    nominal = generate("qcd", 150, seed=41, shard_jets=150, progress=False, selection="cheng2020")
+    mpi = generate("qcd", 150, seed=41, shard_jets=150, progress=False, selection="cheng2020", mpi=True)
+    assert np.mean(mpi.n_constituents) > np.mean(nominal.n_constituents) + 5
