@@ -5,7 +5,8 @@
 - ``dvae``: the DVAE path (jet images, training, scoring in memory and through the SavedModel);
 - ``vrnn``: the VRNN path (sequences, training, scoring in memory and through the SavedModel);
 - ``cheng2020``: training and scoring of the cheng2020 VAEs;
-- ``cheng2022``: training and scoring of ParticleNet and the FCN per preset;
+- ``cheng2022``: training and scoring of ParticleNet and the FCN per preset, ParticleNet alternated
+  with ``stock_particlenet`` (the same network in stock Keras layers, the reference row);
 - ``emd``: the EMD score against EnergyFlow's, at 1 and 2 workers;
 - ``batches``: Keras' array batching against ``training.data.batches.BatchSource``;
 - ``memory``: peak memory of a streamed ``fit`` against its ``--memory-budget``;
