@@ -2,8 +2,9 @@
 
     python -m preprocessing.inspect FILE
 
-Only the per-jet arrays are read (not the constituents), so large files are cheap to inspect;
-the file is checked to be a sample file first, and a wrong or damaged file is a DataError.
+The file gets the checks of every command that reads samples (layout, per-jet arrays, finite
+constituents, read window by window), so a wrong or damaged file is one ``error:`` line and exit
+status 2 here as it is for ``mix`` or ``fit``.
 """
 
 import json

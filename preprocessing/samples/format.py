@@ -260,10 +260,42 @@ def open_sample(path):
         for key in REQUIRED_JET_FIELDS:
             if key not in f["jets"]:
                 raise DataError(f"{path}: missing dataset '/jets/{key}'")
+        _check_layout(f, path)
     except BaseException:
         f.close()
         raise
     return f
+
+
+# dtype kinds and dimensions of the datasets (checked on opening, from the metadata alone)
+_LAYOUT = {"labels": ("iu", 1), "event": ("iu", 1), "n_constituents": ("iu", 1), "constituents": ("f", 3)}
+_KINDS = {"iu": "integers", "f": "floating-point numbers", "fiu": "numbers"}
+
+
+def _check_layout(f, path):
+    """Every dataset of an open sample file has the type, dimensions and length the format says, and
+    the label table is a JSON list of names: a malformed file is one DataError naming the field."""
+    fields = [*_LAYOUT.items(), *((f"jets/{k}", ("fiu", 1)) for k in f["jets"])]
+    n = None
+    for key, (kinds, ndim) in fields:
+        d = f[key]
+        if not isinstance(d, h5py.Dataset):
+            raise DataError(f"{path}: '/{key}' is not a dataset")
+        if d.dtype.kind not in kinds:
+            raise DataError(f"{path}: '/{key}' must hold {_KINDS[kinds]}, got {d.dtype.name}")
+        if key == "constituents" and (d.ndim != 3 or d.shape[-1] != 4):
+            raise DataError(f"{path}: '/constituents' must have shape (jets, particles, 4), got {d.shape}")
+        if d.ndim != ndim:
+            raise DataError(f"{path}: '/{key}' must have one entry per jet (1-D), got shape {d.shape}")
+        n = d.shape[0] if n is None else n
+        if d.shape[0] != n:
+            raise DataError(f"{path}: '/{key}' has {d.shape[0]} entries but '/labels' has {n}")
+    try:
+        names = json.loads(f.attrs.get("label_names", "[]"))
+    except (TypeError, ValueError):
+        names = None
+    if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+        raise DataError(f"{path}: attribute 'label_names' must be a JSON list of class names")
 
 
 def read_sample(path):
@@ -296,6 +328,16 @@ def _validate(sample, where):
     if not np.all(np.isfinite(c)):
         bad = int(np.argwhere(~np.isfinite(c))[0][0])
         raise DataError(f"{where}: '/constituents' contains NaN or infinity (first at jet {bad})")
+
+
+def check_constituents_finite(f, where, window=16384):
+    """The constituents of an open sample file `f` are finite, read `window` jets at a time."""
+    c = f["constituents"]
+    for start in range(0, c.shape[0], window):
+        block = c[start : start + window]
+        if not np.all(np.isfinite(block)):
+            bad = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            raise DataError(f"{where}: '/constituents' contains NaN or infinity (first at jet {bad})")
 
 
 def validate_per_jet(sample, width, where):

@@ -1,6 +1,7 @@
 """Summary of a sample file as a JSON-ready dict: jets and events per label, provenance and the
-means of the per-jet observables. Only the per-jet arrays are read (not the constituents), so
-large files are cheap to summarise. The command line is ``python -m preprocessing.inspect``.
+means of the per-jet observables. The file gets the checks every command reading it makes (so a file
+that ``fit`` or ``mix`` refuses is refused here too): the per-jet arrays are read whole, the
+constituents only window by window, for finiteness. The command line is ``python -m preprocessing.inspect``.
 """
 
 import json
@@ -9,7 +10,7 @@ import pathlib
 import numpy as np
 
 from preprocessing.errors import DataError
-from preprocessing.samples.format import open_sample
+from preprocessing.samples.format import JetSample, check_constituents_finite, open_sample, validate_per_jet
 
 
 def summarize(path):
@@ -23,6 +24,12 @@ def summarize(path):
             jets = {k: f["jets"][k][...].astype(np.float64) for k in f["jets"]}
             provenance = json.loads(f.attrs.get("provenance", "{}"))
             shape = list(f["constituents"].shape)
+            counts = f["n_constituents"][...]
+            scalars = JetSample(np.zeros((len(labels), 0, 4), np.float32), counts, labels, event, jets, names, {})
+            validate_per_jet(scalars, shape[1], str(path))
+            check_constituents_finite(f, str(path))
+        except DataError:
+            raise
         except (OSError, KeyError, ValueError) as err:
             raise DataError(f"{path}: corrupt or truncated sample ({err})") from None
     per_label = {}
