@@ -11,7 +11,9 @@ train/validation/test (80/10/10); the test rows are used only for the final metr
 The last line on stdout is a JSON summary: {"model", "export", "metrics": {"auc", "r50", ...}, ...}.
 
 Arguments, files and the export folder are checked before TensorFlow or any data is loaded;
-``--set`` values are checked against the type of their default before the data is loaded.
+``--set`` values are checked against the type of their default, and the model is built from its
+settings and matched against the representation's input shapes (``check_model_settings``), before
+the data is loaded: a bad value is one error line naming the setting.
 ``--ensemble K`` trains its members as Dask tasks (``training.members``): on a local cluster of
 ``--workers`` processes, on a running cluster with ``--scheduler tcp://host:8786``, or serially
 with ``--scheduler serial``; a member is the same bit for bit wherever it ran. A scheduler that
@@ -42,9 +44,51 @@ import tempfile
 
 from preprocessing import tasks
 from preprocessing.cli import CommandParser, check_inputs, check_output_dir, integer
-from preprocessing.errors import run_command
+from preprocessing.errors import DataError, run_command
 from training import distribute
 from training.data import memory
+
+# model settings that must agree with a representation's per-row input shape:
+# (setting, input array) -> the axis of that array's row shape it gives (a slice: the whole shape)
+SHAPE_SETTINGS = {
+    ("image_shape", "jet_image"): slice(None),
+    ("image_shape", "lund_image"): slice(None),
+    ("n_constituents", "constituents"): 0,
+    ("max_steps", "vrnn_sequence"): 0,
+    ("n_features", "vrnn_sequence"): 1,
+    ("n_features", "highlevel"): 0,
+}
+
+
+def check_model_settings(settings, sets):
+    """The model of `settings` takes its representation's rows and can be built from its settings;
+    a value that cannot work (``alpha=[0,1]``, ``image_shape=[20,20]`` for 40x40 images) is one
+    DataError naming the setting and the value, before any data is read."""
+    from preprocessing.representations import registry as representations
+
+    def named(key):
+        value = settings.config[key]
+        return f"--set {key}={value!r}" if key in sets else f"{key}={value!r} of preset {settings.preset!r}"
+
+    def plain(value):  # a shape as a list, so that [40, 40] and (40, 40) compare equal
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    shapes = representations.input_shapes(settings.representation)
+    for (key, name), axis in SHAPE_SETTINGS.items():
+        if key in settings.config and name in shapes:
+            want = plain(shapes[name][axis])
+            if plain(settings.config[key]) != want:
+                raise DataError(
+                    f"{named(key)}: representation {settings.representation!r} builds {name} rows of shape "
+                    f"{shapes[name]}, so {key} must be {want}"
+                )
+    try:
+        settings.spec.cls(**settings.config)
+    except (ValueError, TypeError) as err:
+        given = [k for k in sets if k in settings.config]
+        if not given:
+            raise
+        raise DataError(f"{', '.join(named(k) for k in given)}: {err}") from None
 
 
 def _models_and_presets():
@@ -126,7 +170,9 @@ def run(args):
     from training import pipeline
     from training.data.rows import check_classes, class_targets, load_inputs, split_rows
 
-    settings = pipeline.resolve(args.model, args.preset, pipeline.parse_sets(args.set), args.representation)
+    sets = pipeline.parse_sets(args.set)
+    settings = pipeline.resolve(args.model, args.preset, sets, args.representation)
+    check_model_settings(settings, sets)
     distribute.check_settings(settings, args.distribute)
     if args.epochs is not None:
         settings.training["epochs"] = args.epochs
