@@ -159,8 +159,7 @@ def convert_lhco(path, writer_args, chunk=10_000, radius=1.0, max_constituents=2
                     f"(700 x pT, eta, phi, then the label), this one has {df.shape[1]}"
                 )
             values = df.to_numpy(dtype=np.float64)
-            if not np.all(np.isfinite(values)):
-                raise DataError(f"{path}: NaN or infinity in rows {start}..{start + len(df)}")
+            _refuse_non_finite(values, list(df.columns), path, start)
             label = values[:, -1]
             if not np.all(np.isin(label, (0, 1))):
                 raise DataError(
@@ -195,6 +194,8 @@ def convert_toptagging(path, writer_args, chunk=20_000, max_constituents=200, pr
             if missing or len(present) % 4:
                 raise DataError(f"{path}: key 'table' lacks column(s) {missing or 'of a complete E,PX,PY,PZ set'}")
             n_part = len(present) // 4
+            used = cols[: 4 * n_part] + ["is_signal_new"]
+            _refuse_non_finite(df[used].to_numpy(np.float64), used, path, start)
             c = df[cols[: 4 * n_part]].to_numpy(np.float64).reshape(len(df), n_part, 4)
             _refuse_negative(c[..., 0], path, start, "E")
             label = df["is_signal_new"].to_numpy()
@@ -299,6 +300,16 @@ def convert_delphes(
                         f"{path}: reading events {start}..{stop} failed ({type(err).__name__}: "
                         f"{err}); the file is corrupt or truncated"
                     ) from None
+                for names_of, arrays in zip(fields.values(), parts):
+                    for name, values in zip(names_of, arrays):
+                        bad = ak.to_numpy(ak.any(~np.isfinite(values), axis=1))
+                        if bad.any():
+                            event = start + int(np.argmax(bad))
+                            raise DataError(
+                                f"{path}: NaN or infinity in branch {name!r}, event {event} "
+                                f"({int(bad.sum())} such event(s) in {start}..{stop}); a public file must hold "
+                                f"finite numbers"
+                            )
                 pt, eta, phi = (
                     ak.values_astype(ak.concatenate([p[k] for p in parts], axis=1), np.float64) for k in range(3)
                 )
@@ -311,6 +322,19 @@ def convert_delphes(
             w.provenance["events_without_two_jets"] = dropped
             _require_jets(w, path)
     return w.path
+
+
+def _refuse_non_finite(values, columns, path, start):
+    """A NaN or infinity in a public table (rows from `start`, `columns` naming the columns of
+    `values`) is refused naming its column and row: it would pass the sign checks and come out as
+    NaN jet fields, reported against the output file."""
+    bad = ~np.isfinite(values)
+    if np.any(bad):
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{path}: {values[row, col]} in column {columns[col]!r}, row {start + row} ({int(bad.sum())} "
+            f"non-finite value(s) in rows {start}..{start + len(values)}); a public table must hold finite numbers"
+        )
 
 
 def _refuse_negative(values, path, start, name):
