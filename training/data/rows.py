@@ -103,7 +103,12 @@ def split_rows(inputs, seed=0):
 
     parts = Split(*split(inputs.event, seed=seed))
     if min(len(parts.train), len(parts.validation), len(parts.test)) == 0:
-        raise DataError(f"{len(inputs)} {inputs.unit} are too few for a train/validation/test split")
+        events = len(np.unique(inputs.event))
+        need = next(n for n in range(1, 1000) if min(map(len, split(np.arange(n)))) > 0)
+        raise DataError(
+            f"{len(inputs)} {inputs.unit} from {events} event(s) are too few for a train/validation/test split: "
+            f"the split keeps the rows of an event together and needs at least {need} events"
+        )
     return parts
 
 
