@@ -11,6 +11,11 @@ its status and message. ``RestClient`` and ``GrpcClient`` keep one connection op
 calls; ``prepared`` encodes a request once and sends it on every call (what the benchmark uses).
 The gRPC client sends ``tensor_content`` (raw bytes, as ``tf.make_tensor_proto`` does) and reads
 outputs in either encoding.
+
+An address that cannot be one (no ``http://``, a port outside 1..65535) is a ValueError naming it;
+a server that cannot be reached is a ``ClientError`` with status UNAVAILABLE (connection refused,
+or a port that does not speak the protocol: the REST client on a gRPC port, and the reverse) or
+DEADLINE_EXCEEDED (nothing answered within the timeout), naming the address and the reason.
 """
 
 import http.client
@@ -43,12 +48,56 @@ def _feed(constituents, counts):
     return {CONSTITUENTS: constituents, COUNTS: counts}
 
 
+def _port(text, where):
+    """The port number in `text` (1..65535); ValueError naming `where` otherwise."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"{where}: the port must be a number in 1..65535, got {text!r}")
+    return int(text)
+
+
+def _rest_address(url):
+    """(host, port) of an http://HOST[:PORT] URL; ValueError naming the URL otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"url {url!r}: expected http://HOST:PORT (e.g. http://127.0.0.1:8501)")
+    after_host = parts.netloc.rpartition("]")[2]  # past an IPv6 address in brackets
+    port = after_host.rpartition(":")[2] if ":" in after_host else "80"
+    return parts.hostname, _port(port, f"url {url!r}")
+
+
+def _grpc_target(target):
+    """`target` checked: HOST:PORT with a port gRPC will not wrap (it reads 99999 as 34463)."""
+    if "://" in target or target.startswith("unix:"):
+        return target  # a gRPC name (dns:///..., unix:...): gRPC checks it
+    host, colon, port = target.rpartition(":")
+    if not colon or not host:
+        raise ValueError(f"target {target!r}: expected HOST:PORT (e.g. 127.0.0.1:8500)")
+    _port(port, f"target {target!r}")
+    return target
+
+
+def _unreachable(where, err, timeout):
+    """ClientError for a server at `where` that could not be reached (`err` from the connection)."""
+    if isinstance(err, ConnectionRefusedError):
+        why = "connection refused: nothing listens on this port (is the server running, and is this its port?)"
+    elif isinstance(err, TimeoutError):
+        return ClientError(
+            "DEADLINE_EXCEEDED",
+            f"{where}: no answer within {timeout:g} s (a busy server, or a port that is not this API's)",
+        )
+    elif isinstance(err, http.client.BadStatusLine):
+        why = "the port does not answer HTTP/1.1; is it the gRPC port?"
+    else:
+        why = f"cannot connect ({getattr(err, 'strerror', None) or err})"
+    return ClientError("UNAVAILABLE", f"{where}: {why}")
+
+
 class RestClient:
     """One keep-alive HTTP connection to a REST API at `url` (e.g. http://127.0.0.1:8501)."""
 
     def __init__(self, url="http://127.0.0.1:8501", timeout=60.0):
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port or 80
+        self.host, self.port = _rest_address(url)
+        self.url = f"http://{self.host}:{self.port}"
         self.timeout = timeout
         self.conn = None
 
@@ -68,10 +117,15 @@ class RestClient:
                 if resp.will_close:
                     self.close()
                 return resp.status, json.loads(payload)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as err:
                 self.close()
                 if attempt:
-                    raise
+                    raise ClientError(
+                        "UNAVAILABLE", f"{self.url}: the server closed the connection without an answer ({err})"
+                    ) from None
+            except (OSError, http.client.HTTPException) as err:  # refused, timed out, not HTTP/1.1, unresolvable
+                self.close()
+                raise _unreachable(self.url, err, self.timeout) from None
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -113,6 +167,7 @@ class GrpcClient:
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+        self.target = _grpc_target(target)
         self.channel = grpc.insecure_channel(
             target,
             options=[("grpc.max_receive_message_length", 512 << 20), ("grpc.max_send_message_length", 512 << 20)],
@@ -148,7 +203,15 @@ class GrpcClient:
         try:
             response = self.stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as err:
-            raise ClientError(err.code().name, err.details()) from None
+            details = err.details() or ""
+            if err.code() == grpc.StatusCode.UNAVAILABLE and "Connection refused" in details:
+                raise _unreachable(self.target, ConnectionRefusedError(), self.timeout) from None
+            if err.code() == grpc.StatusCode.UNAVAILABLE and "Failed parsing HTTP/2" in details:
+                why = "the port does not answer gRPC (HTTP/2); is it the REST port?"
+                raise ClientError("UNAVAILABLE", f"{self.target}: {why}") from None
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise _unreachable(self.target, TimeoutError(), self.timeout) from None
+            raise ClientError(err.code().name, details) from None
         # equal to tf.make_ndarray for tensor_content and typed fields alike (a test), without its per-value loop
         out = {k: proto_array(v, k) for k, v in response.outputs.items()}
         return {k: v if v.flags.writeable else v.copy() for k, v in out.items()}
