@@ -37,6 +37,12 @@ Scores (larger = more anomalous for the default ``rho_prime``):
 
 Event score (Sec. 4.2): the maximum rho_prime of the two leading jets (`VRNNEventScorer`, and the
 ``event`` signature of an export).
+
+Serving: an export's ``serving_default`` takes raw padded constituents (E, px, py, pz) and their
+count, like the other jet-level taggers; Algorithm 1, the k_t order and the features run in the
+graph (``preprocessing.representations.vrnn_graph``, equal to the numpy builder on generated jets).
+A jet that the representation drops (fewer than 3 steps) gets NaN scores there. The
+``representation`` signature takes the sequences; ``event`` takes both jets' sequences.
 """
 
 import keras

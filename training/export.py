@@ -14,10 +14,12 @@ model's extra outputs such as class probabilities):
 
 - ``representation``: the named model inputs (e.g. ``jet_image``, or ``points`` and ``mask``);
 - ``serving_default``: for jet-level models whose representation can be computed with TF ops
-  (``preprocessing.representations.graph``: jet images, constituents, point clouds), raw padded constituents
-  ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus ``n_constituents``
-  (jets,) int32; the representation is built inside the graph. Otherwise (Lund images, event-level
-  features) the same as ``representation``. Raw constituents are the default because they are
+  (``preprocessing.representations.graph``: jet images, constituents, point clouds, VRNN sequences),
+  raw padded constituents ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus
+  ``n_constituents`` (jets,) int32; the representation is built inside the graph. One row per jet:
+  a jet that the offline representation drops (the VRNN's, fewer than 3 steps after Algorithm 1)
+  gets NaN in every floating output, so it cannot pass for a scored jet. Otherwise (Lund images,
+  event-level features) the same as ``representation``. Raw constituents are the default because they are
   what a physicist has, and computing the representation in the graph removes the one place
   where a client could silently preprocess differently from training;
 - ``encode``: the latent variables from the named model inputs, where the model has them;
@@ -73,7 +75,7 @@ def raw_constituent_inputs(card, input_shapes):
     name = card.representation_name
     if card.row_level != "jet":
         return False, f"event-level representation {name!r}: the model keeps its feature inputs"
-    if not graph.supports(name):
+    if not graph.serves_raw(name):
         return (
             False,
             f"representation {name!r} cannot be computed with TF ops (see preprocessing.representations.graph)",
@@ -82,6 +84,19 @@ def raw_constituent_inputs(card, input_shapes):
     if any(tuple(shapes.get(k, ())) != tuple(v) for k, v in input_shapes.items()):  # the model may take a subset
         return False, f"model inputs {dict(input_shapes)} differ from representation {name!r} ({shapes})"
     return True, ""
+
+
+def _nan_where_dropped(outputs, kept):
+    """`outputs` {name: (jets, ...)} with every floating value of a jet whose `kept` (jets,) is False set to NaN."""
+    import tensorflow as tf
+
+    out = {}
+    for name, value in outputs.items():
+        if value.dtype.is_floating:
+            shape = tf.concat([tf.shape(kept), tf.ones([tf.rank(value) - 1], tf.int32)], axis=0)
+            value = tf.where(tf.reshape(kept, shape), value, tf.constant(float("nan"), value.dtype))
+        out[name] = value
+    return out
 
 
 def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmup=None):
@@ -121,7 +136,8 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
 
     def serve_constituents(constituents, n_constituents):
         built = graph.build(rep_name, constituents, n_constituents, rep_params)  # {input name: (jets, ...)}
-        return _outputs(built[names[0]] if len(names) == 1 else {n: built[n] for n in names})
+        out = _outputs(built[names[0]] if len(names) == 1 else {n: built[n] for n in names})
+        return _nan_where_dropped(out, built[graph.KEPT]) if graph.KEPT in built else out
 
     raw_specs = [
         tf.TensorSpec((None, None, 4), tf.float32, name=graph.CONSTITUENTS),
@@ -159,6 +175,11 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
                 **({"reconstruction": names} if reconstructs else {}),
             },
             "note": "raw constituents (E, px, py, pz) and their count; the representation is built in the graph"
+            + (
+                "; jets the representation drops (see its module) get NaN outputs"
+                if rep_name in graph.FLAGGING_BUILDERS
+                else ""
+            )
             if raw
             else why_not,
         },

@@ -4,15 +4,22 @@ An export of a jet-level tagger whose representation is listed here gets a signa
 padded constituents ``(jets, particles, 4)`` as (E, px, py, pz) plus ``n_constituents``; the
 graph builds the model's inputs itself, so a client never reimplements the preprocessing.
 
+Two tables:
+- ``GRAPH_BUILDERS`` (``supports``): one row per jet, equal to the numpy builder's rows (jet
+  images, constituents, point clouds).
+- ``FLAGGING_BUILDERS``: the numpy builder drops some jets (the VRNN's, jets left with fewer than
+  3 steps by Algorithm 1); the in-graph builder returns a row for every jet and a (jets,) bool
+  ``KEPT``, False for the jets the numpy builder drops, and an export answers NaN scores for those
+  (``training.export``). ``serves_raw`` covers both tables.
+
 Not listed, and why:
 - ``lund_image``: primary Lund planes need Cambridge/Aachen reclustering and declustering
-  (FastJet), a sequential, data-dependent tree walk with no TF-op equivalent; those exports keep
-  the representation-level signature as their default.
-- ``vrnn``: the k_t-ordered sequence is built from the same kind of reclustering.
+  (FastJet), a sequential, data-dependent tree walk; those exports keep the representation-level
+  signature as their default.
 - ``highlevel``: event-level (two jets per row); event-level models keep their feature inputs.
 """
 
-from preprocessing.representations import constituents_graph, jet_image_graph, pointcloud_graph
+from preprocessing.representations import constituents_graph, jet_image_graph, pointcloud_graph, vrnn_graph
 
 # representation name -> (constituents, n_constituents, **params) -> {input name: tensor}
 GRAPH_BUILDERS = {
@@ -20,6 +27,9 @@ GRAPH_BUILDERS = {
     "constituents": constituents_graph.build,
     "pointcloud": pointcloud_graph.build,
 }
+# the same, for builders whose numpy twin drops jets: their output also holds KEPT (jets,) bool
+FLAGGING_BUILDERS = {"vrnn": vrnn_graph.build}
+KEPT = vrnn_graph.KEPT
 
 # the raw-constituent signature's input names
 CONSTITUENTS = "constituents"
@@ -27,12 +37,20 @@ COUNTS = "n_constituents"
 
 
 def supports(name):
-    """Whether representation `name` can be computed in-graph from raw constituents."""
+    """Whether representation `name` is computed in-graph from raw constituents with one row per
+    jet, equal to the numpy builder's rows (``GRAPH_BUILDERS``)."""
     return name in GRAPH_BUILDERS
 
 
+def serves_raw(name):
+    """Whether representation `name` can be computed in-graph from raw constituents (either table)."""
+    return name in GRAPH_BUILDERS or name in FLAGGING_BUILDERS
+
+
 def build(name, constituents, n_constituents, params=None):
-    """Model inputs {input name: tensor} of representation `name`, computed with TF ops."""
+    """Model inputs {input name: tensor} of representation `name`, computed with TF ops (plus KEPT
+    for the ``FLAGGING_BUILDERS``)."""
     from preprocessing.representations.registry import resolve_params
 
-    return GRAPH_BUILDERS[name](constituents, n_constituents, **resolve_params(name, params))
+    builder = GRAPH_BUILDERS.get(name) or FLAGGING_BUILDERS[name]
+    return builder(constituents, n_constituents, **resolve_params(name, params))
