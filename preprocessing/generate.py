@@ -56,6 +56,7 @@ Usage::
 """
 
 import dataclasses
+import pathlib
 import shutil
 import sys
 
@@ -175,7 +176,7 @@ def run(args):
                 part.unlink(missing_ok=True)
         else:
             shutil.rmtree(cache, ignore_errors=True)
-        if err.filename is None:
+        if err.filename is None or pathlib.Path(err.filename).parent == cache:  # a shard: OUT is what failed
             raise OSError(err.errno, err.strerror or str(err), args.out) from None
         raise
     shutil.rmtree(cache, ignore_errors=True)

@@ -11,6 +11,7 @@ streams them, in shard order, into a sample file (``SampleWriter``) without hold
 Shard i's seed depends only on (seed, i), so the output does not depend on where shards ran.
 """
 
+import contextlib
 import datetime
 import pathlib
 
@@ -169,8 +170,9 @@ def _shards(process, selection, seeds, sizes, key, batch_events, cache_dir, work
         progress=progress,
     )
     if cache_dir is not None:
-        for k, result in finished:
-            save_shard(files[todo[k]], *result)
+        with contextlib.closing(finished):  # a failed save ends the progress bar before the error is shown
+            for k, result in finished:
+                save_shard(files[todo[k]], *result)
         for i, path in enumerate(files):
             result = load_shard(path)
             if result is None:

@@ -9,7 +9,9 @@ missing shards and never reuses stale ones.
 """
 
 import dataclasses
+import errno
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -51,11 +53,24 @@ def shard_path(cache_dir, index, size, key):
 
 
 def save_shard(path, arrays, n_events):
-    """Write one shard atomically (a killed worker leaves at most a stray temporary file)."""
+    """Write one shard atomically (a killed worker leaves at most a stray temporary file). A failed
+    write (disk full, file too large) removes the temporary file and is an OSError naming `path`."""
+    path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with open(tmp, "wb") as f:
-        np.savez(f, __n_events__=np.int64(n_events), **arrays)
-    os.replace(tmp, path)
+    # the archive is built in memory and written at once: a zipfile that met a failed write would
+    # try to write again when garbage-collected ("Exception ignored in ZipFile.__del__")
+    archive = io.BytesIO()
+    np.savez(archive, __n_events__=np.int64(n_events), **arrays)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(archive.getbuffer())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(err.errno or errno.EIO, err.strerror or str(err), str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_shard(path):
