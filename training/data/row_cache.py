@@ -9,11 +9,14 @@
 
 Each input is one ``.npy`` file (NumPy's own format, so ``np.load(path, mmap_mode="r")`` reads it
 too). The writer fills a hidden temporary folder beside `folder` and renames it when every row is
-written; an error removes it. Rows are read with ``os.preadv`` into a fresh array, one call per
+written; an error removes it, and a failed write (disk full, file too large) is an OSError naming
+`folder` with nothing left behind. Rows are read with ``os.preadv`` into a fresh array, one call per
 run of consecutive rows: explicit reads, not a memory map, so rows read for one batch do not stay
 resident in the process (the page cache holds them, outside its RSS).
 """
 
+import contextlib
+import errno
 import os
 import pathlib
 import shutil
@@ -181,9 +184,9 @@ class RowCacheWriter(CommitOnExit):
         self.layout = {name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype) in layout.items()}
         self.n_rows, self.written = int(n_rows), dict.fromkeys(layout, 0)
         self._files = {}
-        try:
+        with self._writing():
             for name, (shape, dtype) in self.layout.items():
-                fh = open(self._tmp / f"{name}.npy", "wb")
+                fh = open(self._tmp / f"{name}.npy", "wb")  # noqa: SIM115 - closed by close() or abort()
                 self._files[name] = fh
                 header = {
                     "descr": np.lib.format.dtype_to_descr(dtype),
@@ -191,6 +194,16 @@ class RowCacheWriter(CommitOnExit):
                     "shape": (self.n_rows,) + shape,
                 }
                 np.lib.format.write_array_header_2_0(fh, header)
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """Any exception removes the temporary folder; a failed write (disk full, file too large,
+        quota) is an OSError naming the cache `folder`, not the hidden temporary file."""
+        try:
+            yield
+        except OSError as err:
+            self.abort()
+            raise OSError(err.errno or errno.EIO, err.strerror or str(err), str(self.folder)) from None
         except BaseException:
             self.abort()
             raise
@@ -206,20 +219,22 @@ class RowCacheWriter(CommitOnExit):
                 raise DataError(f"row cache: input {name!r} rows have shape {values.shape[1:]}, expected {shape}")
             if self.written[name] + len(values) > self.n_rows:
                 raise DataError(f"row cache: more than {self.n_rows} rows of input {name!r}")
-            self._files[name].write(values.tobytes())
+            with self._writing():
+                self._files[name].write(values.tobytes())
             self.written[name] += len(values)
 
     def close(self):
-        for fh in self._files.values():
-            fh.close()
-        short = {k: v for k, v in self.written.items() if v != self.n_rows}
-        if short:
-            self.abort()
-            raise DataError(f"row cache: expected {self.n_rows} rows per input, wrote {short}")
-        os.replace(self._tmp, self.folder)
+        with self._writing():
+            for fh in self._files.values():
+                fh.close()  # writes what is buffered: may be where the disk turns out to be full
+            short = {k: v for k, v in self.written.items() if v != self.n_rows}
+            if short:
+                raise DataError(f"row cache: expected {self.n_rows} rows per input, wrote {short}")
+            os.replace(self._tmp, self.folder)
         return RowCache(self.folder)
 
     def abort(self):
         for fh in self._files.values():
-            fh.close()
+            with contextlib.suppress(OSError):  # a buffer that cannot be written: the file is removed anyway
+                fh.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
