@@ -298,3 +298,70 @@ def test_score_command_refuses_the_file_in_one_line_naming_the_jet(case, exports
         f"error: {data}: jet {bad} is not physical (rule {rule}): {graph_ops.RULES[rule]}; no scores written"
     ]
     assert {p.name: _digest(p) for p in tmp_path.iterdir()} == before  # nothing written, nothing left behind
+
+
+class _Servers(dict):
+    """{model name: a running server (REST and gRPC on free ports) of that model's export}, each
+    started when a test first asks for it and stopped at the end of the module."""
+
+    def __init__(self, exports):
+        super().__init__()
+        self.exports = exports
+
+    def __missing__(self, name):
+        from serving import serve
+        from serving.config import ModelConfig
+
+        version, _ = self.exports[name]
+        self[name] = serve.start(port=0, grpc_port=0, configs=[ModelConfig(name, version.parent)], poll_s=0)
+        return self[name]
+
+
+@pytest.fixture(scope="module")
+def servers(exports):
+    running = _Servers(exports)
+    yield running
+    for server in running.values():
+        server.shutdown()
+
+
+# cases the server refuses before the graph sees them (serving's input check), with its own line
+SERVER_REFUSES = {
+    "nan": "input 'constituents': NaN or infinite values",
+    "infinite": "input 'constituents': NaN or infinite values",
+}
+
+
+def _one_model_then_slow():
+    """RAW_MODELS as parameters, every one but the first marked slow: the graph's refusal is tested per
+    representation offline above; over the wire what is tested is how the server passes it on."""
+    return [pytest.param(n, marks=[pytest.mark.slow] if k else [], id=n) for k, n in enumerate(RAW_MODELS)]
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+@pytest.mark.parametrize("name", _one_model_then_slow())
+def test_unphysical_jets_over_rest_and_grpc_are_refused_in_one_line(name, protocol, servers, physical_jets):
+    """The table's bad jets sent to the model server: HTTP 400 (REST) or INVALID_ARGUMENT (gRPC) with
+    the graph's one-line reason naming the jet and the rule, never 200 with NaN or null scores; the
+    same request with the jet left physical is answered with finite scores."""
+    from serving.client import ClientError, score
+
+    server = servers[name]
+    where = {"url": f"http://127.0.0.1:{server.rest_port}"} if protocol == "rest" else {}
+    where = where or {"target": f"127.0.0.1:{server.grpc_port}"}
+    status = 400 if protocol == "rest" else "INVALID_ARGUMENT"
+    for case, (spoil, rule) in CASES.items():
+        p4, counts = _request(physical_jets, spoil)
+        with pytest.raises(ClientError) as refused:
+            out = score(p4, counts, model=name, **where)
+            pytest.fail(f"{case}: accepted; scores { ({k: v.tolist() for k, v in out.items()}) }")
+        message = refused.value.message
+        assert refused.value.status == status, (case, refused.value)
+        assert "\n" not in message, (case, message)
+        if case in SERVER_REFUSES:  # refused by the server's own input check, before the graph
+            assert message.startswith(SERVER_REFUSES[case]), (case, message)
+        else:
+            assert f"jet {BAD} is not physical (rule {rule}): " in message, (case, message)
+    p4, counts = _request(physical_jets, lambda row, n: (row, n))
+    for values in score(p4, counts, model=name, **where).values():
+        assert np.all(np.isfinite(values)) and len(values) == 5
