@@ -26,6 +26,11 @@ def _with_massless_jet(constituents, counts):
     return np.concatenate([constituents, extra]), np.concatenate([counts, [4]]).astype(np.int32)
 
 
+def _sequences(constituents, counts, selection="paper"):
+    """`vrnn_graph.sequences`, eagerly: its loop runs a few passes, cheaper than tracing a graph."""
+    return vrnn_graph.sequences(tf.constant(constituents), tf.constant(counts), selection=selection)
+
+
 SPLIT = 8  # the row of edge_jets holding a real jet split collinearly into 200 equal pieces
 
 
@@ -44,7 +49,7 @@ def test_in_graph_sequences_equal_the_numpy_builder(raw_jets, selection):
     want = vrnn.sequences(constituents, counts, selection=selection, drop=False)
     _, _, info = vrnn.algorithm1(constituents, counts, selection=selection, return_info=True)
     assert info["degenerate"][-1] and info["passes"].max() >= 3  # the cases the loop must get right
-    got = vrnn_graph.sequences(tf.constant(constituents), tf.constant(counts), selection=selection)
+    got = _sequences(constituents, counts, selection)
     np.testing.assert_array_equal(got["vrnn_mask"].numpy(), want["vrnn_mask"])
     seq, ref = got["vrnn_sequence"].numpy(), want["vrnn_sequence"]
     rows = np.arange(len(counts)) != SPLIT
@@ -58,7 +63,7 @@ def test_in_graph_sequences_equal_the_numpy_builder(raw_jets, selection):
     some = np.r_[:SPLIT, SPLIT + 1 : SPLIT + 4]  # jets of 1, 2 and all their constituents
     noisy = constituents[some].copy()
     noisy[:4, 1:] = 1e3
-    again = vrnn_graph.sequences(tf.constant(noisy), tf.constant(counts[some]), selection=selection)
+    again = _sequences(noisy, counts[some], selection)
     np.testing.assert_allclose(again["vrnn_sequence"].numpy(), ref[some], atol=1e-6)
 
 
@@ -67,7 +72,7 @@ def test_unphysical_jet_is_refused_naming_jet_and_rule(raw_jets):
     bad = constituents[8:13].copy()
     bad[3, 0, 0] *= 0.5  # the hardest stored constituent of jet 3 gets half its energy
     with pytest.raises(tf.errors.InvalidArgumentError) as err:
-        vrnn_graph.sequences(tf.constant(bad), tf.constant(counts[8:13]))
+        _sequences(bad, counts[8:13])
     assert graph_ops.parse_refusal(err.value.message)[:2] == (3, "E >= |p|")
 
 

@@ -1,0 +1,219 @@
+"""Generalised-k_t clustering of each jet's particles into one jet, in TensorFlow ops (FastJet's
+sequential recombination, Cacciari, Salam, Soyez, arXiv:1111.6097), for graph builders that need a
+clustering history (the Lund image's Cambridge/Aachen declustering).
+
+Distances, as FastJet's N2Plain strategy computes them in double precision: every pseudojet has
+rapidity y = 0.5 ln((k_t^2 + max(m^2, 0)) / (E + |p_z|)^2) (sign of p_z), azimuth phi in [0, 2 pi)
+and weight w = (k_t^2)^p (p = 1 k_t, p = 0 Cambridge/Aachen, p = -1 anti-k_t), and
+
+    Delta_ij^2 = (y_i - y_j)^2 + (pi - |pi - |phi_i - phi_j||)^2,
+    d_ij = min(w_i, w_j) Delta_ij^2        (the 1 / R^2 of FastJet scales every d_ij alike).
+
+Each step merges the pair of smallest d_ij by summing four-momenta (E scheme). As in FastJet, the
+pair is found through geometric nearest neighbours: the smallest d_ij is min_i w_i Delta_{i,NN(i)}^2
+over the particles i of smallest weight in their pair (FastJet's lemma), so each step updates the
+neighbours of the merged pseudojet and of those whose neighbour it replaced, O(particles) work per
+step instead of a pairwise matrix. Beam distances d_iB = w_i are not modelled: the result is the
+exclusive clustering to one jet with a radius R so large that no d_iB is ever the smallest (FastJet
+``JetDefinition(algorithm, 1000)``, the reclustering of jet substructure tools).
+
+Exact ties (equal d_ij of different pairs: identical particles) are broken by the lowest slot,
+which need not be FastJet's internal order; they change only merges of identical pseudojets.
+
+History layout (one row per jet): nodes 0..P-1 are the padded particles, node P + k its k-th merge;
+``parents`` holds the two node ids of each merge (lower first; FastJet's own order of a pair
+follows its search and is not reproduced, it matters only for exactly equal p_T), -1 for particles; ``root`` is the final jet's node (its particle for a one-particle jet).
+"""
+
+import math
+
+INF = float("inf")
+
+
+def rapidity_phi(p4):
+    """FastJet's (rapidity, phi in [0, 2 pi)) of (..., 4) (E, px, py, pz) float64 four-momenta."""
+    import tensorflow as tf
+
+    e, px, py, pz = tf.unstack(p4, axis=-1)
+    kt2 = px * px + py * py
+    phi = tf.where(kt2 == 0.0, tf.zeros_like(kt2), tf.math.atan2(py, px))
+    phi = tf.where(phi < 0.0, phi + 2.0 * math.pi, phi)
+    phi = tf.where(phi >= 2.0 * math.pi, phi - 2.0 * math.pi, phi)
+    m2 = tf.maximum((e + pz) * (e - pz) - kt2, 0.0)
+    e_plus = e + tf.abs(pz)
+    safe = tf.where(e_plus > 0.0, e_plus, tf.ones_like(e_plus))
+    rap = 0.5 * tf.math.log((kt2 + m2) / (safe * safe))
+    rap = tf.where(pz > 0.0, -rap, rap)
+    # along the beam (E = |p_z|, k_t = 0): FastJet's MaxRap (1e5) + |p_z|
+    beam = (e == tf.abs(pz)) & (kt2 == 0.0)
+    rap = tf.where(beam, tf.where(pz >= 0.0, 1e5 + tf.abs(pz), -1e5 - tf.abs(pz)), rap)
+    return rap, phi
+
+
+def squared_distance(rap_a, phi_a, rap_b, phi_b):
+    """FastJet's N2Plain geometric distance Delta^2 (broadcasting)."""
+    import tensorflow as tf
+
+    dphi = math.pi - tf.abs(math.pi - tf.abs(phi_a - phi_b))
+    drap = rap_a - rap_b
+    return dphi * dphi + drap * drap
+
+
+def _weight(p4, p):
+    """(k_t^2)^p of FastJet's jet_scale_for_algorithm (1 for p = 0; 1e300 for k_t = 0 and p < 0)."""
+    import tensorflow as tf
+
+    kt2 = p4[..., 1] * p4[..., 1] + p4[..., 2] * p4[..., 2]
+    if p == 0:
+        return tf.ones_like(kt2)
+    if p < 0:
+        return tf.where(kt2 < 1e-300, tf.fill(tf.shape(kt2), tf.constant(1e300, kt2.dtype)), tf.pow(kt2, p))
+    return tf.pow(kt2, p)
+
+
+def _nearest(dist):
+    """(distance, index) of the nearest neighbour along the last axis (the first of equal ones)."""
+    import tensorflow as tf
+
+    return tf.reduce_min(dist, axis=-1), tf.argmin(dist, axis=-1, output_type=tf.int32)
+
+
+def cluster(p4, mask, p=0.0):
+    """Pairwise generalised-k_t clustering of each jet's particles into one jet, in-graph.
+
+    Args:
+        p4: (jets, particles, 4) float64 (E, px, py, pz), padding anything (masked).
+        mask: (jets, particles) bool of real particles (at least one per jet).
+        p: the exponent of k_t^2 in the distance: 1 k_t, 0 Cambridge/Aachen, -1 anti-k_t.
+
+    Returns:
+        {"nodes": (jets, particles + steps, 4) float64 four-momenta of the particles then of each
+        merge, "parents": (jets, particles + steps, 2) int32 node ids, -1 for particles and unused
+        nodes, "root": (jets,) int32 node of the whole jet, "steps": the largest jet's particles - 1
+        (at least 1)}; merge k of a jet is node particles + k.
+    """
+    import tensorflow as tf
+
+    p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))
+    n_jets, n_slots = tf.shape(p4)[0], tf.shape(p4)[1]
+    slots = tf.range(n_slots)
+    rap, phi = rapidity_phi(p4)  # (jets, slots)
+    inf = tf.constant(INF, tf.float64)
+
+    # initial nearest neighbours from the full matrix (once)
+    pair = squared_distance(rap[:, :, None], phi[:, :, None], rap[:, None, :], phi[:, None, :])  # (jets, s, s)
+    valid = mask[:, :, None] & mask[:, None, :] & ~tf.eye(n_slots, dtype=tf.bool)[None]
+    nn_dist, nn = _nearest(tf.where(valid, pair, inf))  # (jets, slots)
+
+    n_left = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # (jets,) pseudojets left
+    n_steps = tf.maximum(tf.reduce_max(n_left) - 1, 1)
+    # every jet merges once per step until it is one pseudojet: step k writes merge k of each jet
+    merged_ta = tf.TensorArray(tf.float64, size=n_steps, element_shape=tf.TensorShape([None, 4]))
+    parents_ta = tf.TensorArray(tf.int32, size=n_steps, element_shape=tf.TensorShape([None, 2]))
+    node_id = tf.broadcast_to(slots[None, :], tf.shape(mask))
+    state = (0, p4, mask, rap, phi, _weight(p4, p), nn_dist, nn, node_id, n_left, merged_ta, parents_ta)
+
+    def step(k, p4, alive, rap, phi, weight, nn_dist, nn, node_id, n_left, merged_ta, parents_ta):
+        merging = n_left > 1  # (jets,)
+        d_ij = nn_dist * tf.minimum(weight, tf.gather(weight, nn, batch_dims=1))
+        d_ij = tf.where(alive & (nn_dist < inf), d_ij, inf)
+        first = tf.argmin(d_ij, axis=1, output_type=tf.int32)  # (jets,)
+        second = tf.gather(nn, first, batch_dims=1)
+        a, b = tf.minimum(first, second), tf.maximum(first, second)  # the merged pseudojet goes to slot a
+        merged = tf.gather(p4, a, batch_dims=1) + tf.gather(p4, b, batch_dims=1)  # (jets, 4) E scheme
+        rap_m, phi_m = rapidity_phi(merged)
+        at_a = merging[:, None] & (slots[None, :] == a[:, None])  # (jets, slots)
+        at_b = merging[:, None] & (slots[None, :] == b[:, None])
+        # the history: merge k of a jet is node n_slots + k, its parents lower id first
+        id_a, id_b = tf.gather(node_id, a, batch_dims=1), tf.gather(node_id, b, batch_dims=1)
+        both = tf.stack([tf.minimum(id_a, id_b), tf.maximum(id_a, id_b)], axis=1)
+        merged_ta = merged_ta.write(k, tf.where(merging[:, None], merged, tf.zeros_like(merged)))
+        parents_ta = parents_ta.write(k, tf.where(merging[:, None], both, -tf.ones_like(both)))
+        # the slots
+        p4 = tf.where(at_a[..., None], merged[:, None, :], p4)
+        alive = alive & ~at_b
+        rap = tf.where(at_a, rap_m[:, None], rap)
+        phi = tf.where(at_a, phi_m[:, None], phi)
+        weight = tf.where(at_a, _weight(merged, p)[:, None], weight)
+        node_id = tf.where(at_a, n_slots + k, node_id)
+        # nearest neighbours: the merged pseudojet's, the others' against it, and a full search for
+        # those whose neighbour was a or b
+        d_a = squared_distance(rap_m[:, None], phi_m[:, None], rap, phi)  # (jets, slots)
+        d_a = tf.where(alive & ~at_a, d_a, inf)
+        nn_dist_a, nn_a = _nearest(d_a)
+        lost = alive & ~at_a & merging[:, None] & ((nn == a[:, None]) | (nn == b[:, None]))
+        closer = alive & ~at_a & merging[:, None] & ~lost & (d_a < nn_dist)
+        nn_dist = tf.where(closer, d_a, nn_dist)
+        nn = tf.where(closer, a[:, None], nn)
+        nn_dist = tf.where(at_a, nn_dist_a[:, None], nn_dist)
+        nn = tf.where(at_a, nn_a[:, None], nn)
+        where_lost = tf.cast(tf.where(lost), tf.int32)  # (F, 2) [jet, slot]
+        jets_lost = where_lost[:, 0]
+        d_lost = squared_distance(
+            tf.gather_nd(rap, where_lost)[:, None],
+            tf.gather_nd(phi, where_lost)[:, None],
+            tf.gather(rap, jets_lost),
+            tf.gather(phi, jets_lost),
+        )  # (F, slots)
+        d_lost = tf.where(tf.gather(alive, jets_lost) & (slots[None, :] != where_lost[:, 1:]), d_lost, inf)
+        dist_lost, nn_lost = _nearest(d_lost)
+        nn_dist = tf.tensor_scatter_nd_update(nn_dist, where_lost, dist_lost)
+        nn = tf.tensor_scatter_nd_update(nn, where_lost, nn_lost)
+        nn_dist = tf.where(alive, nn_dist, inf)
+        n_left = n_left - tf.cast(merging, tf.int32)
+        return k + 1, p4, alive, rap, phi, weight, nn_dist, nn, node_id, n_left, merged_ta, parents_ta
+
+    out = tf.while_loop(lambda k, *_: k < n_steps, step, state)
+    n_merges = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
+    nodes = tf.concat([p4, tf.transpose(out[-2].stack(), [1, 0, 2])], axis=1)
+    parents = tf.concat(
+        [-tf.ones(tf.stack([n_jets, n_slots, 2]), tf.int32), tf.transpose(out[-1].stack(), [1, 0, 2])], 1
+    )
+    first_particle = tf.argmax(tf.cast(mask, tf.int32), axis=1, output_type=tf.int32)
+    root = tf.where(n_merges > 0, n_slots + n_merges - 1, first_particle)
+    return {"nodes": nodes, "parents": parents, "root": root, "steps": n_steps}
+
+
+def primary_declusterings(history):
+    """(Delta, k_t, valid) of every primary declustering, harder branch first (fjcontrib's
+    LundGenerator: at j -> j1 j2 with pT_1 >= pT_2, Delta = Delta_R(j1, j2) in (y, phi),
+    k_t = pT_2 Delta, then j1 is declustered).
+
+    Args:
+        history: the output of `cluster`.
+
+    Returns:
+        delta, kt: (jets, particles - 1) float64, zero where not valid; valid: (jets, particles - 1)
+        bool, True for the declusterings of each jet, first the widest.
+    """
+    import tensorflow as tf
+
+    nodes, parents, root = history["nodes"], history["parents"], history["root"]
+    n_steps = history["steps"]  # the depth of the deepest declustering is at most the merges
+
+    def step(k, node, delta, kt, valid):
+        both = tf.gather(parents, node, batch_dims=1)  # (jets, 2)
+        has = both[:, 0] >= 0
+        safe = tf.maximum(both, 0)
+        j1, j2 = tf.gather(nodes, safe[:, 0], batch_dims=1), tf.gather(nodes, safe[:, 1], batch_dims=1)
+        pt2_1 = j1[:, 1] * j1[:, 1] + j1[:, 2] * j1[:, 2]
+        pt2_2 = j2[:, 1] * j2[:, 1] + j2[:, 2] * j2[:, 2]
+        swap = pt2_1 < pt2_2
+        hard, soft = tf.where(swap[:, None], j2, j1), tf.where(swap[:, None], j1, j2)
+        rap_h, phi_h = rapidity_phi(hard)
+        rap_s, phi_s = rapidity_phi(soft)
+        dphi = tf.abs(phi_h - phi_s)  # PseudoJet::plain_distance
+        dphi = tf.where(dphi > math.pi, 2.0 * math.pi - dphi, dphi)
+        drap = rap_h - rap_s
+        d = tf.math.sqrt(dphi * dphi + drap * drap)
+        k_t = tf.math.sqrt(tf.where(swap, pt2_1, pt2_2)) * d
+        zero = tf.zeros_like(d)
+        delta = delta.write(k, tf.where(has, d, zero))
+        kt = kt.write(k, tf.where(has, k_t, zero))
+        valid = valid.write(k, has)
+        node = tf.where(has, tf.where(swap, safe[:, 1], safe[:, 0]), node)
+        return k + 1, node, delta, kt, valid
+
+    arrays = [tf.TensorArray(dt, size=n_steps) for dt in (tf.float64, tf.float64, tf.bool)]
+    _, _, delta, kt, valid = tf.while_loop(lambda k, *_: k < n_steps, step, (0, root, *arrays))
+    return tuple(tf.transpose(t.stack()) for t in (delta, kt, valid))
