@@ -54,6 +54,10 @@ The jet width is a property of jet images centred on the jet axis; on primary Lu
 emissions instead: the intensity-weighted mean ln k_T row of the image (tops carry hard, large-k_T
 splittings; QCD's tail reaches them through hard gluon emissions, the tops' tail leaves them
 through lost prongs), and the components are ordered by the same quantity of their mixture images.
+
+Serving: exports of both presets take raw constituents as ``serving_default``; Lund-plane images
+are built in the graph by a Cambridge/Aachen clustering in TF ops
+(``preprocessing.representations.lund_image_graph``), equal to the FastJet-based images.
 """
 
 import keras

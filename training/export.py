@@ -14,12 +14,13 @@ model's extra outputs such as class probabilities):
 
 - ``representation``: the named model inputs (e.g. ``jet_image``, or ``points`` and ``mask``);
 - ``serving_default``: for jet-level models whose representation can be computed with TF ops
-  (``preprocessing.representations.graph``: jet images, constituents, point clouds, VRNN sequences),
+  (``preprocessing.representations.graph``: jet images, Lund-plane images, constituents, point
+  clouds, VRNN sequences),
   raw padded constituents ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus
   ``n_constituents`` (jets,) int32; the representation is built inside the graph. One row per jet:
   a jet that the offline representation drops (the VRNN's, fewer than 3 steps after Algorithm 1)
-  gets NaN in every floating output, so it cannot pass for a scored jet. Otherwise (Lund images,
-  event-level features) the same as ``representation``. Raw constituents are the default because they are
+  gets NaN in every floating output, so it cannot pass for a scored jet. Otherwise (event-level
+  features) the same as ``representation``. Raw constituents are the default because they are
   what a physicist has, and computing the representation in the graph removes the one place
   where a client could silently preprocess differently from training;
 - ``encode``: the latent variables from the named model inputs, where the model has them;

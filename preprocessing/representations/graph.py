@@ -6,24 +6,31 @@ graph builds the model's inputs itself, so a client never reimplements the prepr
 
 Two tables:
 - ``GRAPH_BUILDERS`` (``supports``): one row per jet, equal to the numpy builder's rows (jet
-  images, constituents, point clouds).
+  images, Lund-plane images, constituents, point clouds).
 - ``FLAGGING_BUILDERS``: the numpy builder drops some jets (the VRNN's, jets left with fewer than
   3 steps by Algorithm 1); the in-graph builder returns a row for every jet and a (jets,) bool
   ``KEPT``, False for the jets the numpy builder drops, and an export answers NaN scores for those
   (``training.export``). ``serves_raw`` covers both tables.
 
-Not listed, and why:
-- ``lund_image``: primary Lund planes need Cambridge/Aachen reclustering and declustering
-  (FastJet), a sequential, data-dependent tree walk; those exports keep the representation-level
-  signature as their default.
-- ``highlevel``: event-level (two jets per row); event-level models keep their feature inputs.
+The Lund-plane images need a Cambridge/Aachen clustering: ``tf_clustering`` writes FastJet's
+pairwise recombination as a ``tf.while_loop`` (the same merge history on generated jets).
+
+Not listed: ``highlevel``, event-level (two jets per row); event-level models keep their feature
+inputs.
 """
 
-from preprocessing.representations import constituents_graph, jet_image_graph, pointcloud_graph, vrnn_graph
+from preprocessing.representations import (
+    constituents_graph,
+    jet_image_graph,
+    lund_image_graph,
+    pointcloud_graph,
+    vrnn_graph,
+)
 
 # representation name -> (constituents, n_constituents, **params) -> {input name: tensor}
 GRAPH_BUILDERS = {
     "jet_image": jet_image_graph.build,
+    "lund_image": lund_image_graph.build,
     "constituents": constituents_graph.build,
     "pointcloud": pointcloud_graph.build,
 }

@@ -2,7 +2,7 @@
 clustering history on real generated jets: every merge joins the same two pseudojets, for
 Cambridge/Aachen, k_t and anti-k_t; rapidity and azimuth follow FastJet's PseudoJet conventions;
 the primary declusterings equal fjcontrib's LundGenerator (``fastjet``'s
-``exclusive_jets_lund_declusterings``)."""
+``exclusive_jets_lund_declusterings``). k_t and anti-k_t run with ``pytest -m slow``."""
 
 import numpy as np
 import pytest
@@ -14,14 +14,20 @@ from preprocessing.representations import lund_image, tf_clustering
 ALGORITHMS = {"cambridge_algorithm": 0.0, "kt_algorithm": 1.0, "antikt_algorithm": -1.0}
 
 
+SPECS = (tf.TensorSpec([None, None, 4], tf.float64), tf.TensorSpec([None, None], tf.bool))
+# graphs traced once each (eagerly, tf.while_loop runs op by op in Python)
+CLUSTER = {
+    p: tf.function(lambda a, b, p=p: tf_clustering.cluster(a, b, p), input_signature=SPECS) for p in (-1.0, 0.0, 1.0)
+}
+DECLUSTER = tf.function(tf_clustering.primary_declusterings)
+
+
 def _cluster(p4, mask, p=0.0):
-    """`cluster` as a graph (eagerly, tf.while_loop runs op by op in Python)."""
-    return tf.function(lambda a, b: tf_clustering.cluster(a, b, p))(tf.constant(p4), tf.constant(mask))
+    return CLUSTER[p](tf.constant(p4), tf.constant(mask))
 
 
 def _declusterings(p4, mask):
-    fn = tf.function(lambda a, b: tf_clustering.primary_declusterings(tf_clustering.cluster(a, b, 0.0)))
-    return tuple(t.numpy() for t in fn(tf.constant(p4), tf.constant(mask)))
+    return tuple(t.numpy() for t in DECLUSTER(_cluster(p4, mask)))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,9 @@ def _fastjet_merges(p4, n, algorithm):
     return merges
 
 
-@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+@pytest.mark.parametrize(
+    "algorithm", [pytest.param(a, marks=[] if a == "cambridge_algorithm" else [pytest.mark.slow]) for a in ALGORITHMS]
+)
 def test_clustering_history_equals_fastjet_on_real_jets(real_jets, algorithm):
     p4, mask = real_jets
     width = p4.shape[1]
