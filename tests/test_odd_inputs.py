@@ -9,8 +9,9 @@ One mechanism per kind of input:
   ``inspect`` makes the checks of ``read_sample`` too (it exited 0 on files the others refuse);
 - model settings: ``fit`` builds the model from its settings and matches the representation's input
   shapes before reading data (``training.fit.check_model_settings``);
-- public tables: a NaN or infinity is refused naming the input file, column and row
-  (``preprocessing.samples.convert``; it was reported against the output file, or written);
+- public files: a NaN or infinity is refused naming the input file, column and row (the branch and
+  event of a Delphes tree; ``preprocessing.samples.convert``): it was reported against the output
+  file, or written;
 - a split by event that cannot be made says how many events the rows come from and how many it needs.
 """
 
@@ -56,6 +57,24 @@ def _toptagging(path, **columns):
     pd.DataFrame(table).to_hdf(path, key="table", format="table")
 
 
+def _delphes(path, bad_event):
+    """A four-event Delphes tree (three particle-flow collections) whose track pT is NaN in `bad_event`."""
+    import awkward as ak
+    import uproot
+
+    rng = np.random.default_rng(5)
+    branches = {}
+    for name in ("EFlowTrack", "EFlowPhoton", "EFlowNeutralHadron"):
+        for field in ("PT" if name == "EFlowTrack" else "ET", "Eta", "Phi"):
+            values = rng.uniform(1.0, 50.0, (4, 6)).astype(np.float32)
+            if name == "EFlowTrack" and field == "PT":
+                values[bad_event, 2] = np.nan
+            branches[f"{name}.{field}"] = ak.Array(list(values))
+    with uproot.recreate(path) as f:
+        f.mktree("Delphes", {k: "var * float32" for k in branches}, counter_name=lambda b: "n" + b.replace(".", "_"))
+        f["Delphes"].extend(branches)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     d = tmp_path_factory.mktemp("odd")
@@ -75,6 +94,7 @@ def folder(tmp_path_factory):
     lhco[:, :3] = [100.0, 0.1, 0.2]
     lhco[1, 4] = np.nan
     pd.DataFrame(lhco).to_hdf(d / "nan_lhco.h5", key="df", format="fixed")
+    _delphes(d / "nan_delphes.root", bad_event=2)
     return d
 
 
@@ -118,6 +138,7 @@ CASES = [
     (convert, "{d}/inf_px.h5 --out {d}/c.h5", ["inf_px.h5", "inf in column 'PX_1', row 2"]),
     (convert, "{d}/nan_label.h5 --out {d}/c.h5", ["nan_label.h5", "nan in column 'is_signal_new', row 1"]),
     (convert, "{d}/nan_lhco.h5 --out {d}/c.h5", ["nan_lhco.h5", "nan in column 4, row 1"]),
+    (convert, "{d}/nan_delphes.root --out {d}/c.h5", ["nan_delphes.root", "branch 'EFlowTrack.PT', event 2"]),
     # rows that cannot be split by event: the real reason
     (fit, FIT + " {d}/one_event.h5", ["1000 jets from 1 event(s)", "keeps the rows of an event together", "8 events"]),
 ]
