@@ -23,7 +23,7 @@ only, so the number of padded slots never changes a real particle's output (the 
 averages over padded neighbours too). Outputs at padded slots are zero. Batch normalisation in
 inference mode is per channel and so per particle; during training its batch statistics are taken
 over the real edges (m_i m_j = 1) and real particles only, so padding changes nothing in training
-either (the reference includes padded slots in them).
+either (the reference includes padded slots in them); ``masked_batch_norm`` takes them in one pass.
 
 Packing. Only real particles need the per-edge work (the (k, channels) tensors that dominate the
 cost), and on our jets a third of the 100 slots are padding. With ``packing = (rows, inverse)``
@@ -148,13 +148,15 @@ class EdgeConv(keras.layers.Layer):
         # the edges as a (rows * k, channels) matrix: plain matmuls, whose gradients XLA compiles
         # inside the packing's cond also when the batch size is unknown (a 3-D Dense's would not)
         h, edge_mask = ops.reshape(h, (-1, ops.shape(h)[-1])), ops.reshape(edge_mask, (-1,))
-        h = ops.relu(self.norms[0](h, training=training, mask=edge_mask))  # (rows * k, C1)
+        n_edges = ops.maximum(ops.sum(edge_mask), 1.0)
+        h = ops.relu(masked_batch_norm(self.norms[0], h, edge_mask, n_edges, training))  # (rows * k, C1)
         for conv, norm in zip(self.convs[1:], self.norms[1:]):
-            h = ops.relu(norm(conv(h), training=training, mask=edge_mask))
+            h = ops.relu(masked_batch_norm(norm, conv(h), edge_mask, n_edges, training))
         h = ops.reshape(h, (-1, self.k, self.channels[-1]))  # (rows, k, channels)
         count = ops.maximum(ops.sum(m_j, axis=-1, keepdims=True), 1.0)  # (rows, 1)
         pooled = ops.sum(h * m_j[..., None], axis=1) / count  # mean over real neighbours
-        short = self.shortcut_norm(self.shortcut(x_i), training=training, mask=m_i)
+        n_real = ops.maximum(ops.sum(m_i), 1.0)
+        short = masked_batch_norm(self.shortcut_norm, self.shortcut(x_i), m_i, n_real, training)
         out = ops.relu(short + pooled) * m_i[:, None]  # (rows, channels)
         if packing is not None:  # back to every slot: slots outside the rows read the zero row
             out = ops.take(ops.concatenate([out, ops.zeros_like(out[:1])], axis=0), packing[1], axis=0)
@@ -165,6 +167,28 @@ class EdgeConv(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "k": self.k, "channels": list(self.channels)}
+
+
+def masked_batch_norm(norm, z, weights, count, training):
+    """``norm(z, training=training, mask=weights)`` of a built BatchNormalization on (rows, C).
+
+    In training the statistics are taken over the rows of weight 1 (`count` of them, counted once
+    per block by the caller) in one pass: the sums of w z and w z^2, which XLA fuses into one
+    reduction, then var = E[z^2] - E[z]^2. Keras's masked moments take two passes over z and
+    broadcast the mask to z's shape for each layer; this made the Lite training step ~1.45x
+    cheaper (issue 28). The moving statistics are updated as Keras does.
+    """
+    if training and norm.trainable:
+        w = weights[:, None]
+        mean = ops.sum(z * w, axis=0) / count
+        variance = ops.maximum(ops.sum(ops.square(z) * w, axis=0) / count - ops.square(mean), 0.0)
+        momentum = norm.momentum
+        norm.moving_mean.assign(norm.moving_mean * momentum + mean * (1.0 - momentum))
+        norm.moving_variance.assign(norm.moving_variance * momentum + variance * (1.0 - momentum))
+    else:
+        mean, variance = norm.moving_mean, norm.moving_variance
+    scale = norm.gamma * ops.rsqrt(variance + norm.epsilon)
+    return z * scale + (norm.beta - mean * scale)
 
 
 def _kernel(conv, training):
