@@ -156,6 +156,7 @@ def run(args, argv):
             "event_eff_b": evaluate.metrics.EVENT_EFF_B,
             "signals": list(tasks.SIGNAL_NAMES),
             "mismodelling": tasks.MISMODELLING,
+            "mismodelling_eff_b": tasks.MISMODELLING_EFF_B,
             "notes": report.NOTES,
             "samples": {r.name: [pathlib.Path(p).name for p in paths[r.name]] for r in suite_recipes.values()},
         },

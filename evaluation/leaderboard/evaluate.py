@@ -149,7 +149,7 @@ def evaluate_entry(entry, folder, samples, scale, seed):
     scorer = Scorer(folder)
     default = scorer.card.default_score
     records = []
-    numbers = {"signature": "serving_default", "sculpting": None}
+    numbers = {"signature": "serving_default", "sculpting": None, "mismodelling": None}
     if entry.task == tasks.EVENT_TASK:
         bkg, mjj_b = scorer.events(samples.events(tasks.DIJET_TEST), f"{entry.name}: {tasks.DIJET_TEST.name}")
         if entry.event_score:
@@ -181,6 +181,12 @@ def evaluate_entry(entry, folder, samples, scale, seed):
             bkg, _ = scores_of(background)
             sig, _ = scores_of(suite)
             records.append(_record(entry, signal, background.name, default, bkg, sig, cfg["bootstrap"], seed))
+        numbers["mismodelling"] = {
+            suite.name: metrics.mismodelling(
+                qcd[default], scores_of(suite)[0][default], tasks.MISMODELLING_EFF_B, cfg["bootstrap"], seed
+            )
+            for suite in tasks.MISMODELLED_QCD
+        }
     numbers["default_score"] = default
     numbers["score_rows_per_second"] = scorer.rate
     numbers["scored_rows"] = scorer.rows

@@ -7,6 +7,8 @@
 * a ROC curve as ``ROC_POINTS`` eps_B values at fixed eps_S, enough to redraw it from results.json;
 * sculpting: the JSD (bits) of the background jet mass (m_jj for event-level scores) before and after
   a cut at eps_B = 0.1 (``evaluation.sculpting``), with both histograms;
+* background mismodelling: the share of shifted QCD above the threshold that keeps ``eff_b`` of nominal
+  QCD (ideal: ``eff_b``) and the AUC of shifted against nominal QCD (ideal: 0.5), with its interval;
 * event level: the local significance of the m_jj bump after a cut at a fixed background efficiency
   (``EVENT_EFF_B``), kahn2021's statistic (``evaluation.significance.bump_significance``: RooStats
   BinomialExpZ with 15 % background uncertainty, largest over the 3-4 TeV bins, counts scaled to
@@ -63,6 +65,26 @@ def signal_metrics(scores_b, scores_s, n_resamples, seed=0):
         "n_signal": m["n_signal"],
         "n_background": m["n_background"],
         "roc_eff_b": roc_points(scores_b, scores_s),
+    }
+
+
+def mismodelling(nominal, shifted, eff_b, n_resamples, seed=0):
+    """{"eff_b_nominal", "eff_b_shifted", "threshold", "auc", "auc_low", "auc_high", "n"}: how a tagger
+    trained on nominal QCD sees QCD from a shifted simulation (`nominal`, `shifted`: its default scores)."""
+    from training.metrics import summary
+
+    nominal, shifted = np.asarray(nominal, np.float64), np.asarray(shifted, np.float64)
+    threshold = float(np.quantile(nominal, 1.0 - eff_b))
+    auc = summary(np.r_[nominal, shifted], np.r_[np.zeros(len(nominal), bool), np.ones(len(shifted), bool)])["auc"]
+    low, high = auc_interval(nominal, shifted, n_resamples, seed)
+    return {
+        "eff_b_nominal": float(eff_b),
+        "eff_b_shifted": float(np.mean(shifted > threshold)),
+        "threshold": threshold,
+        "auc": float(auc),
+        "auc_low": low,
+        "auc_high": high,
+        "n": int(len(shifted)),
     }
 
 

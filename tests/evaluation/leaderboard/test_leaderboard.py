@@ -96,6 +96,24 @@ def test_figures_are_drawn_from_results_json(smoke_run, tmp_path):
         assert cost.loc[e["name"], "mean AUC"] == e["mean_jet_auc"]
         assert sculpt[e["name"]]["before"].tolist() == e["sculpting"]["before"]
         assert sculpt[e["name"]]["cuts"][0.1]["jsd"] == e["sculpting"]["jsd"]
+    shifted = drawn["robustness.png"]["mismodelling"]
+    for e in results["entries"]:  # every smoke entry is jet level: each is tested on every shifted QCD sample
+        assert sorted(e["mismodelling"]) == sorted(s.name for s in tasks.MISMODELLED_QCD)
+        for shift, m in e["mismodelling"].items():
+            (bar,) = shifted[(shifted["model"] == e["name"]) & (shifted["shifted QCD"] == shift)]["eps_B [%]"]
+            assert bar == 100 * m["eff_b_shifted"]
+
+
+def test_mismodelling_measures_shifted_qcd_against_the_nominal_threshold():
+    rng = np.random.default_rng(1)
+    nominal = rng.normal(0.0, 1.0, 20_000)
+    same = metrics.mismodelling(nominal, rng.normal(0.0, 1.0, 20_000), 0.01, 50)
+    assert same["eff_b_shifted"] == pytest.approx(0.01, abs=0.003) and same["auc"] == pytest.approx(0.5, abs=0.01)
+    moved = metrics.mismodelling(nominal, rng.normal(1.0, 1.0, 20_000), 0.01, 50)
+    # a shift of one standard deviation: 1 - Phi(2.326 - 1) of the shifted jets pass, AUC Phi(1 / sqrt 2)
+    assert moved["eff_b_shifted"] == pytest.approx(0.0925, abs=0.01)
+    assert moved["auc"] == pytest.approx(0.760, abs=0.01)
+    assert moved["auc_low"] <= moved["auc"] <= moved["auc_high"]
 
 
 def test_records_are_the_exports_own_default_scores_unflipped(smoke_run):
