@@ -18,7 +18,7 @@ statistics including padding, no XLA), trained on the same batches and scored on
 The two are alternated call by call in one process (--cycles cycles of one training epoch and one
 scoring pass each, the order swapped every cycle, after one untimed warm-up of each), because on
 shared cores only rates taken side by side compare: the ratio is the median of the per-cycle
-ratios ours / stock.
+ratios ours / stock (``*_cpu_ratio``: the same in CPU seconds per call).
 """
 
 import json
@@ -58,6 +58,7 @@ def figures(result):
                 stock = f"results.{i}.stock.{what}_jets_per_s"
                 out.append(Figure(key, f"{name} {label}, jets/s", source=STOCK, same_run=stock))
                 out.append(Figure(f"results.{i}.{what}_ratio", f"{name} {label}, ours / stock", target=RATIO_TARGET))
+                out.append(Figure(f"results.{i}.{what}_cpu_ratio", f"{name} {label}, ours / stock in CPU time"))
             continue
         train, score = MEASURED.get((r["model"], r["preset"]), (None, None))
         out.append(Figure(f"results.{i}.train_jets_per_s", f"{name} training, jets/s", train, README if train else ""))
@@ -166,10 +167,13 @@ def compare(preset, n_jets, cycles, batch_size=None, chunk=1024):
             ours.calibrate(x, y)
         score()
     rates = {name: {"train": [], "score": []} for name in calls}
+    cpu = {name: {"train": [], "score": []} for name in calls}  # CPU seconds per call
     for cycle in range(cycles):
         for what, index in (("train", 0), ("score", 1)):
             for name in sorted(calls, reverse=bool(cycle % 2)):  # swapped every cycle
+                start = time.process_time()
                 rates[name][what].append(calls[name][index]())
+                cpu[name][what].append(time.process_time() - start)
     result = {
         "model": "particlenet",
         "preset": settings.preset,
@@ -185,6 +189,10 @@ def compare(preset, n_jets, cycles, batch_size=None, chunk=1024):
         ratios = [a / b for a, b in zip(rates["ours"][what], rates["stock"][what])]
         result[f"{what}_ratio"] = round(statistics.median(ratios), 3)
         result[f"{what}_ratios"] = [round(r, 3) for r in ratios]
+        # the same in CPU time (both do the same jets per call): steadier than wall time when other
+        # programs share the cores, though it also counts the threads' spinning
+        cpu_ratios = [b / a for a, b in zip(cpu["ours"][what], cpu["stock"][what])]
+        result[f"{what}_cpu_ratio"] = round(statistics.median(cpu_ratios), 3)
     result["stock"] = {"trainable_weights": trainable_weights(stock)}
     for what in ("train", "score"):
         result["stock"][f"{what}_jets_per_s"] = round(statistics.median(rates["stock"][what]), 1)
@@ -232,7 +240,8 @@ def collect(args):
                 print(
                     f"particlenet:{r['preset']} {what:<5} jets/s  ours {_spread(r['runs']['ours'][what])}  "
                     f"stock {_spread(r['runs']['stock'][what])}  ours/stock {r[f'{what}_ratio']:.2f} "
-                    f"(per cycle {' '.join(f'{v:.2f}' for v in r[f'{what}_ratios'])})",
+                    f"(per cycle {' '.join(f'{v:.2f}' for v in r[f'{what}_ratios'])}; "
+                    f"in CPU time {r[f'{what}_cpu_ratio']:.2f})",
                     file=sys.stderr,
                 )
         else:
