@@ -78,8 +78,41 @@ def _nearest(dist):
     return tf.reduce_min(dist, axis=-1), tf.argmin(dist, axis=-1, output_type=tf.int32)
 
 
+def _initial_neighbours(rap, phi, alive):
+    """(Delta^2, index) of every pseudojet's nearest live neighbour, one slot at a time (a pairwise
+    matrix of a large batch would take gigabytes): (jets, slots) each, inf / 0 for dead slots."""
+    import tensorflow as tf
+
+    n_slots = tf.shape(rap)[1]
+    slots = tf.range(n_slots)
+    dist_ta = tf.TensorArray(tf.float64, size=n_slots, element_shape=tf.TensorShape([None]))
+    index_ta = tf.TensorArray(tf.int32, size=n_slots, element_shape=tf.TensorShape([None]))
+
+    def one(i, dist_ta, index_ta):
+        d = squared_distance(rap[:, i : i + 1], phi[:, i : i + 1], rap, phi)  # (jets, slots)
+        d = tf.where(alive & (slots[None, :] != i) & alive[:, i : i + 1], d, tf.constant(INF, tf.float64))
+        nearest, index = _nearest(d)
+        return i + 1, dist_ta.write(i, nearest), index_ta.write(i, index)
+
+    _, dist_ta, index_ta = tf.while_loop(lambda i, *_: i < n_slots, one, (0, dist_ta, index_ta))
+    return tf.transpose(dist_ta.stack()), tf.transpose(index_ta.stack())
+
+
+def _first_live(p4, mask):
+    """Each jet's real particles moved to its first slots (stable): (p4, their input slots)."""
+    import tensorflow as tf
+
+    order = tf.argsort(tf.cast(~mask, tf.int32), axis=1, stable=True)  # (jets, particles)
+    return tf.gather(p4, order, batch_dims=1), order
+
+
 def cluster(p4, mask, p=0.0):
     """Pairwise generalised-k_t clustering of each jet's particles into one jet, in-graph.
+
+    The work shrinks with every step: jets are processed largest first, so those still merging at
+    step k are a prefix of the batch, and each jet's live pseudojets fill its first slots (a merge
+    frees slot b and the last live pseudojet moves into it), so after every step the state is cut
+    to the jets still merging and to the widest of them.
 
     Args:
         p4: (jets, particles, 4) float64 (E, px, py, pz), padding anything (masked).
@@ -95,58 +128,73 @@ def cluster(p4, mask, p=0.0):
     import tensorflow as tf
 
     p4 = tf.where(mask[..., None], p4, tf.zeros_like(p4))
-    n_jets, n_slots = tf.shape(p4)[0], tf.shape(p4)[1]
-    slots = tf.range(n_slots)
-    rap, phi = rapidity_phi(p4)  # (jets, slots)
+    n_slots = tf.shape(p4)[1]
+    counts = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # (jets,)
+    n_merges = tf.maximum(tf.reduce_max(counts) - 1, 0)  # steps of the loop
+    by_size = tf.argsort(counts, direction="DESCENDING", stable=True)  # (jets,) the largest first
+    live_p4, node_id = _first_live(tf.gather(p4, by_size), tf.gather(mask, by_size))  # particle ids: input slots
     inf = tf.constant(INF, tf.float64)
 
-    # initial nearest neighbours from the full matrix (once)
-    pair = squared_distance(rap[:, :, None], phi[:, :, None], rap[:, None, :], phi[:, None, :])  # (jets, s, s)
-    valid = mask[:, :, None] & mask[:, None, :] & ~tf.eye(n_slots, dtype=tf.bool)[None]
-    nn_dist, nn = _nearest(tf.where(valid, pair, inf))  # (jets, slots)
+    def alive_of(n_left, width):
+        return tf.range(width)[None, :] < n_left[:, None]
 
-    n_left = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # (jets,) pseudojets left
-    n_steps = tf.maximum(tf.reduce_max(n_left) - 1, 1)
-    # every jet merges once per step until it is one pseudojet: step k writes merge k of each jet
-    merged_ta = tf.TensorArray(tf.float64, size=n_steps, element_shape=tf.TensorShape([None, 4]))
-    parents_ta = tf.TensorArray(tf.int32, size=n_steps, element_shape=tf.TensorShape([None, 2]))
-    node_id = tf.broadcast_to(slots[None, :], tf.shape(mask))
-    state = (0, p4, mask, rap, phi, _weight(p4, p), nn_dist, nn, node_id, n_left, merged_ta, parents_ta)
+    def shrink(n_left, *arrays):
+        """The jets still merging (a prefix: sorted by size) and the slots of the widest of them."""
+        n_active = tf.reduce_sum(tf.cast(n_left > 1, tf.int32))
+        width = tf.maximum(tf.reduce_max(tf.concat([n_left[:n_active], [1]], 0)), 1)
+        return (n_left[:n_active],) + tuple(x[:n_active, :width] for x in arrays)
 
-    def step(k, p4, alive, rap, phi, weight, nn_dist, nn, node_id, n_left, merged_ta, parents_ta):
-        merging = n_left > 1  # (jets,)
+    n_left = tf.gather(counts, by_size)
+    rap, phi = rapidity_phi(live_p4)
+    nn_dist, nn = _initial_neighbours(rap, phi, alive_of(n_left, n_slots))
+    state = shrink(n_left, live_p4, rap, phi, _weight(live_p4, p), nn_dist, nn, node_id)
+    # step k writes merge k of every jet still merging (the first ones of the sorted batch)
+    merged_ta = tf.TensorArray(tf.float64, size=n_merges, infer_shape=False, element_shape=tf.TensorShape([None, 4]))
+    parents_ta = tf.TensorArray(tf.int32, size=n_merges, infer_shape=False, element_shape=tf.TensorShape([None, 2]))
+
+    def step(k, n_left, p4, rap, phi, weight, nn_dist, nn, node_id, merged_ta, parents_ta):
+        width = tf.shape(p4)[1]
+        slots = tf.range(width)[None, :]
+        alive = alive_of(n_left, width)  # (jets, width); every jet here merges
         d_ij = nn_dist * tf.minimum(weight, tf.gather(weight, nn, batch_dims=1))
         d_ij = tf.where(alive & (nn_dist < inf), d_ij, inf)
         first = tf.argmin(d_ij, axis=1, output_type=tf.int32)  # (jets,)
         second = tf.gather(nn, first, batch_dims=1)
-        a, b = tf.minimum(first, second), tf.maximum(first, second)  # the merged pseudojet goes to slot a
+        a, b = tf.minimum(first, second), tf.maximum(first, second)
         merged = tf.gather(p4, a, batch_dims=1) + tf.gather(p4, b, batch_dims=1)  # (jets, 4) E scheme
         rap_m, phi_m = rapidity_phi(merged)
-        at_a = merging[:, None] & (slots[None, :] == a[:, None])  # (jets, slots)
-        at_b = merging[:, None] & (slots[None, :] == b[:, None])
-        # the history: merge k of a jet is node n_slots + k, its parents lower id first
         id_a, id_b = tf.gather(node_id, a, batch_dims=1), tf.gather(node_id, b, batch_dims=1)
-        both = tf.stack([tf.minimum(id_a, id_b), tf.maximum(id_a, id_b)], axis=1)
-        merged_ta = merged_ta.write(k, tf.where(merging[:, None], merged, tf.zeros_like(merged)))
-        parents_ta = parents_ta.write(k, tf.where(merging[:, None], both, -tf.ones_like(both)))
-        # the slots
+        merged_ta = merged_ta.write(k, merged)
+        parents_ta = parents_ta.write(k, tf.stack([tf.minimum(id_a, id_b), tf.maximum(id_a, id_b)], axis=1))
+        # those whose neighbour was a or b need a full search
+        lost = alive & (slots != a[:, None]) & (slots != b[:, None]) & ((nn == a[:, None]) | (nn == b[:, None]))
+        # the merged pseudojet takes slot a; the last live one moves into slot b
+        at_a = slots == a[:, None]
         p4 = tf.where(at_a[..., None], merged[:, None, :], p4)
-        alive = alive & ~at_b
-        rap = tf.where(at_a, rap_m[:, None], rap)
-        phi = tf.where(at_a, phi_m[:, None], phi)
+        rap, phi = tf.where(at_a, rap_m[:, None], rap), tf.where(at_a, phi_m[:, None], phi)
         weight = tf.where(at_a, _weight(merged, p)[:, None], weight)
         node_id = tf.where(at_a, n_slots + k, node_id)
-        # nearest neighbours: the merged pseudojet's, the others' against it, and a full search for
-        # those whose neighbour was a or b
-        d_a = squared_distance(rap_m[:, None], phi_m[:, None], rap, phi)  # (jets, slots)
-        d_a = tf.where(alive & ~at_a, d_a, inf)
+        last = n_left - 1
+        at_b = slots == b[:, None]  # (jets, width); b <= last
+
+        def moved(x):  # x with the last live slot's value in slot b
+            return tf.where(
+                at_b if len(x.shape) == 2 else at_b[..., None], tf.gather(x, last, batch_dims=1)[:, None], x
+            )
+
+        p4, rap, phi, weight, nn_dist, nn, node_id, lost = (
+            moved(x) for x in (p4, rap, phi, weight, nn_dist, nn, node_id, lost)
+        )
+        nn = tf.where(nn == last[:, None], b[:, None], nn)
+        n_left = last
+        alive = alive_of(n_left, width)
+        lost = lost & alive
+        # the merged pseudojet's neighbour, and the others' against it
+        d_a = tf.where(alive & ~at_a, squared_distance(rap_m[:, None], phi_m[:, None], rap, phi), inf)
         nn_dist_a, nn_a = _nearest(d_a)
-        lost = alive & ~at_a & merging[:, None] & ((nn == a[:, None]) | (nn == b[:, None]))
-        closer = alive & ~at_a & merging[:, None] & ~lost & (d_a < nn_dist)
-        nn_dist = tf.where(closer, d_a, nn_dist)
-        nn = tf.where(closer, a[:, None], nn)
-        nn_dist = tf.where(at_a, nn_dist_a[:, None], nn_dist)
-        nn = tf.where(at_a, nn_a[:, None], nn)
+        closer = alive & ~at_a & ~lost & (d_a < nn_dist)
+        nn_dist = tf.where(at_a, nn_dist_a[:, None], tf.where(closer, d_a, nn_dist))
+        nn = tf.where(at_a, nn_a[:, None], tf.where(closer, a[:, None], nn))
         where_lost = tf.cast(tf.where(lost), tf.int32)  # (F, 2) [jet, slot]
         jets_lost = where_lost[:, 0]
         d_lost = squared_distance(
@@ -154,23 +202,37 @@ def cluster(p4, mask, p=0.0):
             tf.gather_nd(phi, where_lost)[:, None],
             tf.gather(rap, jets_lost),
             tf.gather(phi, jets_lost),
-        )  # (F, slots)
-        d_lost = tf.where(tf.gather(alive, jets_lost) & (slots[None, :] != where_lost[:, 1:]), d_lost, inf)
+        )  # (F, width)
+        d_lost = tf.where(tf.gather(alive, jets_lost) & (slots != where_lost[:, 1:]), d_lost, inf)
         dist_lost, nn_lost = _nearest(d_lost)
-        nn_dist = tf.tensor_scatter_nd_update(nn_dist, where_lost, dist_lost)
+        nn_dist = tf.where(alive, tf.tensor_scatter_nd_update(nn_dist, where_lost, dist_lost), inf)
         nn = tf.tensor_scatter_nd_update(nn, where_lost, nn_lost)
-        nn_dist = tf.where(alive, nn_dist, inf)
-        n_left = n_left - tf.cast(merging, tf.int32)
-        return k + 1, p4, alive, rap, phi, weight, nn_dist, nn, node_id, n_left, merged_ta, parents_ta
+        return (k + 1, *shrink(n_left, p4, rap, phi, weight, nn_dist, nn, node_id), merged_ta, parents_ta)
 
-    out = tf.while_loop(lambda k, *_: k < n_steps, step, state)
-    n_merges = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
-    nodes = tf.concat([p4, tf.transpose(out[-2].stack(), [1, 0, 2])], axis=1)
-    parents = tf.concat(
-        [-tf.ones(tf.stack([n_jets, n_slots, 2]), tf.int32), tf.transpose(out[-1].stack(), [1, 0, 2])], 1
+    row, matrix = tf.TensorShape([None]), tf.TensorShape([None, None])
+    invariants = (tf.TensorShape([]), row, tf.TensorShape([None, None, 4]), *[matrix] * 6)
+    out = tf.while_loop(
+        lambda k, n_left, *_: k < n_merges,
+        step,
+        (tf.constant(0), *state, merged_ta, parents_ta),
+        shape_invariants=(*invariants, tf.TensorShape(None), tf.TensorShape(None)),
     )
+    # merge k of the jet of rank r in the sorted batch is row offsets[k] + r of the steps' rows
+    n_steps = tf.maximum(n_merges, 1)
+    steps = tf.range(n_steps)
+    merging = tf.reduce_sum(tf.cast(counts[None, :] - 1 > steps[:, None], tf.int32), axis=1)  # (steps,)
+    offsets = tf.cumsum(merging, exclusive=True)
+    rank = tf.math.invert_permutation(by_size)  # (jets,)
+    is_merge = steps[None, :] < counts[:, None] - 1  # (jets, steps)
+    empty = tf.reduce_sum(merging)  # the extra row: zeros / no parents
+    rows = tf.where(is_merge, offsets[None, :] + rank[:, None], empty)
+    merged = tf.concat([out[-2].concat(), tf.zeros([1, 4], tf.float64)], axis=0)
+    parents = tf.concat([out[-1].concat(), -tf.ones([1, 2], tf.int32)], axis=0)
+    nodes = tf.concat([p4, tf.gather(merged, rows)], axis=1)  # (jets, particles + steps, 4)
+    no_parents = -tf.ones(tf.stack([tf.shape(p4)[0], n_slots, 2]), tf.int32)
+    parents = tf.concat([no_parents, tf.gather(parents, rows)], axis=1)
     first_particle = tf.argmax(tf.cast(mask, tf.int32), axis=1, output_type=tf.int32)
-    root = tf.where(n_merges > 0, n_slots + n_merges - 1, first_particle)
+    root = tf.where(counts > 1, n_slots + counts - 2, first_particle)
     return {"nodes": nodes, "parents": parents, "root": root, "steps": n_steps}
 
 
