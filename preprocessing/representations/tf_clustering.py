@@ -10,19 +10,21 @@ and weight w = (k_t^2)^p (p = 1 k_t, p = 0 Cambridge/Aachen, p = -1 anti-k_t), a
     d_ij = min(w_i, w_j) Delta_ij^2        (the 1 / R^2 of FastJet scales every d_ij alike).
 
 Each step merges the pair of smallest d_ij by summing four-momenta (E scheme). As in FastJet, the
-pair is found through geometric nearest neighbours: the smallest d_ij is min_i w_i Delta_{i,NN(i)}^2
-over the particles i of smallest weight in their pair (FastJet's lemma), so each step updates the
-neighbours of the merged pseudojet and of those whose neighbour it replaced, O(particles) work per
-step instead of a pairwise matrix. Beam distances d_iB = w_i are not modelled: the result is the
+pair is found through geometric nearest neighbours NN(i): the smallest d_ij is the smallest
+min(w_i, w_NN(i)) Delta_{i,NN(i)}^2 (FastJet's lemma: the lower-weight member of the pair has the
+other as its nearest neighbour), so each step updates the neighbours of the merged pseudojet and
+of those whose neighbour it replaced, O(particles) work per step instead of a pairwise matrix. Beam distances d_iB = w_i are not modelled: the result is the
 exclusive clustering to one jet with a radius R so large that no d_iB is ever the smallest (FastJet
 ``JetDefinition(algorithm, 1000)``, the reclustering of jet substructure tools).
 
-Exact ties (equal d_ij of different pairs: identical particles) are broken by the lowest slot,
-which need not be FastJet's internal order; they change only merges of identical pseudojets.
+Exact ties (equal d_ij of different pairs: identical particles) are broken by the current slot
+order, which need not be FastJet's internal order; they change only merges of identical
+pseudojets (the tests split a real jet into 200 collinear pieces: the Lund image is unchanged).
 
 History layout (one row per jet): nodes 0..P-1 are the padded particles, node P + k its k-th merge;
 ``parents`` holds the two node ids of each merge (lower first; FastJet's own order of a pair
-follows its search and is not reproduced, it matters only for exactly equal p_T), -1 for particles; ``root`` is the final jet's node (its particle for a one-particle jet).
+follows its search and is not reproduced, it matters only for exactly equal p_T), -1 for
+particles; ``root`` is the final jet's node (its particle for a one-particle jet).
 """
 
 import math
