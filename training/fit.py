@@ -26,7 +26,10 @@ the same command and ``--data`` on every worker); only the chief writes the expo
 worker's summary carries ``distribute.weights_sha256``. A multi-worker task waits up to 300 s for
 its peers, saying which, and stops on SIGINT/SIGTERM at any point (``training.distribute``).
 Checkpoints live in ``<export-dir>/.runs/`` while training and are removed when the run ends
-(``--keep-runs`` keeps them).
+(``--keep-runs`` keeps them). An export that cannot be written (full disk, file size limit,
+permissions) is one error line naming the reason and where the trained model is kept
+(``<export-dir>/.runs/<model>-trained-<digest>/``, ``training.kept``); no version folder appears,
+and the same command run again exports the kept model without training.
 ``--memory-budget`` (default: half of the machine's memory): a sample whose arrays and
 representation would take more (``training.data.memory``, estimated from the files' shapes) is read in
 chunks and its representation built into an on-disk row cache in ``<export-dir>/.runs/``, from
@@ -229,11 +232,12 @@ def run(args):
 
 
 def _train_and_export(args, settings, inputs, split, targets, run_dir, export_tagger, code_version, strategy=None):
-    from training import pipeline
+    from training import kept, pipeline
     from training.data.rows import warmup_jets
 
-    members = []
-    if args.ensemble > 1:  # independent members as Dask tasks: the same members wherever they run
+    seeds = [args.seed + k for k in range(args.ensemble)]
+    members, keep_dir = _kept_members(args, settings, inputs, split, targets, seeds, strategy)
+    if not members and args.ensemble > 1:  # independent members as Dask tasks: the same members wherever they run
         from training.members import train_ensemble
 
         members = train_ensemble(
@@ -288,14 +292,21 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
     card = pipeline.model_card(settings, model, members, inputs, split, evaluation, args.seed, code_version())
     if distributed is not None:  # how the model was trained (the weights digest matches every worker's)
         card.training["distribute"] = {k: distributed[k] for k in ("strategy", "replicas", "weights_sha256")}
-    export = export_tagger(
-        model,
-        inputs.shapes(),
-        pathlib.Path(args.export_dir) / args.model,
-        card,
-        write_extras=lambda folder: pipeline.export_figures(settings, model, members, inputs, evaluation, folder),
-        warmup=warmup_jets(inputs, split),  # streamed: read here, not by reading every file whole
-    )
+    try:
+        export = export_tagger(
+            model,
+            inputs.shapes(),
+            pathlib.Path(args.export_dir) / args.model,
+            card,
+            write_extras=lambda folder: pipeline.export_figures(settings, model, members, inputs, evaluation, folder),
+            warmup=warmup_jets(inputs, split),  # streamed: read here, not by reading every file whole
+        )
+    except Exception as err:  # the trained model is kept, whatever stopped its export
+        if keep_dir is None and strategy is None:  # where a rerun of the same command looks for it
+            keep_dir = kept.folder(pathlib.Path(args.export_dir) / ".runs", settings, seeds, inputs, split, targets)
+        _keep_unexported(err, pathlib.Path(args.export_dir) / args.model, members, seeds, keep_dir, run_dir)
+        raise
+    kept.remove(keep_dir)  # exported: a model kept by an earlier run is no longer needed
     headline = evaluation.metrics.get(model.default_score, {})
     summary = {
         "model": args.model,
@@ -313,6 +324,57 @@ def _train_and_export(args, settings, inputs, split, targets, run_dir, export_ta
         summary["distribute"] = distributed
     print(json.dumps(summary))
     return 0
+
+
+def _kept_members(args, settings, inputs, split, targets, seeds, strategy):
+    """(members, folder): the members an earlier run of the same command trained but could not
+    export (``training.kept``), or ([], where this run would keep them); looked for only when such
+    a folder exists, since naming it reads every training array."""
+    from training import kept
+
+    runs = pathlib.Path(args.export_dir) / ".runs"
+    if strategy is not None or not any(runs.glob(f"{args.model}-trained-*")):
+        return [], None
+    keep_dir = kept.folder(runs, settings, seeds, inputs, split, targets)
+    members = kept.load(keep_dir, settings, seeds) if keep_dir is not None else None
+    if members:
+        print(
+            f"{len(members)} trained member(s) kept from an earlier run in {keep_dir}: exporting without training",
+            file=sys.stderr,
+        )
+    return members or [], keep_dir
+
+
+def _keep_unexported(err, target, members, seeds, keep_dir, run_dir):
+    """Keep the trained `members` of a failed export in `keep_dir` (``training.kept``; None: beside
+    `run_dir`, not found by a rerun); a DataError of one line when the machine stopped the export
+    (full disk, file size limit, permissions), else a note and the original error goes on."""
+    from training import kept
+
+    why = kept.environmental(err)
+    rerun = keep_dir is not None
+    if keep_dir is None:  # rows streamed from disk, or a distributed run
+        keep_dir = run_dir.with_name(f"{run_dir.name}-trained")
+    if not all(p.is_file() for p in kept.files(keep_dir, seeds)):  # kept already when a rerun exported them
+        try:
+            kept.keep(keep_dir, members, seeds)
+        except OSError as again:
+            kept.remove(keep_dir)
+            if why is None:
+                raise err from again
+            raise DataError(
+                f"{target}: cannot write the export ({why}), nor keep the trained model in {keep_dir} "
+                f"({kept.environmental(again)})"
+            ) from None
+    then = (
+        "run the same command again once the export can be written: it exports the kept model without training"
+        if rerun
+        else "rebuild each member with training.members.rebuild"
+    )
+    if why is None:
+        print(f"note: the export failed; the trained model is kept in {keep_dir}; {then}", file=sys.stderr)
+        return
+    raise DataError(f"{target}: cannot write the export ({why}); the trained model is kept in {keep_dir}; {then}")
 
 
 if __name__ == "__main__":
