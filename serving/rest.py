@@ -8,7 +8,8 @@ Paths are matched as ``http_rest_api_util.cc`` matches them: ``/v1/`` case-insen
 names and labels URL-decoded, versions as digits. A path under ``/v1/`` that matches neither
 pattern (a GET of ``:predict``, a POST of status or metadata, any other method) is 400
 "Malformed request"; ``GET /v1/models`` is 400 "Missing model name in request."; a path outside
-``/v1/`` is 404, as TF Serving's dispatcher ignores it. Errors are ``{"error": message}`` with
+``/v1/`` is 404, as TF Serving's dispatcher ignores it. PUT, DELETE and PATCH are 400 "Malformed
+request" under ``/v1/`` and 404 outside it; any other method is 501. Errors are ``{"error": message}`` with
 TF Serving's status for the code (``errors.CODES``, from ``http_server.cc``).
 
 Bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` (TF Serving's libevent server
@@ -194,6 +195,17 @@ def make_handler(store, timeout_s=30.0, verbose=False):
 
         def _error(self, err):
             self._send(err.http_status, {"error": err.message})
+
+        def send_error(self, code, message=None, explain=None):
+            """What http.server answers before a handler runs (a method without a handler such as TRACE
+            or FOO: 501; a malformed request line: 400; a URI or header over its limit: 414, 431; an HTTP
+            version it cannot speak: 505) as JSON like every other answer, not its HTML page."""
+            self.close_connection = True  # the request (and any body) was not read: the stream is lost
+            if self.request_version == self.default_request_version:  # the request line was not understood:
+                self.request_version = "HTTP/1.0"  # a status line and headers all the same (HTTP/0.9 has none)
+            self.log_error("code %d, message %s", code, message)
+            short = self.responses.get(code, ("error",))[0]
+            self._send(code, {"error": message or short})
 
         def handle_one_request(self):
             try:
