@@ -69,3 +69,12 @@ def test_savedmodel_raw_default_equals_offline_path(lund_jets, tmp_path):
     for score, values in offline.items():
         np.testing.assert_allclose(out[score].numpy(), np.asarray(values), atol=1e-4, rtol=1e-4, err_msg=score)
     np.testing.assert_allclose(out["anomaly_score"].numpy(), np.asarray(offline[model.default_score]), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_in_graph_lund_images_equal_the_fastjet_builder_on_every_generated_jet(small_samples):
+    for process in ("qcd", "top"):
+        sample = small_samples[process]
+        constituents, counts = sample.constituents.astype(np.float32), sample.n_constituents.astype(np.int32)
+        want = lund_image.lund_images(constituents, counts)
+        np.testing.assert_allclose(IMAGES(tf.constant(constituents), tf.constant(counts)).numpy(), want, atol=1e-6)

@@ -137,3 +137,16 @@ def test_offline_score_of_kept_jets_through_the_raw_default(exported_vrnn, jets)
     raw = score_sample(loaded.signatures["serving_default"], card, usable, batch_size=32)
     offline = model.anomaly_scores(vrnn.sequences(usable.constituents, usable.n_constituents))
     np.testing.assert_allclose(raw["anomaly_score"], np.asarray(offline["rho_prime"]), atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("selection", vrnn.SELECTIONS)
+def test_in_graph_sequences_equal_the_numpy_builder_on_every_generated_jet(small_samples, selection):
+    for process in ("qcd", "top"):
+        sample = small_samples[process]
+        constituents, counts = sample.constituents.astype(np.float32), sample.n_constituents.astype(np.int32)
+        want = vrnn.sequences(constituents, counts, selection=selection, drop=False)
+        got = _sequences(constituents, counts, selection)
+        np.testing.assert_array_equal(got["vrnn_mask"].numpy(), want["vrnn_mask"])
+        np.testing.assert_allclose(got["vrnn_sequence"].numpy(), want["vrnn_sequence"], atol=1e-6)
+        np.testing.assert_array_equal(got[graph.KEPT].numpy(), vrnn.kept(want))
