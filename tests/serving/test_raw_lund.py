@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from preprocessing.representations import graph, graph_ops, lund_image, lund_image_graph
 from tests.serving.conftest import edge_jets
+from tests.serving.test_physical_inputs import BAD, CASES, _request  # the table of unphysical jets
 
 # a graph traced once: eagerly its loops would run op by op in Python
 IMAGES = tf.function(
@@ -78,3 +79,12 @@ def test_in_graph_lund_images_equal_the_fastjet_builder_on_every_generated_jet(s
         constituents, counts = sample.constituents.astype(np.float32), sample.n_constituents.astype(np.int32)
         want = lund_image.lund_images(constituents, counts)
         np.testing.assert_allclose(IMAGES(tf.constant(constituents), tf.constant(counts)).numpy(), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_kind_of_unphysical_jet_is_refused_naming_rule_and_jet(case, jets):
+    spoil, rule = CASES[case]
+    p4, counts = _request(jets, spoil)
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        IMAGES(tf.constant(p4), tf.constant(counts))
+    assert graph_ops.parse_refusal(err.value.message)[:2] == (BAD, rule), err.value.message
