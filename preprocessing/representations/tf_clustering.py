@@ -247,13 +247,13 @@ def primary_declusterings(history):
         history: the output of `cluster`.
 
     Returns:
-        delta, kt: (jets, particles - 1) float64, zero where not valid; valid: (jets, particles - 1)
-        bool, True for the declusterings of each jet, first the widest.
+        delta, kt: (jets, depth) float64, zero where not valid; valid: (jets, depth) bool, True for
+        the declusterings of each jet, first the widest; depth is the longest primary chain (>= 1).
     """
     import tensorflow as tf
 
     nodes, parents, root = history["nodes"], history["parents"], history["root"]
-    n_steps = history["steps"]  # the depth of the deepest declustering is at most the merges
+    n_steps = history["steps"]  # the longest primary chain has at most this many declusterings
 
     def step(k, node, delta, kt, valid):
         both = tf.gather(parents, node, batch_dims=1)  # (jets, 2)
@@ -278,6 +278,12 @@ def primary_declusterings(history):
         node = tf.where(has, tf.where(swap, safe[:, 1], safe[:, 0]), node)
         return k + 1, node, delta, kt, valid
 
-    arrays = [tf.TensorArray(dt, size=n_steps) for dt in (tf.float64, tf.float64, tf.bool)]
-    _, _, delta, kt, valid = tf.while_loop(lambda k, *_: k < n_steps, step, (0, root, *arrays))
+    def more(k, node, *_):  # until no jet has a declustering left (the primary chain is short)
+        return (k < n_steps) & ((k == 0) | tf.reduce_any(tf.gather(parents, node, batch_dims=1)[:, 0] >= 0))
+
+    arrays = [
+        tf.TensorArray(dt, size=0, dynamic_size=True, element_shape=tf.TensorShape([None]))
+        for dt in (tf.float64, tf.float64, tf.bool)
+    ]
+    _, _, delta, kt, valid = tf.while_loop(more, step, (0, root, *arrays))
     return tuple(tf.transpose(t.stack()) for t in (delta, kt, valid))
