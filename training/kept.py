@@ -22,17 +22,23 @@ ENVIRONMENTAL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.ER
 
 
 def environmental(err):
-    """Why a write failed (e.g. 'No space left on device') when `err` is the machine's doing, else None.
+    """Why a write failed (e.g. 'No space left on device'), in one line, when `err` is the machine's
+    doing, else None.
 
     TensorFlow reports a failed write as an OpError (ENOSPC: ResourceExhaustedError, EFBIG:
-    OutOfRangeError) whose message ends with the system's text; h5py and Python raise OSError."""
-    if isinstance(err, OSError):
-        return err.strerror or str(err)
-    message = getattr(err, "message", None)
-    if isinstance(message, str):
-        for code in ENVIRONMENTAL:
-            if os.strerror(code) in message:
-                return os.strerror(code)
+    OutOfRangeError) whose message ends with the system's text; Python raises OSError with an
+    errno; h5py an OSError whose several-line text holds the system's text."""
+    code = getattr(err, "errno", None)
+    if isinstance(err, OSError) and code in ENVIRONMENTAL:
+        return os.strerror(code)
+    text = str(err.strerror or err) if isinstance(err, OSError) else getattr(err, "message", None)
+    if not isinstance(text, str):
+        return None
+    for code in ENVIRONMENTAL:
+        if os.strerror(code) in text:
+            return os.strerror(code)
+    if isinstance(err, OSError):  # another errno: the system's text, on one line
+        return " ".join(text.split()) or type(err).__name__
     return None
 
 

@@ -84,6 +84,15 @@ def test_a_full_disk_at_the_export_keeps_the_model_and_a_rerun_exports_it(data, 
     [
         (OSError(errno.ENOSPC, NO_SPACE, "exported/dvae/.tmp-1/assets.extra/model_card.json"), NO_SPACE),
         (OSError(errno.EACCES, "Permission denied", "exported/dvae"), "Permission denied"),
+        (  # h5py's, writing member0.weights.h5 into the export on a real full tmpfs: no errno, several lines
+            OSError(
+                "Can't synchronously write data (file write failed: time = Mon Dec  7 06:53:04 2026\n, filename = "
+                "'x/member0.weights.h5', file descriptor = 3, errno = 28, error message = 'No space left on device')"
+            ),
+            NO_SPACE,
+        ),
+        (OSError(errno.ENOENT, "No such file or directory", "exported/dvae/.tmp-1"), "No such file or directory"),
+        (OSError("a message\non two lines"), "a message on two lines"),
         ("out of range", TOO_LARGE),  # TensorFlow's OutOfRangeError for EFBIG (a file size limit)
         ("resource", NO_SPACE),  # its ResourceExhaustedError for ENOSPC
         (ValueError("a bug in a graph"), None),
