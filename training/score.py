@@ -75,7 +75,13 @@ def score_sample(fn, card, sample, source="input", batch_size=None, first_row=0)
             done[0] += len(batch[graph.COUNTS])
             return out
 
-        return finite_scores(batched(run, feed, batch_size), source, first_row)
+        scores = batched(run, feed, batch_size)
+        if card.representation_name in graph.FLAGGING_BUILDERS:
+            # one row per jet in, NaN scores for the jets the representation drops (the VRNN's, fewer than 3
+            # steps): keep the rows the offline representation keeps, as the representation path does
+            keep = ~np.isnan(np.asarray(scores["anomaly_score"], np.float64))
+            scores = {name: np.asarray(values)[keep] for name, values in scores.items()}
+        return finite_scores(scores, source, first_row)
     rep = card.representation
     inputs = representations.build(rep["name"], sample, rep.get("params"), source=source)
     missing = sorted(set(expected) - set(inputs))

@@ -65,8 +65,8 @@ def test_client_scores_equal_offline_path_and_bad_jets_are_400(server, exported,
     assert err.value.status in (400, "INVALID_ARGUMENT") and "NaN" in err.value.message
 
 
-def test_lund_images_stay_on_the_representation_signature():
-    assert graph.supports("jet_image") and not graph.supports("lund_image") and not graph.supports("highlevel")
+def test_lund_images_serve_raw_constituents_and_event_features_do_not():
+    assert graph.supports("jet_image") and graph.supports("lund_image") and not graph.supports("highlevel")
 
 
 def test_offline_score_uses_the_raw_signature_and_refuses_empty_jets(exported, jets):

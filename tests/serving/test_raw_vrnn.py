@@ -132,6 +132,26 @@ def test_offline_score_of_kept_jets_through_the_raw_default(exported_vrnn, jets)
 
 
 @pytest.mark.slow
+def test_offline_score_drops_the_jets_the_representation_drops(exported_vrnn, jets):
+    """A file with jets the VRNN drops (here: cut to 2 constituents) scores the kept jets only, as
+    the representation path always did, instead of refusing the dropped jets' NaN scores."""
+    from training.export import load_tagger
+    from training.score import score_sample
+
+    folder, model = exported_vrnn
+    _, card, _, loaded = load_tagger(folder)
+    sample = jets.subset(np.arange(40))
+    sample.n_constituents = np.asarray(sample.n_constituents).copy()
+    sample.n_constituents[[3, 17]] = 2
+    raw = score_sample(loaded.signatures["serving_default"], card, sample, batch_size=16)
+    kept = vrnn.kept_rows(sample)
+    assert kept.sum() <= 38 and len(raw["anomaly_score"]) == kept.sum()
+    usable = sample.subset(np.flatnonzero(kept))
+    offline = model.anomaly_scores(vrnn.sequences(usable.constituents, usable.n_constituents))
+    np.testing.assert_allclose(raw["anomaly_score"], np.asarray(offline["rho_prime"]), atol=1e-4)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("selection", vrnn.SELECTIONS)
 def test_in_graph_sequences_equal_the_numpy_builder_on_every_generated_jet(small_samples, selection):
     for process in ("qcd", "top"):
