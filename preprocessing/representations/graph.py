@@ -15,12 +15,17 @@ Two tables:
 The Lund-plane images need a Cambridge/Aachen clustering: ``tf_clustering`` writes FastJet's
 pairwise recombination as a ``tf.while_loop`` (the same merge history on generated jets).
 
-Not listed: ``highlevel``, event-level (two jets per row); event-level models keep their feature
-inputs.
+Event-level: ``highlevel`` (bortolato2021's dijet features, ``highlevel_graph``: jet masses and
+N-subjettiness from an in-graph exclusive-k_t clustering) is in ``FLAGGING_BUILDERS`` and in
+``EVENT_LEVEL``: its rows are jets two by two, rows 2k and 2k + 1 the two leading jets of event k
+(the sample files' layout), and each event's outputs come on its first row, ``KEPT`` False (NaN
+outputs) on its second. One output row per input row keeps batching servers working, and scoring
+keeps the rows that are not NaN, one per event, as for the VRNN's dropped jets.
 """
 
 from preprocessing.representations import (
     constituents_graph,
+    highlevel_graph,
     jet_image_graph,
     lund_image_graph,
     pointcloud_graph,
@@ -35,8 +40,11 @@ GRAPH_BUILDERS = {
     "pointcloud": pointcloud_graph.build,
 }
 # the same, for builders whose numpy twin drops jets: their output also holds KEPT (jets,) bool
-FLAGGING_BUILDERS = {"vrnn": vrnn_graph.build}
+FLAGGING_BUILDERS = {"vrnn": vrnn_graph.build, "highlevel": highlevel_graph.build}
 KEPT = vrnn_graph.KEPT
+assert highlevel_graph.KEPT == KEPT
+# event-level representations among them: two input rows (the leading jets) per event
+EVENT_LEVEL = frozenset({"highlevel"})
 
 # the raw-constituent signature's input names
 CONSTITUENTS = "constituents"
@@ -50,7 +58,8 @@ def supports(name):
 
 
 def serves_raw(name):
-    """Whether representation `name` can be computed in-graph from raw constituents (either table)."""
+    """Whether representation `name` can be computed in-graph from raw constituents (either table;
+    for ``EVENT_LEVEL`` ones from the two leading jets of each event, two rows per event)."""
     return name in GRAPH_BUILDERS or name in FLAGGING_BUILDERS
 
 
