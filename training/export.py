@@ -19,8 +19,12 @@ model's extra outputs such as class probabilities):
   raw padded constituents ``constituents`` (jets, particles, 4) as (E, px, py, pz) float32 plus
   ``n_constituents`` (jets,) int32; the representation is built inside the graph. One row per jet:
   a jet that the offline representation drops (the VRNN's, fewer than 3 steps after Algorithm 1)
-  gets NaN in every floating output, so it cannot pass for a scored jet. Otherwise (event-level
-  features) the same as ``representation``. Raw constituents are the default because they are
+  gets NaN in every floating output, so it cannot pass for a scored jet. Event-level models
+  (``bumphunt_vae``'s dijet features, ``graph.EVENT_LEVEL``) take the same two inputs with the two
+  leading jets of each event in consecutive rows (2k and 2k + 1, the sample files' layout, either
+  order); event k's outputs come on row 2k and row 2k + 1 is NaN, so that outputs have as many
+  rows as inputs (batching servers split outputs by input rows). Otherwise the same as
+  ``representation``. Raw constituents are the default because they are
   what a physicist has, and computing the representation in the graph removes the one place
   where a client could silently preprocess differently from training;
 - ``encode``: the latent variables from the named model inputs, where the model has them;
@@ -74,7 +78,7 @@ def raw_constituent_inputs(card, input_shapes):
     from preprocessing.representations import graph, registry
 
     name = card.representation_name
-    if card.row_level != "jet":
+    if card.row_level != "jet" and name not in graph.EVENT_LEVEL:
         return False, f"event-level representation {name!r}: the model keeps its feature inputs"
     if not graph.serves_raw(name):
         return (
@@ -85,6 +89,21 @@ def raw_constituent_inputs(card, input_shapes):
     if any(tuple(shapes.get(k, ())) != tuple(v) for k, v in input_shapes.items()):  # the model may take a subset
         return False, f"model inputs {dict(input_shapes)} differ from representation {name!r} ({shapes})"
     return True, ""
+
+
+def _raw_note(rep_name):
+    """The card's note on a raw-constituent serving_default."""
+    from preprocessing.representations import graph
+
+    note = "raw constituents (E, px, py, pz) and their count; the representation is built in the graph"
+    if rep_name in graph.EVENT_LEVEL:
+        return note + (
+            "; two rows per event, its two leading jets (rows 2k and 2k + 1, either order); event k's outputs "
+            "are on row 2k, row 2k + 1 is NaN"
+        )
+    if rep_name in graph.FLAGGING_BUILDERS:
+        return note + "; jets the representation drops (see its module) get NaN outputs"
+    return note
 
 
 def _nan_where_dropped(outputs, kept):
@@ -175,14 +194,7 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
                 **{name: [spec.name for spec in signature] for name, (_, signature) in extra.items()},
                 **({"reconstruction": names} if reconstructs else {}),
             },
-            "note": "raw constituents (E, px, py, pz) and their count; the representation is built in the graph"
-            + (
-                "; jets the representation drops (see its module) get NaN outputs"
-                if rep_name in graph.FLAGGING_BUILDERS
-                else ""
-            )
-            if raw
-            else why_not,
+            "note": _raw_note(rep_name) if raw else why_not,
         },
     }
 
@@ -193,7 +205,8 @@ def export_tagger(model, input_shapes, model_dir, card, write_extras=None, warmu
         version = _next_version(model_dir)
         card.version = version
         card.write(tmp)
-        _write_warmup(tmp, model_dir.name, card, warmup, raw)
+        # event-level raw requests need whole events (pairs of rows); the warmup sizes 1, 2, 8 are jets
+        _write_warmup(tmp, model_dir.name, card, None if raw and rep_name in graph.EVENT_LEVEL else warmup, raw)
         if write_extras is not None:
             write_extras(tmp / CARD_PATH.parent)
         while True:  # claim a version by renaming into it; another export may have taken it first
