@@ -6,6 +6,15 @@ mass-ordered leading jets (preprocessing.representations.highlevel.FEATURES); m_
 MaxAbsScaler fitted on the training events is part of the model (a non-trainable weight), so
 exports take raw observables.
 
+Serving: an export's ``serving_default`` takes the raw padded constituents (E, px, py, pz) and their
+count of both leading jets of every event, two consecutive rows per event (rows 2k and 2k + 1, the
+sample files' layout, either order); the jet masses and N-subjettiness (exclusive-k_t axes from an
+in-graph k_t clustering, the generator's minimisation steps) and the six observables are computed in
+the graph (``preprocessing.representations.highlevel_graph``: equal to ``dijet_features`` to 1e-4
+on generated events whose jets were stored whole). Event k's scores come on row 2k and row 2k + 1
+is NaN, so outputs have as many rows as inputs. The ``representation`` signature takes the six
+observables (``highlevel``).
+
     encoder: O/s -> 3 x Dense(64, SeLU) -> (z_mean, log sigma_z^2)     (latent dimension 1 by default)
     decoder: z   -> 3 x Dense(64, SeLU) -> O/s (linear)
     loss per event = alpha * MSE(O/s, decoder(z)) + KL(N(z_mean, sigma_z^2) || N(0, 1)),  alpha = 5000

@@ -67,6 +67,11 @@ def _in_graph(sample, swap=False):
     if swap:
         order = np.arange(len(n)).reshape(-1, 2)[:, ::-1].ravel()
         c, n = c[order], n[order]
+    return _in_graph_arrays(c, n)
+
+
+def _in_graph_arrays(c, n):
+    """`_in_graph` of padded constituents (rows, particles, 4) and counts (rows,)."""
 
     @tf.function
     def run(c, n):
@@ -180,3 +185,17 @@ def test_exported_bumphunt_vae_scores_raw_events_as_offline(events, tmp_path):
             constituents=tf.constant(events.constituents[:3], tf.float32),
             n_constituents=tf.constant(events.n_constituents[:3], tf.int32),
         )
+
+
+@pytest.mark.slow
+def test_edge_jets_equal_the_numpy_observables(events):
+    """Jets of 1 and 2 constituents (the generator's soft ghosts give them their k_t axes) and a jet
+    split collinearly into 200 pieces: the same tau_N as ``observables.nsubjettiness``."""
+    from preprocessing.jets import observables
+    from tests.serving.conftest import edge_jets
+
+    c, n = edge_jets(events.subset(np.arange(12)))
+    c, n = c[:-1], n[:-1]  # an even number of rows: 4 + 4 edge jets, the 200 pieces, 11 real jets
+    _, tau = _in_graph_arrays(c, n)
+    np.testing.assert_allclose(tau, observables.nsubjettiness(c, n)[:, :3], rtol=1e-12, atol=1e-12)
+    assert (tau[:4] == 0).all() and (tau[4:8, 1:] == 0).all()
