@@ -29,6 +29,7 @@ BEGIN = re.compile(r"<!-- numbers: (\w+) -->")
 END = "<!-- end numbers -->"
 BENCHMARKS = "benchmarks"  # the README's performance block quotes the benchmark runner's table
 BUMPHUNT_SEEDS = "bumphunt_seeds"  # the bump hunt's default by training seed (issue 32)
+KAHN2021_LARGE = "kahn2021_large"  # kahn2021 at the paper's data size (issue 31)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,7 @@ HEADLINES = {
     BENCHMARKS: Headline("| benchmark | quantity"),
     BUMPHUNT_SEEDS: Headline("| S/B | fallback | members"),
 }
+HEADLINES[KAHN2021_LARGE] = HEADLINES["kahn2021"]
 
 
 # blocks that quote a report other than a paper's small confirmation run: {key: (file, how to make it)}
@@ -97,6 +99,10 @@ OTHER_REPORTS = {
         "bumphunt-seeds-confirm.md",
         "`python -m evaluation.bumphunt_seeds --run-seeds 5000 6000 --members 5 --fractions 0.01 0.001 --out DIR`, "
         "copy DIR/report.md there",
+    ),
+    KAHN2021_LARGE: (
+        "kahn2021-large.md",
+        "`python -m evaluation.reproduce kahn2021 --scale large --confirm`, copy its report.md there",
     ),
 }
 
