@@ -70,3 +70,75 @@ def test_smoke_scale_end_to_end(tmp_path, monkeypatch, capsys):
     beta_vae = results["models"]["beta-VAE"]
     top_auc = beta_vae["auc"][beta_vae["default_score"]]["Top(174)"]
     assert top_auc > 0.6, top_auc
+
+
+def _fake_sample(events, n_jets_per_event=2):
+    from preprocessing.samples.format import JetSample
+
+    event = np.repeat(np.arange(events), n_jets_per_event)
+    n = len(event)
+    return JetSample(
+        np.zeros((n, 3, 4), np.float32),
+        np.full(n, 3, np.int32),
+        np.zeros(n, np.int32),
+        event,
+        {"mass": np.arange(n, dtype=np.float32)},
+        ["qcd"],
+        {},
+    )
+
+
+def test_learning_curve_subsets_keep_whole_events_and_the_outlier_share():
+    data = {"train": ("qcd.h5", _fake_sample(500)), "outliers": (["o.h5"], _fake_sample(125, 1)), "test": {}}
+    part = cheng2020.subset(data, 200, seed=3)
+    train, outliers = part["train"][1], part["outliers"][1]
+    assert 200 <= len(train) <= 201  # whole events of two jets: one event past the size at most
+    _, per_event = np.unique(train.event, return_counts=True)
+    assert (per_event == 2).all()
+    assert len(outliers) == 25  # 125 * 200 / 1000, the training share
+    assert len(np.unique(outliers.jets["mass"])) == 25  # distinct rows
+    again = cheng2020.subset(data, 200, seed=3)["train"][1]
+    assert np.array_equal(again.event, train.event)  # seeded
+    other = cheng2020.subset(data, 200, seed=4)["train"][1]
+    assert not np.array_equal(other.event, train.event)  # a choice, not the first events
+    assert part["test"] is data["test"]
+
+
+def test_report_has_the_learning_curve_with_the_full_size_model_last(tmp_path):
+    results = _fake_results()
+    full = results["models"]["MSE-OE"]
+    results["learning_curve"] = [
+        {
+            "n_train": 30,
+            "n_outliers": 3,
+            "n_train_jets": 24,
+            "epochs": 2,
+            "stopping_epoch": 2,
+            "auc": {t: 0.6 for t in cheng2020.CURVE_TESTS},
+        }
+    ]
+    cheng2020.write_report(results, tmp_path, "large", 0, 60.0)
+    report = (tmp_path / "report.md").read_text()
+    assert "## Learning curve (MSE-OE, default score)" in report
+    assert "| 30 | 3 | 24 | 2 (2) | 0.600 | 0.600 | 0.600 |" in report
+    h20 = full["auc"][full["default_score"]]["H(174, h=20)"]
+    assert f"| 100 | 10 | 100 | 2 (1) | {h20:.3f} |" in report
+    assert "| paper: 480000 | 120000 | | 50 | 0.744 | 0.625 | 0.721 |" in report
+
+
+@pytest.mark.slow
+def test_a_scale_with_a_model_subset_and_a_learning_curve_runs(tmp_path, monkeypatch, capsys):
+    """The large scale's mechanics at smoke size: only the chosen models train, MSE-OE is retrained
+    on a subset, and the report shows the curve."""
+    from evaluation import reproduce
+
+    monkeypatch.setenv("ANOMJET_DATA", str(tmp_path / "cache"))
+    smoke = {**cheng2020.SCALES["smoke"], "models": ("MSE-OE",), "learning_curve": (200,)}
+    monkeypatch.setitem(cheng2020.SCALES, "smoke", smoke)
+    assert reproduce.main(["cheng2020", "--scale", "smoke", "--out", str(tmp_path / "out")]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert list(results["models"]) == ["MSE-OE"]
+    (point,) = results["learning_curve"]
+    assert point["n_train"] < results["n_train"] and point["n_outliers"] < results["n_outliers"]
+    assert set(point["auc"]) == set(cheng2020.CURVE_TESTS)
+    assert "## Learning curve" in (tmp_path / "out" / "report.md").read_text()
