@@ -153,13 +153,15 @@ CASES = [
 ]
 
 
-def _id(case):
+def case_id(case):
+    """A table row's test id: the command and its arguments without the folder."""
     module, argv, _ = case
     return f"{module.__name__.split('.')[-1]}: {argv.replace('{d}/', '')}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_bad_input_is_one_error_line_and_changes_nothing(case, folder, capsys):
+def check_one_error_line(case, folder, capsys):
+    """Run a table row (module, argv with {d} for `folder`, words of the error line): exit 2, one
+    ``error:`` line holding every word, no traceback, no output, every file in `folder` unchanged."""
     module, argv, names = case
     before = _snapshot(folder)
     code, out, err = call(module.main, argv.format(d=folder).split(), capsys)
@@ -170,6 +172,11 @@ def test_bad_input_is_one_error_line_and_changes_nothing(case, folder, capsys):
     for name in names:
         assert name in lines[0], (name, lines[0])
     assert _snapshot(folder) == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_is_one_error_line_and_changes_nothing(case, folder, capsys):
+    check_one_error_line(case, folder, capsys)
 
 
 def test_port_in_use_is_one_error_line(folder, capsys):

@@ -24,7 +24,7 @@ from preprocessing import convert, inspect, mix
 from preprocessing.samples.format import write_sample
 from tests.preprocessing.samples.test_mix import _events
 from tests.synthetic import event_sample
-from tests.test_command_lines import _snapshot, call
+from tests.test_command_lines import case_id, check_one_error_line
 from training import fit
 
 
@@ -144,23 +144,9 @@ CASES = [
 ]
 
 
-def _id(case):
-    module, argv, _ = case
-    return f"{module.__name__.split('.')[-1]}: {argv.replace('{d}/', '')}"
-
-
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_odd_input_is_one_error_line_and_changes_nothing(case, folder, capsys):
-    module, argv, names = case
-    before = _snapshot(folder)
-    code, out, err = call(module.main, argv.format(d=folder).split(), capsys)
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err and out == ""
-    for name in names:
-        assert name in lines[0], (name, lines[0])
-    assert _snapshot(folder) == before
+    check_one_error_line(case, folder, capsys)
 
 
 def test_the_good_files_of_the_table_pass(folder, tmp_path, capsys):
