@@ -3,10 +3,15 @@ tests/evaluation/test_characterise.py."""
 
 import json
 
+import pytest
+
 from evaluation import reproduce
 from tests.synthetic import event_sample
 
 
+# about a minute: the second slowest test of the default suite, slow since CI neared its 20 minutes
+# (the bump hunt still trains, exports and scores by default in tests/training/test_fit.py)
+@pytest.mark.slow
 def test_bortolato2021_smoke_run(tmp_path, capsys):
     from preprocessing.samples.format import write_sample
 
