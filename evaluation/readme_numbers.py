@@ -29,7 +29,8 @@ BEGIN = re.compile(r"<!-- numbers: (\w+) -->")
 END = "<!-- end numbers -->"
 BENCHMARKS = "benchmarks"  # the README's performance block quotes the benchmark runner's table
 BUMPHUNT_SEEDS = "bumphunt_seeds"  # the bump hunt's default by training seed (issue 32)
-KAHN2021_LARGE = "kahn2021_large"  # kahn2021 at the paper's data size (issue 31)
+KAHN2021_LARGE = "kahn2021_large"  # kahn2021 at a quarter of the paper's data (issue 31)
+CHENG2020_LARGE = "cheng2020_large"  # cheng2020's OE-VAEs at a sixth of the paper's data, learning curve (issue 31)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,7 @@ HEADLINES = {
     BUMPHUNT_SEEDS: Headline("| S/B | fallback | members"),
 }
 HEADLINES[KAHN2021_LARGE] = HEADLINES["kahn2021"]
+HEADLINES[CHENG2020_LARGE] = (Headline("| quantity | paper | ours"), Headline("| QCD jets | outlier jets"))
 
 
 # blocks that quote a report other than a paper's small confirmation run: {key: (file, how to make it)}
@@ -103,6 +105,10 @@ OTHER_REPORTS = {
     KAHN2021_LARGE: (
         "kahn2021-large.md",
         "`python -m evaluation.reproduce kahn2021 --scale large --confirm`, copy its report.md there",
+    ),
+    CHENG2020_LARGE: (
+        "cheng2020-large.md",
+        "`python -m evaluation.reproduce cheng2020 --scale large --confirm`, copy its report.md there",
     ),
 }
 
