@@ -89,6 +89,8 @@ def _three_classes(small_samples, folder):
     ]
 
 
+# two training processes on localhost (35 s on loaded cores): slow, to keep CI clear of 20 minutes
+@pytest.mark.slow
 def test_two_workers_on_localhost_train_one_model_and_only_the_chief_exports(small_samples, tmp_path):
     """Two `training.fit --distribute multi-worker` processes (TF_CONFIG, free ports on 127.0.0.1)
     on the same real jets: both exit 0 with the same weights (sha256 of every weight), only the

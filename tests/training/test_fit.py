@@ -39,6 +39,8 @@ def test_fit_exports_versions_and_never_overwrites(fitted):
     assert not list((base / "dvae").glob(".tmp-*"))
 
 
+# three fit processes at once (31 s on loaded cores): slow, to keep CI clear of 20 minutes
+@pytest.mark.slow
 def test_concurrent_fits_into_one_base_all_land_with_distinct_versions(small_samples, tmp_path):
     """Three fits started at once into one export base: versions 1, 2 and 3, each complete and
     loadable; checkpoints removed after the export except where --keep-runs asks to keep them."""
