@@ -142,3 +142,17 @@ def test_a_scale_with_a_model_subset_and_a_learning_curve_runs(tmp_path, monkeyp
     assert point["n_train"] < results["n_train"] and point["n_outliers"] < results["n_outliers"]
     assert set(point["auc"]) == set(cheng2020.CURVE_TESTS)
     assert "## Learning curve" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_paper_data_scale_trains_the_quoted_oe_vae_on_the_papers_training_sets():
+    """issue 31: the paper's 480k QCD and 120k outlier jets and its 50 epochs, for MSE-OE, with the test
+    sets of the small and large scales (whose generated samples it reuses)."""
+    ours, paper = cheng2020.SCALES["paper-data"], cheng2020.SCALES["paper"]
+    assert (ours["n_train"], ours["n_outliers"], ours["epochs"]) == (
+        paper["n_train"],
+        paper["n_outliers"],
+        paper["epochs"],
+    )
+    assert ours["models"] == ("MSE-OE",) and "MSE-OE" in [label for label, _, _ in cheng2020.MODELS]
+    for key in ("n_test_qcd", "n_test"):
+        assert ours[key] == cheng2020.SCALES["large"][key] == cheng2020.SCALES["small"][key]
