@@ -162,6 +162,9 @@ SCALES = {
         "test_qcd": 4_000,
         "test_events": 8_000,
         "test_signal_events": 2_000,
+        # every model trains at least through its own schedules (SCHEDULE_END_EPOCHS): at 10 epochs the
+        # DisCo-VAE was the beta-VAE weight for weight (its DisCo term starts at epoch 11), and 4 epochs ran
+        # only the warm-up of ParticleNet's 20-epoch one-cycle (validation loss above ln 3 from epoch 1)
         "epochs": {
             "*": 10,
             "dvae": 15,
@@ -169,7 +172,11 @@ SCALES = {
             "vae1d": 4,
             "gmvae": 4,
             "vrnn": 4,
-            "particlenet": 4,
+            "beta_vae": 25,
+            "disco_vae": 25,
+            "oe_vae": 25,
+            "particlenet": 20,
+            "fcn": 20,
             "bumphunt_vae": 60,
         },
         "batch_size": None,  # the model's own
@@ -203,6 +210,12 @@ SCALES = {
         "description": "the papers' sizes and epochs (cheng2020 480k QCD jets, LHCO 1M events); a cluster job",
     },
 }
+
+
+# the epoch by which each model's own training schedule has run its course: the one-cycle learning rate's
+# last knot (ParticleNet-Lite, FCN), the third ramp of the cyclic KL / outlier-exposure annealing and the
+# first DisCo ramp (cheng2020 VAEs, models.beta_vae.cyclic_ramp, models.disco_vae.disco_ramp: 1 from epoch 25)
+SCHEDULE_END_EPOCHS = {"particlenet": 20, "fcn": 20, "beta_vae": 25, "disco_vae": 25, "oe_vae": 25}
 
 
 def epochs(scale, model):

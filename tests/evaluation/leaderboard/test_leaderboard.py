@@ -242,3 +242,20 @@ def test_small_scale_caps_the_slowest_networks_and_projects_from_the_steady_rate
     assert dvae == pytest.approx(fixed + 320 * 20_000 / 400 * tasks.epochs("small", "dvae") / 100.0)
     ae1d = bench.projection(info, "smoke", "small", smoke["ae1d"])
     assert ae1d == pytest.approx(fixed + 320 * 4_000 / 400 * tasks.epochs("small", "ae1d") / 100.0)
+
+
+def test_small_and_paper_scales_run_every_schedule_to_its_end():
+    """A model stopped inside its own schedule is not the method: at 10 epochs the DisCo-VAE was the
+    beta-VAE weight for weight, and 4 ParticleNet epochs ran only the one-cycle's warm-up."""
+    from models import beta_vae, disco_vae
+    from models.registry import MODELS
+
+    for name, spec in MODELS.items():
+        knots = {**spec.training, **spec.presets[spec.default_preset].get("training", {})}.get("schedule")
+        if knots:
+            assert tasks.SCHEDULE_END_EPOCHS[name] == knots[-1][0], name
+    assert disco_vae.disco_ramp(tasks.SCHEDULE_END_EPOCHS["disco_vae"] - 1) == 1.0
+    assert beta_vae.cyclic_ramp(tasks.SCHEDULE_END_EPOCHS["beta_vae"] - 1) == 1.0
+    for scale in ("small", "paper"):
+        for name, end in tasks.SCHEDULE_END_EPOCHS.items():
+            assert tasks.epochs(scale, name) >= end, (scale, name)
