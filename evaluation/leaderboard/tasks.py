@@ -138,6 +138,11 @@ SIGNAL_NAMES = tuple(name for name, _, _ in JET_SIGNALS)
 # which signals are a training class of each supervised model (else out of distribution)
 TRAINING_CLASSES = {"particlenet": ("top", "W(80)"), "fcn": ("top", "W(80)"), "dnn": ("W(80)",)}
 
+# the epoch by which each model's own training schedule has run its course: the third ramp of the cyclic KL /
+# outlier-exposure annealing and the first DisCo ramp (cheng2020 VAEs, models.beta_vae.cyclic_ramp,
+# models.disco_vae.disco_ramp: 1 from epoch 25), the one-cycle learning rate's last knot (ParticleNet-Lite, FCN)
+SCHEDULE_END_EPOCHS = {"beta_vae": 25, "disco_vae": 25, "oe_vae": 25, "particlenet": 20, "fcn": 20}
+
 # -- scales ------------------------------------------------------------------------------------
 # jets: QCD training jets (supervised classes add half as many per class); events: background events
 # of an event-level training set; test_*: per suite; epochs per model (default "*")
@@ -172,11 +177,7 @@ SCALES = {
             "vae1d": 4,
             "gmvae": 4,
             "vrnn": 4,
-            "beta_vae": 25,
-            "disco_vae": 25,
-            "oe_vae": 25,
-            "particlenet": 20,
-            "fcn": 20,
+            **SCHEDULE_END_EPOCHS,
             "bumphunt_vae": 60,
         },
         "batch_size": None,  # the model's own
@@ -210,12 +211,6 @@ SCALES = {
         "description": "the papers' sizes and epochs (cheng2020 480k QCD jets, LHCO 1M events); a cluster job",
     },
 }
-
-
-# the epoch by which each model's own training schedule has run its course: the one-cycle learning rate's
-# last knot (ParticleNet-Lite, FCN), the third ramp of the cyclic KL / outlier-exposure annealing and the
-# first DisCo ramp (cheng2020 VAEs, models.beta_vae.cyclic_ramp, models.disco_vae.disco_ramp: 1 from epoch 25)
-SCHEDULE_END_EPOCHS = {"particlenet": 20, "fcn": 20, "beta_vae": 25, "disco_vae": 25, "oe_vae": 25}
 
 
 def epochs(scale, model):
