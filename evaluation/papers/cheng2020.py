@@ -88,8 +88,9 @@ SCALES = {
 }
 
 # the paper's training data (480k QCD jets, 120k outlier jets) and 50 epochs for MSE-OE, the quoted OE-VAE,
-# alone, otherwise as the large scale (test sets as small, whose generated samples it reuses). Estimated
-# on 2 cores from the large scale's rates: ~40 minutes to generate the 600k jets, ~50 minutes of training
+# alone, otherwise as the large scale (test sets as small, whose generated samples it reuses). Measured on
+# 2 cores (seed 1000, evaluation/reports/cheng2020-paper-data.md): 96.8 minutes in all, about 65 of them
+# generating the 600k jets beside another job and 30 training
 SCALES["paper-data"] = {
     **SCALES["large"],
     "n_train": SCALES["paper"]["n_train"],
